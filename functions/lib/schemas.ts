@@ -1,0 +1,135 @@
+/**
+ * Data that flows between the states of one per-architecture build (one Map iteration).
+ *
+ * `prepare-build` turns the execution input into a {@link BuildTarget} per iteration; every later stage
+ * receives the pieces it needs (see `statemachine/snapshot-factory.asl.json`, each Task's `Parameters`)
+ * and returns one piece, stored by the Task's `ResultPath`. Timestamps are ISO-8601 strings.
+ */
+import { z } from 'zod';
+
+export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
+export const architectureSchema = z.enum(ARCHITECTURES);
+export type Architecture = z.infer<typeof architectureSchema>;
+
+/** containerd platform for each EC2 architecture. */
+export const PLATFORM_OF: Record<Architecture, string> = { x86_64: 'linux/amd64', arm64: 'linux/arm64' };
+
+const isoTimestamp = z.string().min(1);
+
+/** One image to pull; `digest` is the manifest digest resolved by `prepare-build` when known. */
+export const imageSchema = z.object({
+  reference: z.string().min(1),
+  digest: z.string().optional(),
+});
+export type Image = z.infer<typeof imageSchema>;
+
+/** Everything one builder instance needs; produced by `prepare-build`, one per Map iteration. */
+export const buildTargetSchema = z.object({
+  /** Step Functions execution name: tags every resource so cleanup and the reaper can find it. */
+  executionName: z.string().min(1).max(80),
+  /** Recipe (lineage of snapshots) this build belongs to. */
+  recipe: z.string().min(1).max(128),
+  /** Architecture of the builder instance and its AMI. */
+  architecture: architectureSchema,
+  /** containerd platforms pulled on this instance: one for per-architecture builds, several for the combined layout. */
+  platforms: z.array(z.string().regex(/^linux\/(amd64|arm64)$/)).min(1),
+  images: z.array(imageSchema).min(1),
+  /** SSM parameter holding the Bottlerocket AMI ID for `architecture`. */
+  amiParameter: z.string().startsWith('/'),
+  /** Tried in order while EC2 reports no capacity or an unsupported type. */
+  instanceTypes: z.array(z.string().min(1)).min(1),
+  instanceProfileName: z.string().min(1),
+  subnetId: z.string().optional(),
+  securityGroupIds: z.array(z.string()).default([]),
+  associatePublicIp: z.boolean(),
+  osVolume: z.object({ sizeGiB: z.number().int().min(2) }),
+  dataVolume: z.object({
+    sizeGiB: z.number().int().min(1).max(16384),
+    iops: z.number().int().min(3000).max(80000),
+    throughputMiBps: z.number().int().min(125).max(2000),
+    encrypted: z.boolean(),
+    kmsKeyId: z.string().optional(),
+  }),
+  pull: z.object({
+    /** Images pulled at once on the instance. */
+    concurrency: z.number().int().min(1).max(32),
+    /** SSM Run Command execution timeout for the whole pull script. */
+    commandTimeoutSeconds: z.number().int().min(30).max(172800),
+  }),
+  /** Time limits of the workflow's waits, in seconds. */
+  limits: z.object({
+    ssmOnlineSeconds: z.number().int().positive(),
+    pullSeconds: z.number().int().positive(),
+    stopSeconds: z.number().int().positive(),
+    snapshotSeconds: z.number().int().positive(),
+  }),
+  /** Extra tags the user asked for, applied next to the factory's own. */
+  tags: z.record(z.string(), z.string()).default({}),
+});
+export type BuildTarget = z.infer<typeof buildTargetSchema>;
+
+/** Output of `launch-instance`, stored at `$.instance`. */
+export const instanceSchema = z.object({
+  instanceId: z.string().startsWith('i-'),
+  instanceType: z.string(),
+  amiId: z.string().startsWith('ami-'),
+  launchedAt: isoTimestamp,
+});
+export type LaunchedInstance = z.infer<typeof instanceSchema>;
+
+/** Output of `check-ssm-agent`, stored at `$.ssm`. */
+export const ssmAgentStatusSchema = z.object({
+  online: z.boolean(),
+  pingStatus: z.string(),
+  checkedAt: isoTimestamp,
+});
+
+/** Output of `send-pull-command`, stored at `$.pull`. */
+export const pullCommandSchema = z.object({
+  commandId: z.string().min(1),
+  sentAt: isoTimestamp,
+});
+export type PullCommand = z.infer<typeof pullCommandSchema>;
+
+/** One pulled image as reported by the pull script and parsed by `check-pull-command`. */
+export const pulledImageSchema = z.object({
+  reference: z.string(),
+  platform: z.string(),
+  digest: z.string(),
+  sizeBytes: z.number().int().nonnegative(),
+});
+export type PulledImage = z.infer<typeof pulledImageSchema>;
+
+/** Output of `check-pull-command`, stored at `$.pullStatus`. */
+export const pullStatusSchema = z.object({
+  done: z.boolean(),
+  status: z.string(),
+  images: z.array(pulledImageSchema).default([]),
+  checkedAt: isoTimestamp,
+});
+
+/** Output of `stop-instance`, stored at `$.stop`. */
+export const stopRequestSchema = z.object({ stopRequestedAt: isoTimestamp });
+
+/** Output of `check-instance-stopped`, stored at `$.stopStatus`. */
+export const stopStatusSchema = z.object({ stopped: z.boolean(), state: z.string(), checkedAt: isoTimestamp });
+
+/** Output of `create-snapshot`, stored at `$.snapshot`. */
+export const snapshotSchema = z.object({
+  snapshotId: z.string().startsWith('snap-'),
+  volumeId: z.string().startsWith('vol-'),
+  startedAt: isoTimestamp,
+});
+export type CreatedSnapshot = z.infer<typeof snapshotSchema>;
+
+/** Output of `check-snapshot`, stored at `$.snapshotStatus`. */
+export const snapshotStatusSchema = z.object({
+  completed: z.boolean(),
+  state: z.string(),
+  progress: z.string(),
+  volumeSizeGiB: z.number().int(),
+  checkedAt: isoTimestamp,
+});
+
+/** What a Catch stores at `$.error`. */
+export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });

@@ -1,0 +1,38 @@
+/**
+ * A whole simulated AWS account: every service the factory's handlers call, sharing one clock
+ * (`Date.now()`) and one fault injector. `installSimulatedAws(account.core)` routes the SDK to it.
+ */
+import { SimulatedAwsCore } from './core';
+import { SimulatedEc2 } from './ec2';
+import { SimulatedParameterStore } from './ssm-parameters';
+import { SimulatedSsmCommands } from './ssm-commands';
+
+export interface SimulatedAccount {
+  core: SimulatedAwsCore;
+  ec2: SimulatedEc2;
+  ssmCommands: SimulatedSsmCommands;
+  parameters: SimulatedParameterStore;
+}
+
+/** Public Bottlerocket AMI parameters the simulated account knows, per architecture. */
+export const seedBottlerocketAmis = (parameters: SimulatedParameterStore, versions = ['1.34', '1.35', '1.36']): void => {
+  let n = 0;
+  for (const version of versions) {
+    for (const variant of ['', '-nvidia', '-fips']) {
+      for (const arch of ['x86_64', 'arm64']) {
+        n += 1;
+        const amiId = `ami-0${n.toString(16).padStart(16, '0')}`;
+        parameters.seed(`/aws/service/bottlerocket/aws-k8s-${version}${variant}/${arch}/latest/image_id`, amiId);
+      }
+    }
+  }
+};
+
+export const createSimulatedAccount = (options: { region?: string; accountId?: string } = {}): SimulatedAccount => {
+  const core = new SimulatedAwsCore(options);
+  const ec2 = new SimulatedEc2(core);
+  const ssmCommands = new SimulatedSsmCommands(core, ec2);
+  const parameters = new SimulatedParameterStore(core);
+  seedBottlerocketAmis(parameters);
+  return { core, ec2, ssmCommands, parameters };
+};

@@ -1,0 +1,164 @@
+/**
+ * Core of the simulated AWS account: routes SDK commands to simulated services, records every
+ * request, and injects faults. Time is `Date.now()`: tests and the simulation drive it with fake
+ * timers, so resources progress with a virtual clock and nothing sleeps.
+ */
+
+/** An error shaped like an AWS SDK v3 service exception (name = AWS error code). */
+export class AwsServiceError extends Error {
+  readonly $fault: 'client' | 'server';
+  readonly $metadata: { httpStatusCode: number; requestId: string };
+  constructor(code: string, message: string, httpStatusCode = 400) {
+    super(message);
+    this.name = code;
+    this.$fault = httpStatusCode >= 500 ? 'server' : 'client';
+    this.$metadata = { httpStatusCode, requestId: 'simulated' };
+  }
+}
+
+/** Service keys, named after the SDK client that calls them. */
+export type ServiceName = 'ec2' | 'ssm' | 'ecr' | 'sfn' | 'events';
+
+export const SERVICE_OF_CLIENT: Record<string, ServiceName> = {
+  EC2Client: 'ec2',
+  SSMClient: 'ssm',
+  ECRClient: 'ecr',
+  SFNClient: 'sfn',
+  EventBridgeClient: 'events',
+};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Operation = (input: any) => unknown;
+
+/** One request the simulated account received. */
+export interface RecordedCall {
+  service: ServiceName;
+  operation: string;
+  input: unknown;
+  at: number;
+  /** AWS error code the call ended with, if any. */
+  error?: string;
+}
+
+/** A fault to inject: the next `times` matching calls fail with `code` (AWS's own error codes). */
+export interface FaultRule {
+  service: ServiceName;
+  /** Operation name without `Command`, e.g. `RunInstances`; `*` matches every operation of the service. */
+  operation: string;
+  code: string;
+  message?: string;
+  httpStatusCode?: number;
+  /** How many matching calls fail; default 1; `Infinity` for always. */
+  times?: number;
+  /** Matching calls to let through before failing; default 0. */
+  after?: number;
+  /** Extra condition on the request. */
+  when?: (input: unknown) => boolean;
+}
+
+interface ActiveFault extends Required<Omit<FaultRule, 'when' | 'message'>> {
+  message: string;
+  when?: (input: unknown) => boolean;
+  seen: number;
+  fired: number;
+}
+
+/** Well-known fault shapes, so tests and the CLI speak the same language. */
+export const FAULTS = {
+  throttle: (service: ServiceName, operation: string, times = 1): FaultRule => ({
+    service,
+    operation,
+    times,
+    code: service === 'ec2' ? 'RequestLimitExceeded' : 'ThrottlingException',
+    message: 'Rate exceeded',
+    httpStatusCode: 400,
+  }),
+  accessDenied: (service: ServiceName, operation: string): FaultRule => ({
+    service,
+    operation,
+    times: Infinity,
+    code: service === 'ec2' ? 'UnauthorizedOperation' : 'AccessDeniedException',
+    message: `You are not authorized to perform this operation (${service}:${operation}).`,
+    httpStatusCode: 403,
+  }),
+  serverError: (service: ServiceName, operation: string, times = 1): FaultRule => ({
+    service,
+    operation,
+    times,
+    code: service === 'ec2' ? 'InternalError' : 'InternalServerError',
+    message: 'An internal error has occurred',
+    httpStatusCode: 500,
+  }),
+};
+
+export class SimulatedAwsCore {
+  readonly region: string;
+  readonly accountId: string;
+  readonly calls: RecordedCall[] = [];
+  private readonly services = new Map<ServiceName, Record<string, Operation>>();
+  private readonly faults: ActiveFault[] = [];
+
+  constructor(options: { region?: string; accountId?: string } = {}) {
+    this.region = options.region ?? 'us-west-2';
+    this.accountId = options.accountId ?? '111122223333';
+  }
+
+  /** Makes `operations` answer the calls of `service`. */
+  register(service: ServiceName, operations: Record<string, Operation>): void {
+    this.services.set(service, { ...(this.services.get(service) ?? {}), ...operations });
+  }
+
+  /** Adds a fault; returns a function that removes it. */
+  inject(rule: FaultRule): () => void {
+    const fault: ActiveFault = {
+      service: rule.service,
+      operation: rule.operation,
+      code: rule.code,
+      message: rule.message ?? `Injected fault ${rule.code}`,
+      httpStatusCode: rule.httpStatusCode ?? 400,
+      times: rule.times ?? 1,
+      after: rule.after ?? 0,
+      when: rule.when,
+      seen: 0,
+      fired: 0,
+    };
+    this.faults.push(fault);
+    return () => {
+      const index = this.faults.indexOf(fault);
+      if (index >= 0) this.faults.splice(index, 1);
+    };
+  }
+
+  /** Calls of one operation, e.g. `callsOf('ec2', 'RunInstances')`. */
+  callsOf(service: ServiceName, operation: string): RecordedCall[] {
+    return this.calls.filter((call) => call.service === service && call.operation === operation);
+  }
+
+  /** Answers one SDK request as AWS would. */
+  async handle(service: ServiceName, operation: string, input: unknown): Promise<unknown> {
+    const call: RecordedCall = { service, operation, input: structuredClone(input), at: Date.now() };
+    this.calls.push(call);
+    try {
+      this.fireFault(service, operation, input);
+      const implementation = this.services.get(service)?.[operation];
+      if (!implementation) {
+        throw new Error(`The simulated AWS does not implement ${service}:${operation}; add it to simulation/aws.`);
+      }
+      return await implementation(input ?? {});
+    } catch (error) {
+      call.error = (error as Error).name;
+      throw error;
+    }
+  }
+
+  private fireFault(service: ServiceName, operation: string, input: unknown): void {
+    for (const fault of this.faults) {
+      if (fault.service !== service || (fault.operation !== '*' && fault.operation !== operation)) continue;
+      if (fault.when && !fault.when(input)) continue;
+      fault.seen += 1;
+      if (fault.seen <= fault.after || fault.fired >= fault.times) continue;
+      fault.fired += 1;
+      throw new AwsServiceError(fault.code, fault.message, fault.httpStatusCode);
+    }
+  }
+}

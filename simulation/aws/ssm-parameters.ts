@@ -1,0 +1,107 @@
+/**
+ * Simulated SSM Parameter Store: the public Bottlerocket AMI parameters and the factory's own
+ * published parameters. Enforces Parameter Store's limits (standard tier value <= 4 KB, name grammar).
+ */
+import { AwsServiceError, type SimulatedAwsCore } from './core';
+
+interface StoredParameter {
+  Name: string;
+  Value: string;
+  Type: string;
+  Version: number;
+  LastModifiedDate: Date;
+  Description?: string;
+  Tags: { Key: string; Value: string }[];
+}
+
+const NAME_PATTERN = /^[a-zA-Z0-9_.\-/]{1,2048}$/;
+const STANDARD_VALUE_LIMIT = 4096;
+
+export class SimulatedParameterStore {
+  readonly parameters = new Map<string, StoredParameter>();
+
+  constructor(private readonly core: SimulatedAwsCore) {
+    core.register('ssm', {
+      GetParameter: (input: { Name: string }) => ({ Parameter: this.get(input.Name) }),
+      GetParameters: (input: { Names: string[] }) => ({
+        Parameters: input.Names.filter((name) => this.parameters.has(name)).map((name) => this.get(name)),
+        InvalidParameters: input.Names.filter((name) => !this.parameters.has(name)),
+      }),
+      PutParameter: (input: {
+        Name: string;
+        Value: string;
+        Type?: string;
+        Overwrite?: boolean;
+        Description?: string;
+        Tags?: { Key: string; Value: string }[];
+        Tier?: string;
+      }) => this.put(input),
+      DeleteParameter: (input: { Name: string }) => {
+        this.get(input.Name);
+        this.parameters.delete(input.Name);
+        return {};
+      },
+      AddTagsToResource: (input: { ResourceId: string; Tags: { Key: string; Value: string }[] }) => {
+        const parameter = this.parameters.get(input.ResourceId);
+        if (!parameter) throw new AwsServiceError('InvalidResourceId', `Parameter ${input.ResourceId} not found.`);
+        for (const tag of input.Tags) {
+          parameter.Tags = parameter.Tags.filter((t) => t.Key !== tag.Key).concat(tag);
+        }
+        return {};
+      },
+    });
+  }
+
+  /** Seeds a parameter, e.g. a Bottlerocket AMI ID at its public path. */
+  seed(name: string, value: string): void {
+    this.parameters.set(name, { Name: name, Value: value, Type: 'String', Version: 1, LastModifiedDate: new Date(), Tags: [] });
+  }
+
+  private get(name: string): StoredParameter & { ARN: string } {
+    const parameter = this.parameters.get(name);
+    if (!parameter) throw new AwsServiceError('ParameterNotFound', `Parameter ${name} not found.`);
+    return { ...parameter, ARN: `arn:aws:ssm:${this.core.region}:${this.core.accountId}:parameter${name}` };
+  }
+
+  private put(input: {
+    Name: string;
+    Value: string;
+    Type?: string;
+    Overwrite?: boolean;
+    Description?: string;
+    Tags?: { Key: string; Value: string }[];
+    Tier?: string;
+  }): { Version: number; Tier: string } {
+    if (!NAME_PATTERN.test(input.Name)) {
+      throw new AwsServiceError('ValidationException', `Parameter name ${input.Name} does not match ${NAME_PATTERN}.`);
+    }
+    const limit = input.Tier === 'Advanced' ? 8192 : STANDARD_VALUE_LIMIT;
+    if (Buffer.byteLength(input.Value, 'utf8') > limit) {
+      throw new AwsServiceError(
+        'ValidationException',
+        `${input.Tier ?? 'Standard'} tier parameters support a maximum parameter value of ${limit} characters.`,
+      );
+    }
+    if (input.Description && input.Description.length > 1024) {
+      throw new AwsServiceError('ValidationException', 'Description must be at most 1024 characters.');
+    }
+    const existing = this.parameters.get(input.Name);
+    if (existing && !input.Overwrite) {
+      throw new AwsServiceError('ParameterAlreadyExists', `The parameter ${input.Name} already exists.`);
+    }
+    if (existing && input.Tags?.length) {
+      throw new AwsServiceError('ValidationException', 'Tags cannot be specified with Overwrite; use AddTagsToResource.');
+    }
+    const version = (existing?.Version ?? 0) + 1;
+    this.parameters.set(input.Name, {
+      Name: input.Name,
+      Value: input.Value,
+      Type: input.Type ?? existing?.Type ?? 'String',
+      Version: version,
+      LastModifiedDate: new Date(),
+      Description: input.Description ?? existing?.Description,
+      Tags: existing?.Tags ?? input.Tags ?? [],
+    });
+    return { Version: version, Tier: input.Tier ?? 'Standard' };
+  }
+}
