@@ -65,6 +65,10 @@ export const buildTargetSchema = z.object({
   }),
   /** Extra tags the user asked for, applied next to the factory's own. */
   tags: z.record(z.string(), z.string()).default({}),
+  /** Hash of the per-platform digests this build pulls (functions/lib/current-snapshot.ts); set by the freshness check. */
+  digestSet: z.string().optional(),
+  /** Each image's manifest digest per platform of this build; set by the freshness check, published with the snapshot. */
+  platformDigests: z.array(z.object({ reference: z.string(), platform: z.string(), digest: z.string() })).optional(),
 });
 export type BuildTarget = z.infer<typeof buildTargetSchema>;
 
