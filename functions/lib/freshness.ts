@@ -1,0 +1,111 @@
+/**
+ * Skip when unchanged: resolves every image of a plan to its digests and compares them with the digest set
+ * of the recipe's current snapshot. prepare-build calls {@link resolveAndCompare}; when it answers
+ * `upToDate`, the execution launches nothing and ends with status `UP_TO_DATE` and the current snapshot IDs.
+ */
+import { GetParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { ssm as defaultSsm } from './clients';
+import {
+  decodeDigestRecord,
+  digestSetHash,
+  digestSetParameterName,
+  snapshotIdParameterName,
+  type PlatformDigest,
+} from './current-snapshot';
+import { createDigestResolver, type DigestResolver, type ResolvedImage } from './digests';
+import { callAws } from './errors';
+import type { Architecture, BuildTarget } from './schemas';
+
+export interface FreshnessPlan {
+  recipe: string;
+  /** Rebuild even when the digests equal the current snapshot's. */
+  force?: boolean;
+  builds: BuildTarget[];
+}
+
+export interface CurrentSnapshot {
+  architecture: Architecture;
+  snapshotId: string;
+  digestSet: string;
+  parameterName: string;
+}
+
+export interface FreshnessResult {
+  /** True when every build's digest set equals its current snapshot's and `force` is off: launch nothing. */
+  upToDate: boolean;
+  /** Why: `UP_TO_DATE`, `FORCED` (unchanged but forced), `CHANGED` (some digest differs) or `NEW` (no current snapshot). */
+  reason: 'UP_TO_DATE' | 'FORCED' | 'CHANGED' | 'NEW';
+  /** The plan's builds with each image's `digest`, `platformDigests` and `digestSet` filled in. */
+  builds: BuildTarget[];
+  /** The recipe's current snapshot per build architecture, where one exists and matches. */
+  current: CurrentSnapshot[];
+  /** Architectures whose digest set differs from (or has no) current snapshot. */
+  changed: Architecture[];
+}
+
+export interface FreshnessDeps {
+  resolve?: DigestResolver;
+  ssm?: SSMClient;
+}
+
+/**
+ * Resolves the plan's images (each reference once, for every platform any build needs) and compares.
+ *
+ * @example
+ * const freshness = await resolveAndCompare({ recipe: 'ml', force: false, builds });
+ * if (freshness.upToDate) return { status: 'UP_TO_DATE', snapshots: freshness.current };
+ */
+export const resolveAndCompare = async (plan: FreshnessPlan, deps: FreshnessDeps = {}): Promise<FreshnessResult> => {
+  const resolve = deps.resolve ?? createDigestResolver();
+  const client = deps.ssm ?? defaultSsm;
+
+  const platformsOfReference = new Map<string, Set<string>>();
+  for (const build of plan.builds) {
+    for (const image of build.images) {
+      const set = platformsOfReference.get(image.reference) ?? new Set<string>();
+      for (const platform of build.platforms) set.add(platform);
+      platformsOfReference.set(image.reference, set);
+    }
+  }
+  // Sequential on purpose: a handful of lookups per build, and registries rate-limit anonymous clients.
+  const resolved = new Map<string, ResolvedImage>();
+  for (const [reference, platforms] of platformsOfReference) resolved.set(reference, await resolve(reference, [...platforms].sort()));
+
+  const builds = plan.builds.map((build): BuildTarget => {
+    const platformDigests: PlatformDigest[] = build.images.flatMap((image) =>
+      build.platforms.map((platform) => ({ reference: image.reference, platform, digest: resolved.get(image.reference)?.platforms[platform] as string })),
+    );
+    return {
+      ...build,
+      images: build.images.map((image) => ({ ...image, digest: resolved.get(image.reference)?.digest })),
+      platformDigests,
+      digestSet: digestSetHash(platformDigests),
+    };
+  });
+
+  const current: CurrentSnapshot[] = [];
+  const changed: Architecture[] = [];
+  let anyCurrent = false;
+  for (const build of builds) {
+    const found = await readCurrent(client, plan.recipe, build.architecture);
+    if (found) anyCurrent = true;
+    if (found && found.digestSet === build.digestSet) current.push(found);
+    else changed.push(build.architecture);
+  }
+  const unchanged = changed.length === 0 && builds.length > 0;
+  const reason = unchanged ? (plan.force ? 'FORCED' : 'UP_TO_DATE') : anyCurrent ? 'CHANGED' : 'NEW';
+  return { upToDate: unchanged && !plan.force, reason, builds, current, changed };
+};
+
+/** The current snapshot of `recipe` for `architecture`, when both parameters exist and agree. */
+export const readCurrent = async (client: SSMClient, recipe: string, architecture: Architecture): Promise<CurrentSnapshot | undefined> => {
+  const idName = snapshotIdParameterName(recipe, architecture);
+  const setName = digestSetParameterName(recipe, architecture);
+  const output = await callAws(`ssm:GetParameters ${idName}`, () => client.send(new GetParametersCommand({ Names: [idName, setName] })));
+  const value = (name: string) => output.Parameters?.find((p) => p.Name === name)?.Value;
+  const snapshotId = value(idName);
+  const record = decodeDigestRecord(value(setName));
+  // Someone who points the ID parameter at another snapshot by hand breaks the link to the digests: rebuild.
+  if (!snapshotId || !record || record.snapshotId !== snapshotId) return undefined;
+  return { architecture, snapshotId, digestSet: record.digestSet, parameterName: idName };
+};

@@ -1,0 +1,108 @@
+/**
+ * Recipes: named image sets kept fresh by the factory. A recipe names the lineage of its snapshots:
+ * its current snapshot lives under `/snapshot-factory/<recipe>/<architecture>/snapshot-id`.
+ *
+ * Recipes come from the deployment's settings; the start-build function receives them as JSON in its
+ * `RECIPES` environment variable. An execution started by hand with only `images` belongs to the
+ * default recipe {@link defaultRecipeName} derived from its input.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { InvalidInputError } from './errors';
+import { ARCHITECTURES, PLATFORM_OF, architectureSchema, type Architecture } from './schemas';
+import { describeIssues } from './stage';
+
+/** Recipe names are used in SSM parameter names, execution names, schedule and rule names. */
+export const RECIPE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/;
+
+export const LAYOUTS = ['per-architecture', 'combined'] as const;
+export const layoutSchema = z.enum(LAYOUTS);
+export type Layout = z.infer<typeof layoutSchema>;
+
+export const DEFAULT_SCHEDULE_CRON = 'cron(0 3 * * ? *)';
+
+export const recipeSchema = z.object({
+  /** Lineage name: letters, digits, `_` and `-`, at most 48 characters. */
+  name: z.string().regex(RECIPE_NAME_PATTERN, 'recipe names are 1-48 letters, digits, _ or -, starting with a letter or digit'),
+  /** Image references to pre-pull. */
+  images: z.array(z.string().min(1)).min(1),
+  /** Architectures to build for. */
+  architectures: z.array(architectureSchema).min(1).default([...ARCHITECTURES]),
+  /** `per-architecture`: one snapshot per architecture; `combined`: one snapshot holding every platform. */
+  layout: layoutSchema.default('per-architecture'),
+  /** Nightly rebuild check (EventBridge Scheduler). */
+  schedule: z
+    .object({
+      /** Scheduler expression, e.g. `cron(0 3 * * ? *)`. */
+      cron: z.string().regex(/^cron\(.+\)$/, 'a Scheduler cron expression: cron(minutes hours day-of-month month day-of-week year)').default(DEFAULT_SCHEDULE_CRON),
+      /** IANA time zone the cron expression is read in. */
+      timezone: z.string().min(1).default('UTC'),
+      enabled: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** Private ECR repository names in this account and region whose pushes rebuild the recipe. */
+  watchRepositories: z.array(z.string().regex(/^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/)).default([]),
+  /** Execution input fields merged into every execution of this recipe (instance types, volume size, tags...). */
+  overrides: z.record(z.string(), z.unknown()).default({}),
+});
+export type Recipe = z.infer<typeof recipeSchema>;
+export type RecipeSettings = z.input<typeof recipeSchema>;
+
+export const recipesSchema = z.array(recipeSchema).superRefine((recipes, ctx) => {
+  const seen = new Set<string>();
+  for (const [index, recipe] of recipes.entries()) {
+    if (seen.has(recipe.name)) ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate recipe name ${recipe.name}` });
+    seen.add(recipe.name);
+  }
+});
+
+/** Parses recipe settings, naming the bad field. */
+export const parseRecipes = (settings: unknown, what = 'recipes'): Recipe[] => {
+  const parsed = recipesSchema.safeParse(settings);
+  if (!parsed.success) throw new InvalidInputError(`${what} are invalid: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+};
+
+/** Reads the `RECIPES` environment variable (JSON array of recipes). */
+export const recipesFromEnvironment = (env: NodeJS.ProcessEnv = process.env): Recipe[] => {
+  const raw = env.RECIPES;
+  if (!raw) return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    throw new InvalidInputError(`RECIPES is not JSON: ${(error as Error).message}`);
+  }
+  return parseRecipes(json, 'RECIPES');
+};
+
+/** Platforms a recipe's snapshots hold, in architecture order. */
+export const platformsOf = (architectures: readonly Architecture[]): string[] => architectures.map((a) => PLATFORM_OF[a]);
+
+/**
+ * Name of the recipe of an execution started with only `images`: `adhoc-<12 hex>`, the start of the
+ * SHA-256 of the sorted, de-duplicated image list, the layout and the sorted architectures. The same
+ * image set always lands in the same lineage, whatever the order it was given in.
+ *
+ * @example defaultRecipeName(['nginx:1', 'redis:7'], 'per-architecture', ['x86_64', 'arm64']) // 'adhoc-…'
+ */
+export const defaultRecipeName = (images: readonly string[], layout: Layout = 'per-architecture', architectures: readonly Architecture[] = ARCHITECTURES): string => {
+  const key = [[...new Set(images)].sort().join('\n'), layout, [...new Set(architectures)].sort().join(',')].join('\n--\n');
+  return `adhoc-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
+};
+
+/** Characters allowed in a Step Functions execution name by this factory (AWS allows more; these are safe in tags and URLs). */
+export const EXECUTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+
+/**
+ * Execution name of a triggered build: `<recipe>-<16 hex of the digest set>`, or
+ * `<recipe>-<YYYYMMDD>-<16 hex>` for a scheduled run. Identical triggers therefore start one execution;
+ * a nightly run starts a new execution each day (which ends `UP_TO_DATE` when nothing changed).
+ *
+ * @example executionNameFor('ml', 'sha256:0123456789abcdef…') // 'ml-0123456789abcdef'
+ */
+export const executionNameFor = (recipe: string, digestSet: string, day?: Date): string => {
+  const hash = digestSet.replace(/^sha256:/, '').slice(0, 16);
+  const date = day ? `${day.toISOString().slice(0, 10).replaceAll('-', '')}-` : '';
+  return `${recipe.slice(0, 48)}-${date}${hash}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
+};
