@@ -1,0 +1,81 @@
+/**
+ * Simulated EventBridge (default bus): PutEvents records the events and enforces PutEvents' limits —
+ * 1 to 10 entries per call, at most 256 KB per request — and answers per-entry failures like AWS
+ * (`FailedEntryCount`, `ErrorCode`) for entries missing Source, DetailType or a JSON Detail.
+ */
+import { AwsServiceError, type SimulatedAwsCore } from './core';
+
+export interface PutEntry {
+  Source?: string;
+  DetailType?: string;
+  Detail?: string;
+  Resources?: string[];
+  Time?: Date;
+  EventBusName?: string;
+}
+
+export interface RecordedEvent {
+  id: string;
+  source: string;
+  detailType: string;
+  detail: unknown;
+  bus: string;
+  time: string;
+}
+
+export const PUT_EVENTS_MAX_ENTRIES = 10;
+export const PUT_EVENTS_MAX_BYTES = 256 * 1024;
+
+const entrySize = (entry: PutEntry): number =>
+  (entry.Time ? 14 : 0) +
+  Buffer.byteLength(entry.Source ?? '') +
+  Buffer.byteLength(entry.DetailType ?? '') +
+  Buffer.byteLength(entry.Detail ?? '') +
+  (entry.Resources ?? []).reduce((sum, r) => sum + Buffer.byteLength(r), 0);
+
+export class SimulatedEventBridge {
+  readonly events: RecordedEvent[] = [];
+
+  constructor(core: SimulatedAwsCore) {
+    core.register('events', { PutEvents: (input: { Entries?: PutEntry[] }) => this.putEvents(input.Entries ?? []) });
+  }
+
+  /** Events with `detailType`, e.g. `Snapshot Ready`. */
+  ofType(detailType: string): RecordedEvent[] {
+    return this.events.filter((event) => event.detailType === detailType);
+  }
+
+  private putEvents(entries: PutEntry[]) {
+    if (entries.length < 1 || entries.length > PUT_EVENTS_MAX_ENTRIES) {
+      throw new AwsServiceError('ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to ${PUT_EVENTS_MAX_ENTRIES}`);
+    }
+    const total = entries.reduce((sum, entry) => sum + entrySize(entry), 0);
+    if (total > PUT_EVENTS_MAX_BYTES) {
+      throw new AwsServiceError('ValidationException', `Total size of the entries in the request is over the limit (${total} > ${PUT_EVENTS_MAX_BYTES} bytes).`);
+    }
+    let failed = 0;
+    const results = entries.map((entry) => {
+      let detail: unknown;
+      try {
+        detail = JSON.parse(entry.Detail ?? '');
+      } catch {
+        detail = undefined;
+      }
+      if (!entry.Source || !entry.DetailType || detail === undefined || typeof detail !== 'object') {
+        failed += 1;
+        return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed or Source/DetailType is missing.' };
+      }
+      const id = `evt-${(this.events.length + 1).toString().padStart(8, '0')}`;
+      this.events.push({
+        id,
+        source: entry.Source,
+        detailType: entry.DetailType,
+        detail,
+        bus: entry.EventBusName ?? 'default',
+        time: (entry.Time ?? new Date(Date.now())).toISOString(),
+      });
+      return { EventId: id };
+    });
+    return { FailedEntryCount: failed, Entries: results };
+  }
+}
