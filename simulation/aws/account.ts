@@ -4,6 +4,9 @@
  */
 import { SimulatedAwsCore } from './core';
 import { SimulatedEc2 } from './ec2';
+import { SimulatedEcr } from './ecr';
+import { SimulatedEventBridge } from './events';
+import { SimulatedStepFunctions } from './sfn';
 import { SimulatedParameterStore } from './ssm-parameters';
 import { SimulatedSsmCommands } from './ssm-commands';
 
@@ -12,6 +15,9 @@ export interface SimulatedAccount {
   ec2: SimulatedEc2;
   ssmCommands: SimulatedSsmCommands;
   parameters: SimulatedParameterStore;
+  ecr: SimulatedEcr;
+  sfn: SimulatedStepFunctions;
+  events: SimulatedEventBridge;
 }
 
 /** Public Bottlerocket AMI parameters the simulated account knows, per architecture. */
@@ -34,5 +40,8 @@ export const createSimulatedAccount = (options: { region?: string; accountId?: s
   const ssmCommands = new SimulatedSsmCommands(core, ec2);
   const parameters = new SimulatedParameterStore(core);
   seedBottlerocketAmis(parameters);
-  return { core, ec2, ssmCommands, parameters };
+  const ecr = new SimulatedEcr(core);
+  const sfn = new SimulatedStepFunctions(core);
+  const events = new SimulatedEventBridge(core);
+  return { core, ec2, ssmCommands, parameters, ecr, sfn, events };
 };
