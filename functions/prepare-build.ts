@@ -1,0 +1,212 @@
+/**
+ * State `PrepareBuild`: the first state. Validates the execution input, fills every setting from the
+ * execution input, then the deployed defaults (`FACTORY_DEFAULTS`), then the built-in defaults, and plans one
+ * {@link BuildTarget} per builder instance: one per architecture, or one for the `combined` layout.
+ * Nothing is launched when the input is invalid.
+ *
+ * Throws InvalidInputError (a field is missing, malformed or inconsistent; the message names it) and
+ * InvalidImageReferenceError (an entry of `images` is not an image reference; the message names it).
+ */
+import { z } from 'zod';
+import { deployedDefaults, PULL_LIMIT_MARGIN_SECONDS, settingSchemas as s, type BuildDefaults } from './lib/build-defaults';
+import { InvalidInputError } from './lib/errors';
+import { parseImageReference } from './lib/image-reference';
+import { resolveAndCompare, type CurrentSnapshot, type FreshnessResult } from './lib/freshness';
+import { defaultRecipeName, layoutSchema, type Layout } from './lib/recipes';
+import { PLATFORM_OF, buildTargetSchema, type Architecture, type BuildTarget } from './lib/schemas';
+import { defineStage, describeIssues } from './lib/stage';
+import { EC2_TAG_LIMITS } from './lib/tags';
+
+/** At most this many images per build: each is one line of the pull script and of the pull report. */
+export const MAX_IMAGES = 100;
+/** User tags allowed next to the factory's own (EC2 allows 50 per resource). */
+export const MAX_USER_TAGS = 40;
+
+/** The execution input: only `images` is required; every other field overrides its default. */
+export const executionInputSchema = z
+  .object({
+    images: z.array(z.string()).min(1).max(MAX_IMAGES),
+    recipe: s.recipe.optional(),
+    architectures: s.architectures.optional(),
+    layout: layoutSchema.optional(),
+    combinedArchitecture: s.architecture.optional(),
+    kubernetesVersion: s.kubernetesVersion.optional(),
+    variant: s.variant.optional(),
+    amiParameter: s.amiParameter.optional(),
+    instanceTypes: z.object({ x86_64: s.instanceTypes.optional(), arm64: s.instanceTypes.optional() }).strict().optional(),
+    instanceProfileName: s.instanceProfileName.optional(),
+    subnetId: s.subnetId.optional(),
+    securityGroupIds: s.securityGroupIds.optional(),
+    associatePublicIp: z.boolean().optional(),
+    osVolumeSizeGiB: s.osVolumeSizeGiB.optional(),
+    dataVolume: z
+      .object({
+        sizeGiB: s.sizeGiB.optional(),
+        iops: s.iops.optional(),
+        throughputMiBps: s.throughputMiBps.optional(),
+        encrypted: z.boolean().optional(),
+        kmsKeyId: s.kmsKeyId.optional(),
+      })
+      .strict()
+      .optional(),
+    pull: z.object({ concurrency: s.concurrency.optional(), commandTimeoutSeconds: s.commandTimeoutSeconds.optional() }).strict().optional(),
+    limits: z
+      .object({
+        ssmOnlineSeconds: s.ssmOnlineSeconds.optional(),
+        pullSeconds: s.pullSeconds.optional(),
+        stopSeconds: s.stopSeconds.optional(),
+        snapshotSeconds: s.snapshotSeconds.optional(),
+      })
+      .strict()
+      .optional(),
+    tags: s.tags.optional(),
+    /** Build even when the current snapshot already holds these exact digests. */
+    force: z.boolean().optional(),
+  })
+  .strict();
+export type ExecutionInput = z.infer<typeof executionInputSchema>;
+
+const inputSchema = z.object({
+  /** `$$.Execution.Name`, passed by the state's Parameters. */
+  executionName: z.string().min(1).max(80),
+  /** The execution input, unvalidated: validated here so the error names the execution input's field. */
+  input: z.unknown(),
+});
+type Input = z.infer<typeof inputSchema>;
+
+/** What `PrepareBuild` returns: the plan the rest of the workflow follows. */
+export interface BuildPlan {
+  executionName: string;
+  recipe: string;
+  /** `BUILD`: the Map runs `builds`. `UP_TO_DATE`: the current snapshots already hold these images; nothing is launched. */
+  status: 'BUILD' | 'UP_TO_DATE';
+  /** Why: `NEW` (no current snapshot), `CHANGED` (a digest differs), `FORCED` (unchanged, `force` set) or `UP_TO_DATE`. */
+  reason: FreshnessResult['reason'];
+  layout: Layout;
+  architectures: Architecture[];
+  /** The builds to run, each image with its resolved digests. Empty when `UP_TO_DATE`. */
+  builds: BuildTarget[];
+  /** The recipe's current snapshots whose digest set equals this build's (all of them when `UP_TO_DATE`). */
+  current: CurrentSnapshot[];
+}
+
+const run = async ({ executionName, input }: Input): Promise<BuildPlan> => {
+  const request = parseExecutionInput(input);
+  for (const image of request.images) parseImageReference(image);
+  const plan = planBuild(executionName, request, deployedDefaults);
+  // Digest resolution and the skip-when-unchanged check live in functions/lib/freshness.ts.
+  const freshness = await resolveAndCompare({ recipe: plan.recipe, force: request.force ?? false, builds: plan.builds });
+  return {
+    ...plan,
+    status: freshness.upToDate ? 'UP_TO_DATE' : 'BUILD',
+    reason: freshness.reason,
+    builds: freshness.upToDate ? [] : freshness.builds,
+    current: freshness.current,
+  };
+};
+
+/** Validates the execution input, naming the first bad fields. */
+export const parseExecutionInput = (input: unknown): ExecutionInput => {
+  const parsed = executionInputSchema.safeParse(input ?? {});
+  if (!parsed.success) throw new InvalidInputError(`execution input is invalid: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+};
+
+/**
+ * Applies the defaults to a validated execution input and plans the builds. Pure: the unit tests call it directly.
+ *
+ * @example planBuild('exec-1', { images: ['public.ecr.aws/nginx/nginx:1.27'] }, buildDefaultsSchema.parse({}))
+ */
+export const planBuild = (executionName: string, request: ExecutionInput, defaults: BuildDefaults): Omit<BuildPlan, 'reason' | 'current'> => {
+  const layout = request.layout ?? defaults.layout;
+  const architectures = unique(request.architectures ?? defaults.architectures, 'architectures');
+  const images = unique(request.images, 'images');
+  const recipe = request.recipe ?? defaults.recipe ?? defaultRecipeName(images, layout, architectures);
+  const dataVolume = { ...defaults.dataVolume, ...request.dataVolume };
+  const pull = { ...defaults.pull, ...request.pull };
+  const limits = { ...defaults.limits, ...request.limits };
+  const tags = { ...defaults.tags, ...request.tags };
+  const kubernetesVersion = request.kubernetesVersion ?? defaults.kubernetesVersion;
+  const variant = request.variant ?? defaults.variant;
+  const amiPattern = request.amiParameter ?? defaults.amiParameter;
+
+  checkDataVolume(dataVolume);
+  checkTags(tags);
+  const pullSeconds = limits.pullSeconds ?? pull.commandTimeoutSeconds + PULL_LIMIT_MARGIN_SECONDS;
+  if (pullSeconds < pull.commandTimeoutSeconds) {
+    throw new InvalidInputError(
+      `limits.pullSeconds is ${pullSeconds}, below pull.commandTimeoutSeconds (${pull.commandTimeoutSeconds}): raise limits.pullSeconds or lower the command timeout`,
+    );
+  }
+  if (amiPattern && architectures.length > 1 && layout === 'per-architecture' && !amiPattern.includes('{arch}')) {
+    throw new InvalidInputError(`amiParameter "${amiPattern}" has no {arch} placeholder but ${architectures.length} architectures are built: add {arch} where x86_64/arm64 goes`);
+  }
+
+  // The combined layout pulls every platform onto one builder instance, so one snapshot serves every architecture.
+  const groups: { architecture: Architecture; platforms: string[] }[] =
+    layout === 'combined'
+      ? [{ architecture: request.combinedArchitecture ?? defaults.combinedArchitecture, platforms: architectures.map((a) => PLATFORM_OF[a]) }]
+      : architectures.map((architecture) => ({ architecture, platforms: [PLATFORM_OF[architecture]] }));
+
+  const builds = groups.map(({ architecture, platforms }) =>
+    buildTargetSchema.parse({
+      executionName,
+      recipe,
+      architecture,
+      platforms,
+      images: images.map((reference) => ({ reference })),
+      amiParameter: amiPattern ? amiPattern.replaceAll('{arch}', architecture) : bottlerocketAmiParameter(kubernetesVersion, variant, architecture),
+      instanceTypes: request.instanceTypes?.[architecture] ?? defaults.instanceTypes[architecture],
+      instanceProfileName: request.instanceProfileName ?? defaults.instanceProfileName,
+      subnetId: request.subnetId ?? defaults.subnetId,
+      securityGroupIds: request.securityGroupIds ?? defaults.securityGroupIds,
+      associatePublicIp: request.associatePublicIp ?? defaults.associatePublicIp,
+      osVolume: { sizeGiB: request.osVolumeSizeGiB ?? defaults.osVolumeSizeGiB },
+      dataVolume,
+      pull,
+      limits: { ...limits, pullSeconds },
+      tags,
+    } satisfies BuildTarget),
+  );
+
+  return { executionName, recipe, status: 'BUILD', layout, architectures, builds };
+};
+
+/** The public Bottlerocket AMI parameter of a Kubernetes version and variant. */
+export const bottlerocketAmiParameter = (kubernetesVersion: string, variant: BuildDefaults['variant'], architecture: Architecture): string =>
+  `/aws/service/bottlerocket/aws-k8s-${kubernetesVersion}${variant === 'standard' ? '' : `-${variant}`}/${architecture}/latest/image_id`;
+
+const unique = <T>(items: readonly T[], field: string): T[] => {
+  const duplicate = items.find((item, index) => items.indexOf(item) !== index);
+  if (duplicate !== undefined) throw new InvalidInputError(`${field} lists "${String(duplicate)}" more than once`);
+  return [...items];
+};
+
+/** gp3's documented ratios, which EC2 checks only at launch (too late: after the input was accepted). */
+const checkDataVolume = (volume: BuildDefaults['dataVolume']): void => {
+  if (volume.iops > volume.sizeGiB * 500) {
+    throw new InvalidInputError(
+      `dataVolume.iops is ${volume.iops} but gp3 allows at most 500 IOPS per GiB (${volume.sizeGiB * 500} for dataVolume.sizeGiB ${volume.sizeGiB}): lower iops or raise sizeGiB`,
+    );
+  }
+  if (volume.throughputMiBps > volume.iops / 4) {
+    throw new InvalidInputError(
+      `dataVolume.throughputMiBps is ${volume.throughputMiBps} but gp3 allows at most 0.25 MiB/s per IOPS (${Math.floor(volume.iops / 4)} for dataVolume.iops ${volume.iops}): lower throughputMiBps or raise iops`,
+    );
+  }
+  if (volume.kmsKeyId && !volume.encrypted) {
+    throw new InvalidInputError('dataVolume.kmsKeyId is set but dataVolume.encrypted is false: set encrypted to true or remove kmsKeyId');
+  }
+};
+
+const checkTags = (tags: Record<string, string>): void => {
+  const entries = Object.entries(tags);
+  if (entries.length > MAX_USER_TAGS) throw new InvalidInputError(`tags has ${entries.length} entries; at most ${MAX_USER_TAGS} fit next to the factory's own tags`);
+  for (const [key, value] of entries) {
+    if (key.length === 0 || key.length > EC2_TAG_LIMITS.maxKeyLength) throw new InvalidInputError(`tags key "${key.slice(0, 40)}" must be 1-${EC2_TAG_LIMITS.maxKeyLength} characters`);
+    if (value.length > EC2_TAG_LIMITS.maxValueLength) throw new InvalidInputError(`tags.${key} is ${value.length} characters; EC2 allows ${EC2_TAG_LIMITS.maxValueLength}`);
+    if (/^aws:/i.test(key) || key.startsWith('snapshot-factory:')) throw new InvalidInputError(`tags key "${key}" uses a reserved prefix (aws: or snapshot-factory:)`);
+  }
+};
+
+export const handler = defineStage('prepare-build', inputSchema, run);
