@@ -40,6 +40,11 @@ export const createSimulatedAccount = (options: { region?: string; accountId?: s
   const ssmCommands = new SimulatedSsmCommands(core, ec2);
   const parameters = new SimulatedParameterStore(core);
   seedBottlerocketAmis(parameters);
+  // EC2 knows every seeded AMI with the architecture of its parameter path, so RunInstances can check it.
+  for (const { Name, Value } of parameters.parameters.values()) {
+    const arch = /\/(x86_64|arm64)\/latest\/image_id$/.exec(Name)?.[1];
+    if (arch) ec2.registerImage(Value, arch as 'x86_64' | 'arm64', Name);
+  }
   const ecr = new SimulatedEcr(core);
   const sfn = new SimulatedStepFunctions(core);
   const events = new SimulatedEventBridge(core);

@@ -1,0 +1,48 @@
+/**
+ * State `CheckSnapshot`: reports the data volume snapshot's state and progress (the Choice loops until completed).
+ *
+ * Throws `SnapshotFailedError` (state `error`, with EC2's StateMessage), `SnapshotTimeoutError` (not completed within
+ * `build.limits.snapshotSeconds` of `snapshot.startedAt`), `TransientAwsError` (retryable), `AccessDeniedError`,
+ * `AwsRequestError` (including a snapshot that no longer exists).
+ */
+import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
+import { z } from 'zod';
+import { ec2 } from './lib/clients';
+import { AwsRequestError, SnapshotFailedError, SnapshotTimeoutError, callAws } from './lib/errors';
+import { buildTargetSchema, snapshotSchema } from './lib/schemas';
+import { defineStage } from './lib/stage';
+
+const inputSchema = z.object({
+  build: z.object({ limits: buildTargetSchema.shape.limits }),
+  snapshot: snapshotSchema,
+});
+type Input = z.infer<typeof inputSchema>;
+type Output = { completed: boolean; state: string; progress: string; volumeSizeGiB: number; checkedAt: string };
+
+const run = async ({ build, snapshot }: Input): Promise<Output> => {
+  const { snapshotId } = snapshot;
+  const out = await callAws(`ec2:DescribeSnapshots ${snapshotId}`, () =>
+    ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] })),
+  );
+  const found = out.Snapshots?.[0];
+  if (!found) throw new AwsRequestError(`snapshot ${snapshotId} is not returned by DescribeSnapshots.`);
+  const state = found.State ?? 'unknown';
+  const progress = found.Progress ?? '0%';
+  if (state === 'error') {
+    throw new SnapshotFailedError(`snapshot ${snapshotId} of ${snapshot.volumeId} failed at ${progress}: ${found.StateMessage ?? 'EC2 gave no reason'}.`);
+  }
+  const checkedAt = new Date();
+  const result = { state, progress, volumeSizeGiB: found.VolumeSize ?? 0, checkedAt: checkedAt.toISOString() };
+  if (state === 'completed') return { completed: true, ...result };
+
+  const waitedSeconds = Math.floor((checkedAt.getTime() - Date.parse(snapshot.startedAt)) / 1000);
+  if (waitedSeconds > build.limits.snapshotSeconds) {
+    throw new SnapshotTimeoutError(
+      `snapshot ${snapshotId} is still ${state} at ${progress} after ${waitedSeconds} s; the limit is ${build.limits.snapshotSeconds} s (limits.snapshotSeconds raises it).`,
+    );
+  }
+  return { completed: false, ...result };
+};
+
+/** Handler of the `CheckSnapshot` state. */
+export const handler = defineStage('check-snapshot', inputSchema, run);
