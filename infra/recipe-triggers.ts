@@ -1,0 +1,89 @@
+/**
+ * Triggers that keep each recipe's snapshot fresh without anyone asking: a nightly EventBridge Scheduler
+ * schedule per recipe, and an EventBridge rule per recipe on successful ECR pushes to the repositories it
+ * watches. Both invoke the start-build function (functions/start-build.ts) with `{ source, recipe }`; it
+ * resolves digests and starts the state machine under a name derived from the digest set.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventsTargets from 'aws-cdk-lib/aws-events-targets';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { TimeZone } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { recipesSchema, type Recipe, type RecipeSettings } from '../functions/lib/recipes';
+
+export interface RecipeTriggersProps {
+  /** The recipes from the settings (parsed again here, so defaults apply: schedule on at 03:00 UTC). */
+  readonly recipes: readonly RecipeSettings[];
+  /** The start-build function; the triggers invoke it. */
+  readonly startBuildFunction: IFunction;
+  /** The snapshot factory's state machine; start-build is granted `states:StartExecution` on it. */
+  readonly stateMachine: IStateMachine;
+  /**
+   * Whether to grant start-build `states:StartExecution` on the state machine here.
+   * @default true
+   */
+  readonly grantStartExecution?: boolean;
+}
+
+/** One Scheduler schedule per recipe and one ECR push rule per recipe that watches repositories. */
+export class RecipeTriggers extends Construct {
+  /** Schedules by recipe name. */
+  readonly schedules: Record<string, Schedule> = {};
+  /** ECR push rules by recipe name (recipes that watch no repository have none). */
+  readonly pushRules: Record<string, events.Rule> = {};
+  readonly recipes: Recipe[];
+
+  constructor(scope: Construct, id: string, props: RecipeTriggersProps) {
+    super(scope, id);
+    const parsed = recipesSchema.safeParse(props.recipes);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `recipes.${i.path.join('.')}: ${i.message}`).join('; ');
+      throw new Error(`RecipeTriggers: invalid recipes (${issues}). Fix the recipe settings.`);
+    }
+    this.recipes = parsed.data;
+
+    for (const recipe of this.recipes) {
+      this.schedules[recipe.name] = new Schedule(this, `Schedule-${recipe.name}`, {
+        description: `Nightly freshness check of snapshot recipe ${recipe.name}`,
+        schedule: ScheduleExpression.expression(recipe.schedule.cron, TimeZone.of(recipe.schedule.timezone)),
+        enabled: recipe.schedule.enabled,
+        // LambdaInvoke creates a role that may invoke this one function only.
+        target: new LambdaInvoke(props.startBuildFunction, {
+          input: ScheduleTargetInput.fromObject({ source: 'schedule', recipe: recipe.name }),
+          retryAttempts: 3,
+          maxEventAge: Duration.hours(1),
+        }),
+      });
+
+      if (recipe.watchRepositories.length === 0) continue;
+      const rule = new events.Rule(this, `EcrPush-${recipe.name}`, {
+        description: `Rebuilds snapshot recipe ${recipe.name} on pushes to ${recipe.watchRepositories.join(', ')}`.slice(0, 512),
+        eventPattern: {
+          source: ['aws.ecr'],
+          detailType: ['ECR Image Action'],
+          detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'repository-name': recipe.watchRepositories },
+        },
+      });
+      // The function's resource policy admits this rule only (SourceArn); the input carries no event data
+      // besides the repository, so a burst of pushes of the same image sends identical invocations.
+      rule.addTarget(
+        new eventsTargets.LambdaFunction(props.startBuildFunction, {
+          event: events.RuleTargetInput.fromObject({
+            source: 'ecr-push',
+            recipe: recipe.name,
+            repositoryName: events.EventField.fromPath('$.detail.repository-name'),
+          }),
+          retryAttempts: 3,
+          maxEventAge: Duration.hours(1),
+        }),
+      );
+      this.pushRules[recipe.name] = rule;
+    }
+
+    if (props.grantStartExecution ?? true) props.stateMachine.grantStartExecution(props.startBuildFunction);
+  }
+}

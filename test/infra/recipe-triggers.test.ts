@@ -1,0 +1,102 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { describe, expect, it } from 'vitest';
+import type { RecipeSettings } from '../../functions/lib/recipes';
+import { RecipeTriggers } from '../../infra/recipe-triggers';
+
+const RECIPES: RecipeSettings[] = [
+  { name: 'ml', images: ['public.ecr.aws/docker/library/python:3.12'], watchRepositories: ['team/model', 'team/trainer'] },
+  { name: 'web', images: ['nginx:1.27'], schedule: { cron: 'cron(30 1 * * ? *)', timezone: 'Europe/Paris', enabled: false } },
+];
+
+const synth = (recipes: RecipeSettings[] = RECIPES) => {
+  const stack = new Stack(new App(), 'Test');
+  const startBuild = new lambda.Function(stack, 'StartBuild', {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => ({})'),
+  });
+  const stateMachine = new sfn.StateMachine(stack, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Pass')) });
+  new RecipeTriggers(stack, 'Triggers', { recipes, startBuildFunction: startBuild, stateMachine });
+  return { template: Template.fromStack(stack), stack };
+};
+
+describe('RecipeTriggers', () => {
+  it('creates one schedule per recipe, on at 03:00 UTC by default, with the cron and time zone settable', () => {
+    const { template } = synth();
+
+    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      ScheduleExpressionTimezone: 'UTC',
+      State: 'ENABLED',
+      Target: Match.objectLike({ Input: JSON.stringify({ source: 'schedule', recipe: 'ml' }) }),
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(30 1 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Paris',
+      State: 'DISABLED',
+      Target: Match.objectLike({ Input: JSON.stringify({ source: 'schedule', recipe: 'web' }) }),
+    });
+  });
+
+  it('watches successful ECR pushes to the recipe repositories only, with one rule per watching recipe', () => {
+    const { template } = synth();
+
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ecr'],
+        'detail-type': ['ECR Image Action'],
+        detail: { 'action-type': ['PUSH'], result: ['SUCCESS'], 'repository-name': ['team/model', 'team/trainer'] },
+      },
+      Targets: [Match.objectLike({ InputTransformer: Match.objectLike({ InputPathsMap: { 'detail-repository-name': '$.detail.repository-name' } }) })],
+    });
+  });
+
+  it('lets only the push rule invoke the function through its resource policy', () => {
+    const { template } = synth();
+
+    const permissions = template.findResources('AWS::Lambda::Permission');
+    expect(Object.values(permissions)).toHaveLength(1);
+    const [permission] = Object.values(permissions) as { Properties: Record<string, unknown> }[];
+    expect(permission?.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [expect.stringMatching(/^TriggersEcrPushml/), 'Arn'] } });
+  });
+
+  it('gives the scheduler a role that may invoke the start-build function and nothing else', () => {
+    const { template } = synth();
+
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' } })] },
+    });
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] }; Roles: { Ref: string }[] } }[];
+    const schedulerPolicies = policies.filter((p) => p.Properties.Roles.some((r) => r.Ref.includes('SchedulerRole')));
+    expect(schedulerPolicies.length).toBeGreaterThan(0);
+    for (const policy of schedulerPolicies) {
+      for (const statement of policy.Properties.PolicyDocument.Statement) {
+        expect(statement.Action).toBe('lambda:InvokeFunction');
+        expect(JSON.stringify(statement.Resource)).toContain('StartBuild');
+        expect(JSON.stringify(statement.Resource)).not.toContain('"*"');
+      }
+    }
+  });
+
+  it('grants start-build states:StartExecution on the state machine only', () => {
+    const { template } = synth();
+
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: Match.stringLikeRegexp('^Machine') } })]) },
+      Roles: [{ Ref: Match.stringLikeRegexp('^StartBuildServiceRole') }],
+    });
+  });
+
+  it('fails when two recipes share a name', () => {
+    expect(() => synth([RECIPES[0]!, { ...RECIPES[0]! }])).toThrow(/duplicate recipe name ml/);
+  });
+
+  it('fails when a recipe name cannot be used in parameter and execution names', () => {
+    expect(() => synth([{ name: 'my recipe', images: ['nginx'] }])).toThrow(/recipes\.0\.name/);
+  });
+});
