@@ -1,0 +1,254 @@
+/**
+ * Runs the generated pull script for real: bash + a real containerd (standing in for the Bottlerocket host,
+ * reached through a stand-in `apiclient`) + a real registry on loopback. Needs root and the tools from
+ * scripts/test-tools.sh; without them these tests FAIL with a message saying so (they never skip).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseImageReference, type ImageReference } from '../../functions/lib/image-reference';
+import { generatePullScript, parsePullReport, pullCommands, type PullScriptOptions } from '../../functions/lib/pull-script';
+import { startContainerd, type TestContainerd } from '../support/containerd';
+import { startRegistry, type PushedImage, type TestRegistry } from '../support/registry';
+
+const BOTH = ['linux/amd64', 'linux/arm64'];
+const MiB = 1024 ** 2;
+
+interface ScriptRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the SSM `commands` the way AWS-RunShellScript does: as an sh script. */
+const runCommands = async (host: TestContainerd, commands: string[]): Promise<ScriptRun> => {
+  const dir = await mkdtemp(join(tmpdir(), 'sf-ssm-'));
+  const file = join(dir, '_script.sh');
+  await writeFile(file, commands.join('\n') + '\n');
+  try {
+    return await new Promise<ScriptRun>((resolve) => {
+      execFile('/bin/sh', [file], { env: host.env, maxBuffer: 64 * MiB, timeout: 240_000 }, (error, stdout, stderr) => {
+        const code = error ? ((error as { code?: number }).code ?? 1) : 0;
+        resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+      });
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+};
+
+const scriptFor = (host: TestContainerd, images: ImageReference[], platforms: string[], extra: PullScriptOptions = {}): string[] =>
+  pullCommands(
+    generatePullScript(
+      { images, platforms, concurrency: 4 },
+      { containerdAddress: host.address, containerdRoot: host.root, plainHttp: true, minFreeBytes: 2 * MiB, ...extra },
+    ),
+  );
+
+const maxOverlap = (intervals: Array<[number, number]>): number => {
+  const events = intervals.flatMap(([start, end]) => [[start, 1], [end, -1]] as Array<[number, number]>).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let now = 0;
+  let max = 0;
+  for (const [, delta] of events) max = Math.max(max, (now += delta));
+  return max;
+};
+
+const writeProvider = async (dir: string, name: string, username: string, password: string): Promise<string> => {
+  const file = join(dir, name);
+  // Reads the CredentialProviderRequest like the kubelet plugin does, answers a CredentialProviderResponse.
+  await writeFile(
+    file,
+    `#!/bin/bash
+request=$(cat)
+case "$request" in *'"kind":"CredentialProviderRequest"'*) ;; *) echo "bad request" >&2; exit 1 ;; esac
+printf '{"kind":"CredentialProviderResponse","apiVersion":"credentialprovider.kubelet.k8s.io/v1","cacheKeyType":"Registry","auth":{"x":{"username":"%s","password":"%s"}}}\\n' '${username}' '${password}'
+`,
+  );
+  await chmod(file, 0o755);
+  return file;
+};
+
+describe('pull script against a real containerd and registry', () => {
+  let registry: TestRegistry;
+  let privateRegistry: TestRegistry;
+  let host: TestContainerd;
+  let providers: string;
+  const pushed: PushedImage[] = [];
+  let privateImage: PushedImage;
+
+  beforeAll(async () => {
+    [registry, privateRegistry, host] = await Promise.all([
+      startRegistry(),
+      startRegistry({ auth: { username: 'puller', password: 'Pr1vate-pw' } }),
+      startContainerd(),
+    ]);
+    for (const [index, repo] of ['team/api', 'team/web', 'tools/busy', 'ml/model'].entries()) {
+      pushed.push(await registry.pushImage(repo, `v${index}`, { platforms: BOTH, layerBytes: 3 * MiB }));
+    }
+    privateImage = await privateRegistry.pushImage('private/app', '1.0', { platforms: ['linux/amd64'] });
+    providers = await mkdtemp(join(tmpdir(), 'sf-providers-'));
+  });
+
+  afterAll(async () => {
+    await Promise.all([registry?.stop(), privateRegistry?.stop(), host?.stop()]);
+    if (providers) await rm(providers, { recursive: true, force: true });
+  });
+
+  it('pulls every image for every platform into k8s.io, pinned and managed, several at once, with the registry digests', async () => {
+    // Prepare
+    const leftover = await registry.pushImage('old/leftover', 'v1');
+    await host.ctr('images', 'pull', '--plain-http', leftover.reference); // the script starts from an empty store
+    const images = pushed.map((image) => parseImageReference(image.reference));
+
+    // Act
+    const result = await runCommands(host, scriptFor(host, images, BOTH));
+
+    // Assess
+    expect(result.stderr).not.toContain('pull failed');
+    expect(result.code).toBe(0);
+    const report = parsePullReport(result.stdout);
+    expect(report.summary).toEqual({ expected: 8, ok: 8, failed: 0 });
+    expect(report.truncated).toBe(false);
+    expect(report.images).toHaveLength(8);
+    for (const image of pushed) {
+      for (const platform of BOTH) {
+        const line = report.images.find((entry) => entry.reference === image.reference && entry.platform === platform);
+        expect(line?.digest).toBe(image.digest);
+        expect(line?.sizeBytes).toBe(image.platformSizes[platform]);
+      }
+    }
+    const stored = await host.images();
+    expect(stored.map((image) => image.name).sort()).toEqual(pushed.map((image) => image.reference).sort());
+    for (const image of stored) {
+      expect(image.labels['io.cri-containerd.image']).toBe('managed');
+      expect(image.labels['io.cri-containerd.pinned']).toBe('pinned');
+      expect(image.digest).toBe(pushed.find((p) => p.reference === image.name)?.digest);
+    }
+    expect(await host.systemctlCalls()).toContain('stop kubelet');
+    const intervals = await host.pullIntervals();
+    expect(intervals).toHaveLength(8);
+    expect(maxOverlap(intervals)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('fails naming the missing image and still reports the others', async () => {
+    // Prepare
+    const missing = parseImageReference(`${registry.host}/team/absent:v9`);
+    const present = parseImageReference(pushed[0]!.reference);
+
+    // Act
+    const result = await runCommands(host, scriptFor(host, [present, missing], ['linux/amd64']));
+
+    // Assess
+    expect(result.code).not.toBe(0);
+    const report = parsePullReport(result.stdout);
+    expect(report.summary).toEqual({ expected: 2, ok: 1, failed: 1 });
+    expect(report.images.map((image) => image.reference)).toEqual([present.normalized]);
+    expect(report.failures).toHaveLength(1);
+    expect(report.failures[0]).toMatchObject({ reference: missing.normalized, platform: 'linux/amd64' });
+    expect(report.failures[0]!.reason).toMatch(/not found/i);
+    expect(result.stderr).toContain(`pull failed: ${missing.normalized} linux/amd64`);
+  });
+
+  it('pulls from a private registry with the credential provider, without printing the password', async () => {
+    // Prepare
+    const provider = await writeProvider(providers, 'good-provider', 'puller', 'Pr1vate-pw');
+    const image = parseImageReference(privateImage.reference);
+
+    // Act
+    const result = await runCommands(
+      host,
+      scriptFor(host, [image], ['linux/amd64'], { credentialProvider: provider, needsCredentials: (ref) => ref.domain === privateRegistry.host }),
+    );
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(parsePullReport(result.stdout).images[0]).toMatchObject({ reference: image.normalized, digest: privateImage.digest });
+    expect(result.stdout + result.stderr).not.toContain('Pr1vate-pw');
+  });
+
+  it('fails clearly when the registry refuses the credential, without printing it', async () => {
+    // Prepare
+    const provider = await writeProvider(providers, 'wrong-provider', 'puller', 'Wr0ng-secret');
+    const image = parseImageReference(privateImage.reference);
+    const commands = scriptFor(host, [image], ['linux/amd64'], { credentialProvider: provider, needsCredentials: () => true });
+
+    // Act
+    const result = await runCommands(host, commands);
+
+    // Assess
+    expect(result.code).not.toBe(0);
+    const report = parsePullReport(result.stdout);
+    expect(report.failures[0]?.reference).toBe(image.normalized);
+    expect(report.failures[0]?.reason).toMatch(/unauthorized|401|authoriz/i);
+    expect(result.stdout + result.stderr).not.toContain('Wr0ng-secret');
+    expect(commands.join('\n')).not.toContain('Wr0ng-secret');
+  });
+
+  it('fails when the credential provider cannot answer', async () => {
+    const image = parseImageReference(privateImage.reference);
+    const result = await runCommands(
+      host,
+      scriptFor(host, [image], ['linux/amd64'], { credentialProvider: join(providers, 'does-not-exist'), needsCredentials: () => true }),
+    );
+    expect(result.code).not.toBe(0);
+    expect(parsePullReport(result.stdout).failures[0]?.reason).toMatch(/^credential provider failed/);
+  });
+});
+
+describe('pull script on a data volume that is too small', () => {
+  let registry: TestRegistry;
+  let host: TestContainerd;
+  const images: PushedImage[] = [];
+
+  beforeAll(async () => {
+    [registry, host] = await Promise.all([startRegistry(), startContainerd({ diskBytes: 24 * MiB })]);
+    for (const repo of ['big/one', 'big/two', 'big/three', 'big/four', 'big/five']) {
+      images.push(await registry.pushImage(repo, 'v1', { layerBytes: 4 * MiB }));
+    }
+  });
+  afterAll(async () => {
+    await Promise.all([registry?.stop(), host?.stop()]);
+  });
+
+  it('fails with how much space is needed instead of running into the time-out', async () => {
+    // Act
+    const result = await runCommands(host, scriptFor(host, images.map((image) => parseImageReference(image.reference)), ['linux/amd64']));
+
+    // Assess
+    expect(result.code).not.toBe(0);
+    const report = parsePullReport(result.stdout);
+    expect(report.disk).toBeDefined();
+    expect(report.disk!.totalBytes).toBeLessThanOrEqual(24 * MiB);
+    expect(report.disk!.neededBytes).toBeGreaterThan(report.disk!.totalBytes);
+    expect(report.summary!.failed).toBeGreaterThan(0);
+    expect(report.summary!.ok + report.summary!.failed).toBe(5);
+    expect(report.failures.length).toBe(report.summary!.failed);
+  });
+});
+
+describe('hostile input never reaches a shell', () => {
+  it('rejects a reference with a command substitution before any script exists', () => {
+    const marker = join(tmpdir(), `pwned-${process.pid}`);
+    expect(() => parseImageReference(`docker.io/library/nginx:$(touch ${marker})`)).toThrow(/InvalidImageReference|not allowed/);
+    expect(() => parseImageReference(`nginx';touch ${marker};'`)).toThrow(/not allowed/);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('refuses to generate a script from an object that did not come from the parser', () => {
+    const forged = { ...parseImageReference('nginx'), normalized: "nginx'; touch /tmp/pwned; '" } as ImageReference;
+    expect(() => generatePullScript({ images: [forged], platforms: ['linux/amd64'], concurrency: 1 })).toThrow(/not a validated reference/);
+    expect(() => generatePullScript({ images: ['nginx' as unknown as ImageReference], platforms: ['linux/amd64'], concurrency: 1 })).toThrow(
+      /not a validated reference/,
+    );
+  });
+
+  it('refuses platforms and options outside what the script allows', () => {
+    const nginx = parseImageReference('nginx');
+    expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64;reboot'], concurrency: 1 })).toThrow(/platform/);
+    expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64'], concurrency: 0 })).toThrow(/concurrency/);
+    expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64'], concurrency: 1 }, { containerdRoot: '/x $(id)' })).toThrow(/path/);
+  });
+});
