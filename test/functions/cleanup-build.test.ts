@@ -1,0 +1,112 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describeFailure, handler as cleanup } from '../../functions/cleanup-build';
+import { handler as createSnapshot } from '../../functions/create-snapshot';
+import { handler as launch } from '../../functions/launch-instance';
+import type { SimulatedAccount } from '../../simulation/aws/account';
+import { FAULTS } from '../../simulation/aws/core';
+import { buildTarget, simulatedAws } from './ec2-fixtures';
+
+const lambdaCause = (errorType: string, errorMessage: string) =>
+  JSON.stringify({ errorType, errorMessage, trace: [`${errorType}: ${errorMessage}`, '    at run (/var/task/index.mjs:1:1)'] });
+
+describe('cleanup-build', () => {
+  let account: SimulatedAccount;
+  let restore: () => void;
+  const build = buildTarget();
+  const base = { executionName: build.executionName, architecture: build.architecture };
+  beforeEach(() => ({ account, restore } = simulatedAws()));
+  afterEach(() => restore());
+
+  it('terminates the builder found by its tags when no instance ID was ever recorded', async () => {
+    // Prepare: a launch whose answer never reached the state machine
+    const launched = await launch({ build });
+    const error = { Error: 'States.Timeout', Cause: 'Task timed out after 60 seconds' };
+    // Act
+    const out = await cleanup({ ...base, error });
+    // Assess
+    expect(out.terminatedInstanceIds).toEqual([launched.instanceId]);
+    expect(out.error).toBe('States.Timeout');
+    vi.advanceTimersByTime(60_000);
+    expect(account.ec2.liveInstances()).toHaveLength(0);
+  });
+
+  it('leaves the builders of other executions and other architectures alone', async () => {
+    await launch({ build: buildTarget({ executionName: 'someone-else' }) });
+    await launch({ build: buildTarget({ architecture: 'arm64', amiParameter: '/aws/service/bottlerocket/aws-k8s-1.35/arm64/latest/image_id', instanceTypes: ['m7g.large'] }) });
+    const mine = await launch({ build });
+    const out = await cleanup({ ...base, instance: mine });
+    expect(out.terminatedInstanceIds).toEqual([mine.instanceId]);
+    vi.advanceTimersByTime(60_000);
+    expect(account.ec2.liveInstances()).toHaveLength(2);
+  });
+
+  it('deletes a snapshot left in error and keeps a completed one', async () => {
+    // Prepare: the first snapshot fails, the retried one completes
+    const instance = await launch({ build });
+    vi.advanceTimersByTime(60_000);
+    account.ec2.snapshotWillFail();
+    const failed = await createSnapshot({ build, instance });
+    vi.advanceTimersByTime(20 * 60_000);
+    const completed = await createSnapshot({ build, instance });
+    vi.advanceTimersByTime(20 * 60_000);
+    // Act
+    const out = await cleanup({ ...base, instance, snapshot: failed, error: { Error: 'SnapshotFailedError', Cause: lambdaCause('SnapshotFailedError', 'check-snapshot: snapshot failed') } });
+    // Assess
+    expect(completed.snapshotId).not.toBe(failed.snapshotId);
+    expect(out.deletedSnapshotIds).toEqual([failed.snapshotId]);
+    expect(out.keptSnapshotIds).toEqual([completed.snapshotId]);
+    expect(account.ec2.snapshotsInError()).toHaveLength(0);
+  });
+
+  it('deletes a pending snapshot of the failed build', async () => {
+    const instance = await launch({ build });
+    vi.advanceTimersByTime(60_000);
+    account.ec2.neverFinish('snapshot');
+    const snapshot = await createSnapshot({ build, instance });
+    const out = await cleanup({ ...base, instance, snapshot, error: { Error: 'SnapshotTimeoutError' } });
+    expect(out.deletedSnapshotIds).toEqual([snapshot.snapshotId]);
+    expect(account.ec2.liveSnapshots()).toHaveLength(0);
+  });
+
+  it('is idempotent: a second run finds nothing left and does not fail', async () => {
+    const instance = await launch({ build });
+    await cleanup({ ...base, instance });
+    vi.advanceTimersByTime(2 * 3_600_000);
+    const again = await cleanup({ ...base, instance, snapshot: { snapshotId: 'snap-0123456789abcdef0' } });
+    expect(again).toMatchObject({ terminatedInstanceIds: [], deletedSnapshotIds: [], cleanupProblems: [] });
+  });
+
+  it('names the failed stage and its reason from the Lambda error cause', async () => {
+    const out = await cleanup({
+      ...base,
+      error: { Error: 'InstanceCapacityError', Cause: lambdaCause('InstanceCapacityError', 'launch-instance: every instance type was refused: m7i.large (InsufficientInstanceCapacity)') },
+    });
+    expect(out.error).toBe('InstanceCapacityError');
+    expect(out.cause).toBe('launch-instance failed with InstanceCapacityError: every instance type was refused: m7i.large (InsufficientInstanceCapacity)');
+  });
+
+  it('defaults the error to States.Runtime and keeps a plain-text cause', () => {
+    expect(describeFailure(undefined)).toEqual({ error: 'States.Runtime', cause: 'States.Runtime (no cause given)' });
+    expect(describeFailure({ Error: 'States.TaskFailed', Cause: 'not json' })).toEqual({ error: 'States.TaskFailed', cause: 'States.TaskFailed: not json' });
+  });
+
+  it('fails with the retryable TransientAwsError when EC2 throttles, so the state machine retries it', async () => {
+    await launch({ build });
+    account.core.inject(FAULTS.throttle('ec2', 'TerminateInstances'));
+    await expect(cleanup({ ...base })).rejects.toMatchObject({ name: 'TransientAwsError' });
+    await expect(cleanup({ ...base })).resolves.toMatchObject({ terminatedInstanceIds: [expect.stringMatching(/^i-/)] });
+  });
+
+  it('reports an access-denied cleanup step in the cause instead of hiding the original error', async () => {
+    await launch({ build });
+    account.core.inject(FAULTS.accessDenied('ec2', 'TerminateInstances'));
+    const out = await cleanup({ ...base, error: { Error: 'PullFailedError', Cause: lambdaCause('PullFailedError', 'check-pull-command: pull failed') } });
+    expect(out.error).toBe('PullFailedError');
+    expect(out.cause).toMatch(/^check-pull-command failed with PullFailedError: pull failed \(cleanup incomplete: .*UnauthorizedOperation/);
+    expect(out.cleanupProblems).toHaveLength(1);
+  });
+
+  it('fails when the execution name is missing', async () => {
+    await expect(cleanup({ architecture: 'x86_64' })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('executionName') });
+  });
+});

@@ -1,0 +1,143 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler as checkSnapshot } from '../../functions/check-snapshot';
+import { handler as createSnapshot } from '../../functions/create-snapshot';
+import { handler as launch } from '../../functions/launch-instance';
+import { handler as stop } from '../../functions/stop-instance';
+import type { LaunchedInstance } from '../../functions/lib/schemas';
+import type { SimulatedAccount } from '../../simulation/aws/account';
+import { FAULTS } from '../../simulation/aws/core';
+import { buildTarget, simulatedAws } from './ec2-fixtures';
+
+describe('create-snapshot and check-snapshot', () => {
+  let account: SimulatedAccount;
+  let restore: () => void;
+  let instance: LaunchedInstance;
+  const build = buildTarget();
+  const pullStatus = {
+    done: true,
+    status: 'Success',
+    checkedAt: '2026-11-24T12:05:00Z',
+    images: [
+      { reference: 'public.ecr.aws/docker/library/python:3.12', platform: 'linux/amd64', digest: 'sha256:' + 'b'.repeat(64), sizeBytes: 1000 },
+    ],
+  };
+  beforeEach(async () => {
+    ({ account, restore } = simulatedAws());
+    instance = await launch({ build });
+    vi.advanceTimersByTime(60_000);
+    await stop({ build, instance });
+    vi.advanceTimersByTime(60_000);
+  });
+  afterEach(() => restore());
+
+  it('snapshots the /dev/xvdb volume with the factory tags and the pulled images in the description', async () => {
+    // Act
+    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    // Assess
+    const dataVolume = [...account.ec2.volumes.values()].find((v) => v.attachedTo?.device === '/dev/xvdb')!;
+    expect(snapshot.volumeId).toBe(dataVolume.VolumeId);
+    const stored = account.ec2.snapshots.get(snapshot.snapshotId)!;
+    expect(stored.Description).toContain('python:3.12@sha256:bbbb');
+    expect(stored.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'snapshot-factory:managed', Value: 'true' },
+        { Key: 'snapshot-factory:execution', Value: build.executionName },
+        { Key: 'snapshot-factory:image-count', Value: '1' },
+      ]),
+    );
+  });
+
+  it('reports progress until the snapshot completes, with the volume size', async () => {
+    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    vi.advanceTimersByTime(60_000);
+    const midway = await checkSnapshot({ build, snapshot });
+    vi.advanceTimersByTime(10 * 60_000);
+    const done = await checkSnapshot({ build, snapshot });
+    expect(midway).toMatchObject({ completed: false, state: 'pending' });
+    expect(Number.parseInt(midway.progress, 10)).toBeGreaterThan(0);
+    expect(done).toEqual({ completed: true, state: 'completed', progress: '100%', volumeSizeGiB: 50, checkedAt: expect.any(String) });
+  });
+
+  it('fits the description and tags within EC2 limits for 200 images with 250-character names', async () => {
+    // Prepare
+    const images = Array.from({ length: 200 }, (_, i) => ({
+      reference: `registry.example.com/${String(i).padStart(3, '0')}/${'n'.repeat(200)}:${'t'.repeat(24)}`.padEnd(250, 'x'),
+      platform: 'linux/amd64',
+      digest: 'sha256:' + 'c'.repeat(64),
+      sizeBytes: 1,
+    }));
+    const hostile = buildTarget({ images: images.map(({ reference }) => ({ reference })) });
+    // Act: the simulated EC2 rejects over-limit requests, so success proves the request fits
+    const snapshot = await createSnapshot({ build: hostile, instance, pullStatus: { ...pullStatus, images } });
+    // Assess
+    const request = account.core.callsOf('ec2', 'CreateSnapshot')[0]!.input as { Description: string; TagSpecifications: { Tags: { Key: string; Value: string }[] }[] };
+    expect(request.Description.length).toBeLessThanOrEqual(255);
+    expect(request.Description).toMatch(/\(\+\d+ more\)$|200 images/);
+    for (const tag of request.TagSpecifications[0]!.Tags) expect(tag.Value.length).toBeLessThanOrEqual(256);
+    expect(request.TagSpecifications[0]!.Tags).toContainEqual({ Key: 'snapshot-factory:image-count', Value: '200' });
+    expect(snapshot.snapshotId).toMatch(/^snap-/);
+  });
+
+  it('adopts the snapshot a previous attempt started instead of starting a second', async () => {
+    const first = await createSnapshot({ build, instance, pullStatus });
+    const second = await createSnapshot({ build, instance, pullStatus });
+    expect(second).toEqual(first);
+    expect(account.ec2.liveSnapshots()).toHaveLength(1);
+  });
+
+  it('fails with DataVolumeNotFoundError when no volume is attached at /dev/xvdb', async () => {
+    const stored = account.ec2.instances.get(instance.instanceId)!;
+    stored.blockDevices = stored.blockDevices.filter((d) => d.deviceName !== '/dev/xvdb');
+    await expect(createSnapshot({ build, instance, pullStatus })).rejects.toMatchObject({
+      name: 'DataVolumeNotFoundError',
+      message: expect.stringMatching(/\/dev\/xvdb.*attached: \/dev\/xvda/),
+    });
+  });
+
+  it('fails with InstanceLostError when the builder vanished', async () => {
+    account.ec2.loseInstance(instance.instanceId, { vanish: true });
+    await expect(createSnapshot({ build, instance, pullStatus })).rejects.toMatchObject({ name: 'InstanceLostError' });
+  });
+
+  it('fails with SnapshotFailedError carrying EC2 state message when the snapshot goes to error', async () => {
+    account.ec2.snapshotWillFail('Snapshot failed: KMS key disabled');
+    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    vi.advanceTimersByTime(10 * 60_000);
+    await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({
+      name: 'SnapshotFailedError',
+      message: expect.stringContaining('KMS key disabled'),
+    });
+    expect(account.ec2.snapshotsInError()).toHaveLength(1);
+  });
+
+  it('fails with SnapshotTimeoutError once the snapshot takes longer than limits.snapshotSeconds', async () => {
+    account.ec2.neverFinish('snapshot');
+    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    vi.advanceTimersByTime(3_590_000);
+    await expect(checkSnapshot({ build, snapshot })).resolves.toMatchObject({ completed: false, progress: '99%' });
+    vi.advanceTimersByTime(20_000);
+    await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({
+      name: 'SnapshotTimeoutError',
+      message: expect.stringMatching(/3600 s.*limits\.snapshotSeconds/),
+    });
+  });
+
+  it('fails with the retryable TransientAwsError when EC2 throttles', async () => {
+    account.core.inject(FAULTS.throttle('ec2', 'CreateSnapshot'));
+    await expect(createSnapshot({ build, instance, pullStatus })).rejects.toMatchObject({ name: 'TransientAwsError' });
+    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    account.core.inject(FAULTS.throttle('ec2', 'DescribeSnapshots'));
+    await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({ name: 'TransientAwsError' });
+  });
+
+  it('fails with AccessDeniedError when CreateSnapshot is not allowed', async () => {
+    account.core.inject(FAULTS.accessDenied('ec2', 'CreateSnapshot'));
+    await expect(createSnapshot({ build, instance, pullStatus })).rejects.toMatchObject({ name: 'AccessDeniedError' });
+  });
+
+  it('fails when the snapshot ID is malformed', async () => {
+    await expect(
+      checkSnapshot({ build, snapshot: { snapshotId: 'vol-1', volumeId: 'vol-1', startedAt: '2026-11-24T12:00:00Z' } }),
+    ).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('snapshot.snapshotId') });
+  });
+});
