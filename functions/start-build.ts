@@ -104,6 +104,7 @@ const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: stri
   const digestSet = digestSetHash(digests);
   const executionName = executionNameFor(recipe.name, digestSet, source === 'schedule' ? new Date(Date.now()) : undefined) + (force ? '-force' : '');
   // No timestamps or event details in the input: identical triggers must send identical input to stay idempotent.
+  // prepare-build validates the input strictly, so the trigger's source shows only in the execution name.
   const executionInput = {
     ...recipe.overrides,
     recipe: recipe.name,
@@ -111,7 +112,6 @@ const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: stri
     architectures: recipe.architectures,
     layout: recipe.layout,
     force,
-    trigger: { source },
   };
   try {
     const output = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: executionName.slice(0, 80), input: JSON.stringify(executionInput) }));

@@ -1,0 +1,194 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { digestSetParameterName, snapshotIdParameterName, decodeDigestRecord } from '../../functions/lib/current-snapshot';
+import { useRegistryLookup } from '../../functions/lib/digests';
+import { handler as prepareBuild, type BuildPlan } from '../../functions/prepare-build';
+import { handler as publishSnapshot, readyEvent, type PublishOutput } from '../../functions/publish-snapshot';
+import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
+import { FAULTS } from '../../simulation/aws/core';
+import { installSimulatedAws } from '../../simulation/aws/install';
+import { SimulatedRegistries } from '../../simulation/registries';
+
+const NGINX = 'public.ecr.aws/nginx/nginx:1.27';
+const PYTHON = 'docker.io/library/python:3.12';
+
+let account: SimulatedAccount;
+let registries: SimulatedRegistries;
+let restore: (() => void)[] = [];
+let snapshots = 0;
+
+/** A completed snapshot in the simulated EC2, as check-snapshot would leave it. */
+const seedSnapshot = (): string => {
+  snapshots += 1;
+  const id = `snap-${snapshots.toString(16).padStart(17, '0')}`;
+  account.ec2.snapshots.set(id, {
+    SnapshotId: id,
+    VolumeId: 'vol-00000000000000001',
+    VolumeSize: 40,
+    Description: 'test',
+    Encrypted: true,
+    StartTime: new Date(Date.now()),
+    Tags: [],
+    durationMs: 0,
+    neverFinish: false,
+    deleted: false,
+  });
+  return id;
+};
+
+const prepare = async (input: Record<string, unknown>, executionName = 'exec-1'): Promise<BuildPlan> =>
+  (await prepareBuild({ executionName, input })) as BuildPlan;
+
+/** The Map's output for a plan: one completed build per BuildTarget, images as the pull report lists them. */
+const completedBuilds = (plan: BuildPlan) =>
+  plan.builds.map((build) => ({
+    architecture: build.architecture,
+    platforms: build.platforms,
+    snapshotId: seedSnapshot(),
+    volumeSizeGiB: 40,
+    images: (build.platformDigests ?? []).map((d) => ({ ...d, sizeBytes: 1000 })),
+    timings: { launchedAt: '2026-11-24T03:00:00.000Z', ssmOnlineAt: '2026-11-24T03:01:00.000Z', snapshotCompletedAt: '2026-11-24T03:09:30.000Z' },
+  }));
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: new Date('2026-11-24T03:10:00Z') });
+  account = createSimulatedAccount();
+  registries = new SimulatedRegistries();
+  registries.push(NGINX);
+  registries.push(PYTHON);
+  restore = [installSimulatedAws(account.core), useRegistryLookup(registries.lookup)];
+});
+
+afterEach(() => {
+  for (const undo of restore) undo();
+  vi.useRealTimers();
+});
+
+describe('publish-snapshot', () => {
+  it('writes the current snapshot and its digest set per architecture, tags the snapshot and announces it', async () => {
+    // Prepare
+    const plan = await prepare({ recipe: 'web', images: [NGINX, PYTHON], architectures: ['x86_64', 'arm64'] });
+    const builds = completedBuilds(plan);
+    // Act
+    const output = (await publishSnapshot({ plan, builds })) as PublishOutput;
+    // Assess
+    expect(output).toMatchObject({ status: 'BUILT', recipe: 'web', executionName: 'exec-1' });
+    for (const [index, architecture] of (['x86_64', 'arm64'] as const).entries()) {
+      const snapshotId = builds[index]!.snapshotId;
+      expect(account.parameters.parameters.get(snapshotIdParameterName('web', architecture))?.Value).toBe(snapshotId);
+      const record = decodeDigestRecord(account.parameters.parameters.get(digestSetParameterName('web', architecture))?.Value);
+      expect(record).toMatchObject({ snapshotId, digestSet: plan.builds[index]!.digestSet, imageCount: 2 });
+      expect(account.ec2.snapshots.get(snapshotId)?.Tags).toContainEqual({ Key: 'snapshot-factory:digest-set', Value: plan.builds[index]!.digestSet });
+    }
+    const events = account.events.ofType('Snapshot Ready');
+    expect(events.map((e) => e.source)).toEqual(['snapshot-factory', 'snapshot-factory']);
+    expect(events[0]?.detail).toMatchObject({ recipe: 'web', architecture: 'x86_64', snapshotId: builds[0]!.snapshotId, images: expect.arrayContaining([expect.objectContaining({ reference: NGINX, platform: 'linux/amd64' })]) });
+    expect(output.snapshots[0]?.durationsSeconds).toEqual({ launchedAt: 0, ssmOnlineAt: 60, snapshotCompletedAt: 570, total: 570 });
+  });
+
+  it('publishes a combined-layout snapshot under every architecture it serves', async () => {
+    const plan = await prepare({ recipe: 'both', images: [NGINX], layout: 'combined', architectures: ['x86_64', 'arm64'] });
+    const builds = completedBuilds(plan);
+
+    const output = (await publishSnapshot({ plan, builds })) as PublishOutput;
+
+    expect(output.snapshots).toHaveLength(1);
+    expect(output.snapshots[0]?.servesArchitectures.sort()).toEqual(['arm64', 'x86_64']);
+    expect(account.parameters.parameters.get('/snapshot-factory/both/arm64/snapshot-id')?.Value).toBe(builds[0]!.snapshotId);
+    expect(account.parameters.parameters.get('/snapshot-factory/both/x86_64/snapshot-id')?.Value).toBe(builds[0]!.snapshotId);
+  });
+
+  it('keeps a long image list within Parameter Store limits: Advanced tier, then the hash alone', async () => {
+    const many = Array.from({ length: 60 }, (_, i) => `ghcr.io/example-organisation/a-rather-long-image-name-${i}:v1.2.3`);
+    for (const reference of many) registries.push(reference);
+    const plan = await prepare({ recipe: 'many', images: many, architectures: ['x86_64'] });
+
+    await publishSnapshot({ plan, builds: completedBuilds(plan) });
+
+    const put = account.core.callsOf('ssm', 'PutParameter').map((c) => c.input as { Name: string; Tier: string; Value: string });
+    const digestParameter = put.find((p) => p.Name === digestSetParameterName('many', 'x86_64'))!;
+    expect(Buffer.byteLength(digestParameter.Value)).toBeLessThanOrEqual(8192);
+    expect(decodeDigestRecord(digestParameter.Value)).toMatchObject({ digestSet: plan.builds[0]!.digestSet, imageCount: 60 });
+  });
+
+  it('leaves the image list out of an event that would exceed PutEvents 256 KB entry limit', () => {
+    const images = Array.from({ length: 3000 }, (_, i) => ({ reference: `registry.example.com/team/image-${i}:tag`, platform: 'linux/amd64', digest: `sha256:${'c'.repeat(64)}`, sizeBytes: 1 }));
+    const entry = readyEvent('big', 'exec', { architecture: 'x86_64', servesArchitectures: ['x86_64'], platforms: ['linux/amd64'], snapshotId: 'snap-1', digestSet: 'sha256:x', parameters: [], images, timings: {}, durationsSeconds: {} });
+    expect(Buffer.byteLength(entry.Detail!)).toBeLessThan(256 * 1024);
+    expect(JSON.parse(entry.Detail!)).toMatchObject({ imageCount: 3000, imagesOmitted: true });
+  });
+
+  it('fails with TransientAwsError when Parameter Store throttles', async () => {
+    const plan = await prepare({ recipe: 'web', images: [NGINX] });
+    account.core.inject(FAULTS.throttle('ssm', 'PutParameter', Infinity));
+
+    await expect(publishSnapshot({ plan, builds: completedBuilds(plan) })).rejects.toMatchObject({ name: 'TransientAwsError', message: expect.stringMatching(/^publish-snapshot: ssm:PutParameter/) });
+  });
+
+  it('fails when a build has no snapshot ID', async () => {
+    const plan = await prepare({ recipe: 'web', images: [NGINX] });
+    await expect(publishSnapshot({ plan, builds: [{ architecture: 'x86_64', platforms: ['linux/amd64'], images: [] }] })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('builds.0.snapshotId') });
+  });
+});
+
+describe('skip when unchanged (prepare-build + resolveAndCompare)', () => {
+  const publishFirstBuild = async () => {
+    const plan = await prepare({ recipe: 'web', images: [NGINX, PYTHON], architectures: ['x86_64', 'arm64'] });
+    await publishSnapshot({ plan, builds: completedBuilds(plan) });
+    return plan;
+  };
+
+  it('answers UP_TO_DATE with the current snapshot IDs when every digest is unchanged', async () => {
+    const first = await publishFirstBuild();
+
+    const plan = await prepare({ recipe: 'web', images: [PYTHON, NGINX], architectures: ['x86_64', 'arm64'] }, 'exec-2');
+
+    expect(plan).toMatchObject({ status: 'UP_TO_DATE', reason: 'UP_TO_DATE', builds: [] });
+    expect(plan.current.map((c) => c.snapshotId)).toEqual([
+      account.parameters.parameters.get('/snapshot-factory/web/x86_64/snapshot-id')?.Value,
+      account.parameters.parameters.get('/snapshot-factory/web/arm64/snapshot-id')?.Value,
+    ]);
+    expect(plan.current.map((c) => c.digestSet)).toEqual(first.builds.map((b) => b.digestSet));
+  });
+
+  it('rebuilds when one image changed', async () => {
+    await publishFirstBuild();
+    registries.push(PYTHON); // a new push behind the same tag
+
+    const plan = await prepare({ recipe: 'web', images: [NGINX, PYTHON], architectures: ['x86_64', 'arm64'] }, 'exec-2');
+
+    expect(plan).toMatchObject({ status: 'BUILD', reason: 'CHANGED' });
+    expect(plan.builds).toHaveLength(2);
+  });
+
+  it('rebuilds anyway with force, saying FORCED', async () => {
+    await publishFirstBuild();
+
+    const plan = await prepare({ recipe: 'web', images: [NGINX, PYTHON], architectures: ['x86_64', 'arm64'], force: true }, 'exec-2');
+
+    expect(plan).toMatchObject({ status: 'BUILD', reason: 'FORCED' });
+    expect(plan.builds).toHaveLength(2);
+  });
+
+  it('rebuilds when someone pointed the snapshot-id parameter at another snapshot', async () => {
+    await publishFirstBuild();
+    account.parameters.seed('/snapshot-factory/web/x86_64/snapshot-id', 'snap-0123456789abcdef0');
+
+    const plan = await prepare({ recipe: 'web', images: [NGINX, PYTHON], architectures: ['x86_64', 'arm64'] }, 'exec-2');
+
+    // arm64 is still current; x86_64's link to its digests is broken, so it counts as changed.
+    expect(plan).toMatchObject({ status: 'BUILD', reason: 'CHANGED', current: [expect.objectContaining({ architecture: 'arm64' })] });
+  });
+
+  it('fails with ImageNotFoundError naming the image before anything launches when a tag does not exist', async () => {
+    await expect(prepare({ recipe: 'web', images: [NGINX, 'quay.io/team/missing:v9'] })).rejects.toMatchObject({
+      name: 'ImageNotFoundError',
+      message: expect.stringContaining('quay.io/team/missing:v9'),
+    });
+    expect(account.core.callsOf('ec2', 'RunInstances')).toHaveLength(0);
+  });
+
+  it('fails with RegistryUnavailableError (retryable) when a registry is down', async () => {
+    registries.down.add('public.ecr.aws');
+    await expect(prepare({ recipe: 'web', images: [NGINX] })).rejects.toMatchObject({ name: 'RegistryUnavailableError' });
+  });
+});
