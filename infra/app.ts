@@ -1,0 +1,26 @@
+/**
+ * CDK app entry (`cdk.json` "app"): one stack, settings from the `snapshotFactory` context key,
+ * cdk-nag's AwsSolutions pack on every synth. Environment-agnostic, so `cdk synth` needs no credentials.
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { CONTEXT_KEY } from './config';
+import { SnapshotFactoryStack } from './stack';
+
+/** Builds the app; tests call it with their own context. */
+export const createApp = (context: Record<string, unknown> = {}): { app: App; stack: SnapshotFactoryStack } => {
+  const app = new App({ context });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? 'SnapshotFactory';
+  const stack = new SnapshotFactoryStack(app, stackName, {
+    description: 'Bottlerocket Snapshot Factory: builds EBS snapshots of Bottlerocket data volumes with container images pre-pulled',
+    factory: { ...(app.node.tryGetContext(CONTEXT_KEY) ?? {}), settingsSource: `cdk.json context "${CONTEXT_KEY}"` },
+  });
+  return { app, stack };
+};
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  createApp().app.synth();
+}

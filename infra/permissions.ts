@@ -1,0 +1,222 @@
+/**
+ * The IAM model: which AWS actions each function may call, and on which resources, under which conditions.
+ *
+ * `FUNCTION_ACTIONS` lists, per function, exactly the actions its code calls (test/infra/iam-least-privilege.test.ts
+ * derives the same list from the source and fails on any difference). `statementsFor` scopes each action to the
+ * narrowest resources the factory knows at synth time, and adds the implicit permissions a call needs
+ * (`IMPLICIT_ACTIONS`: tagging on create, passing the builder role, using the volumes' KMS key).
+ */
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { TAG_MANAGED } from '../functions/lib/tags';
+
+/** Every Lambda function of the factory (file name in functions/, kebab-case). */
+export const STAGE_FUNCTIONS = [
+  'prepare-build',
+  'launch-instance',
+  'check-ssm-agent',
+  'send-pull-command',
+  'check-pull-command',
+  'stop-instance',
+  'check-instance-stopped',
+  'create-snapshot',
+  'check-snapshot',
+  'terminate-instance',
+  'cleanup-build',
+  'publish-snapshot',
+] as const;
+export const OTHER_FUNCTIONS = ['start-build', 'reap-builders'] as const;
+export const ALL_FUNCTIONS = [...STAGE_FUNCTIONS, ...OTHER_FUNCTIONS] as const;
+export type FunctionName = (typeof ALL_FUNCTIONS)[number];
+
+/** The AWS actions each function's code calls (one per SDK command it sends). */
+export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
+  'prepare-build': ['ssm:GetParameter', 'ecr:BatchGetImage'],
+  'launch-instance': ['ssm:GetParameter', 'ec2:RunInstances', 'ec2:DescribeInstances'],
+  'check-ssm-agent': ['ssm:DescribeInstanceInformation'],
+  'send-pull-command': ['ssm:SendCommand'],
+  'check-pull-command': ['ssm:GetCommandInvocation'],
+  'stop-instance': ['ec2:StopInstances'],
+  'check-instance-stopped': ['ec2:DescribeInstances'],
+  'create-snapshot': ['ec2:DescribeInstances', 'ec2:CreateSnapshot'],
+  'check-snapshot': ['ec2:DescribeSnapshots'],
+  'terminate-instance': ['ec2:TerminateInstances'],
+  'cleanup-build': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot'],
+  'publish-snapshot': ['ec2:CreateTags', 'ssm:PutParameter', 'events:PutEvents'],
+  'start-build': ['states:StartExecution', 'ssm:GetParameter', 'ecr:BatchGetImage'],
+  'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution'],
+};
+
+/**
+ * Permissions a call needs beyond its own action. Documented in docs/security.md; the least-privilege test
+ * accepts exactly these extras (plus logs for the function's own log group and X-Ray tracing).
+ */
+export const IMPLICIT_ACTIONS: Record<string, readonly string[]> = {
+  // Tagging at creation (TagSpecifications) is authorized as ec2:CreateTags with ec2:CreateAction.
+  'ec2:RunInstances': ['ec2:CreateTags', 'iam:PassRole', 'kms:CreateGrant', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+  'ec2:CreateSnapshot': ['ec2:CreateTags'],
+};
+
+/** What the scopes need to know about the deployment. */
+export interface ScopeContext {
+  readonly stack: Stack;
+  readonly builderRoleArn: string;
+  readonly instanceProfileArn: string;
+  readonly subnetArns: readonly string[];
+  readonly securityGroupArns: readonly string[];
+  readonly kmsKeyArn?: string;
+  readonly encrypted: boolean;
+  /** Parameters the factory writes: its prefix, plus the result parameter if set. */
+  readonly ownParameterArns: readonly string[];
+  readonly ecrRepositoryArns: readonly string[];
+  /** ARN of the state machine; absent while the state machine's own functions are scoped. */
+  readonly stateMachineArn?: string;
+  readonly executionArnPattern?: string;
+}
+
+const managed = { [`aws:ResourceTag/${TAG_MANAGED}`]: 'true' };
+const requestManaged = { [`aws:RequestTag/${TAG_MANAGED}`]: 'true' };
+
+const ec2Arn = (ctx: ScopeContext, resource: string, account = true): string =>
+  ctx.stack.formatArn({ service: 'ec2', resource, resourceName: '*', account: account ? undefined : '', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+
+type Scope = (ctx: ScopeContext) => iam.PolicyStatement[];
+const statement = (props: iam.PolicyStatementProps) => new iam.PolicyStatement(props);
+/** Actions AWS does not scope to resources (Describe*, GetCommandInvocation, ...). */
+const anyResource = (action: string): Scope => () => [statement({ actions: [action], resources: ['*'] })];
+
+const SCOPES: Record<string, Scope> = {
+  'ec2:DescribeInstances': anyResource('ec2:DescribeInstances'),
+  'ec2:DescribeSnapshots': anyResource('ec2:DescribeSnapshots'),
+  'ssm:DescribeInstanceInformation': anyResource('ssm:DescribeInstanceInformation'),
+  'ssm:GetCommandInvocation': anyResource('ssm:GetCommandInvocation'),
+  'ec2:RunInstances': (ctx) => {
+    const statements = [
+      // The instance: tagged as the factory's, IMDSv2 only, with the factory's instance profile.
+      statement({
+        actions: ['ec2:RunInstances'],
+        resources: [ec2Arn(ctx, 'instance')],
+        conditions: {
+          StringEquals: { ...requestManaged, 'ec2:MetadataHttpTokens': 'required' },
+          ArnEquals: { 'ec2:InstanceProfile': ctx.instanceProfileArn },
+        },
+      }),
+      // Its volumes: tagged, and encrypted when the setting says so.
+      statement({
+        actions: ['ec2:RunInstances'],
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: ctx.encrypted
+          ? { StringEquals: requestManaged, Bool: { 'ec2:Encrypted': 'true' } }
+          : { StringEquals: requestManaged },
+      }),
+      // Only Amazon's public AMIs (Bottlerocket's), only the configured subnets and security groups.
+      statement({
+        actions: ['ec2:RunInstances'],
+        resources: [ctx.stack.formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+        conditions: { StringEquals: { 'ec2:Owner': 'amazon' } },
+      }),
+      statement({
+        actions: ['ec2:RunInstances'],
+        resources: [ec2Arn(ctx, 'network-interface'), ...ctx.subnetArns, ...ctx.securityGroupArns],
+      }),
+      statement({
+        actions: ['ec2:CreateTags'],
+        resources: [ec2Arn(ctx, 'instance'), ec2Arn(ctx, 'volume'), ec2Arn(ctx, 'network-interface')],
+        conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
+      }),
+      statement({
+        actions: ['iam:PassRole'],
+        resources: [ctx.builderRoleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      }),
+    ];
+    if (ctx.kmsKeyArn) {
+      statements.push(
+        statement({
+          actions: ['kms:GenerateDataKeyWithoutPlaintext', 'kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+          resources: [ctx.kmsKeyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `ec2.${ctx.stack.region}.amazonaws.com` } },
+        }),
+        statement({
+          actions: ['kms:CreateGrant'],
+          resources: [ctx.kmsKeyArn],
+          conditions: {
+            StringEquals: { 'kms:ViaService': `ec2.${ctx.stack.region}.amazonaws.com` },
+            Bool: { 'kms:GrantIsForAWSResource': 'true' },
+          },
+        }),
+      );
+    }
+    return statements;
+  },
+  'ec2:StopInstances': (ctx) => [
+    statement({ actions: ['ec2:StopInstances'], resources: [ec2Arn(ctx, 'instance')], conditions: { StringEquals: managed } }),
+  ],
+  'ec2:TerminateInstances': (ctx) => [
+    statement({ actions: ['ec2:TerminateInstances'], resources: [ec2Arn(ctx, 'instance')], conditions: { StringEquals: managed } }),
+  ],
+  'ec2:CreateSnapshot': (ctx) => [
+    statement({ actions: ['ec2:CreateSnapshot'], resources: [ec2Arn(ctx, 'volume')], conditions: { StringEquals: managed } }),
+    statement({ actions: ['ec2:CreateSnapshot'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: requestManaged } }),
+    statement({
+      actions: ['ec2:CreateTags'],
+      resources: [ec2Arn(ctx, 'snapshot', false)],
+      conditions: { StringEquals: { 'ec2:CreateAction': 'CreateSnapshot' } },
+    }),
+  ],
+  'ec2:DeleteSnapshot': (ctx) => [
+    statement({ actions: ['ec2:DeleteSnapshot'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
+  ],
+  // publish-snapshot tags an existing snapshot (digest set, publish time): only the factory's own snapshots.
+  'ec2:CreateTags': (ctx) => [
+    statement({ actions: ['ec2:CreateTags'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
+  ],
+  'ssm:GetParameter': (ctx) => [
+    statement({
+      actions: ['ssm:GetParameter'],
+      resources: [
+        ctx.stack.formatArn({ service: 'ssm', account: '', resource: 'parameter', resourceName: 'aws/service/bottlerocket/*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+        ...ctx.ownParameterArns,
+      ],
+    }),
+  ],
+  'ssm:PutParameter': (ctx) => [statement({ actions: ['ssm:PutParameter'], resources: [...ctx.ownParameterArns] })],
+  'ssm:SendCommand': (ctx) => [
+    statement({
+      actions: ['ssm:SendCommand'],
+      resources: [ctx.stack.formatArn({ service: 'ssm', account: '', resource: 'document', resourceName: 'AWS-RunShellScript', arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+    }),
+    statement({
+      actions: ['ssm:SendCommand'],
+      resources: [ec2Arn(ctx, 'instance')],
+      conditions: { StringEquals: { [`ssm:resourceTag/${TAG_MANAGED}`]: 'true' } },
+    }),
+  ],
+  'events:PutEvents': (ctx) => [
+    statement({
+      actions: ['events:PutEvents'],
+      resources: [ctx.stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default', arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+      conditions: { StringEquals: { 'events:source': 'snapshot-factory' } },
+    }),
+  ],
+  'ecr:BatchGetImage': (ctx) => [statement({ actions: ['ecr:BatchGetImage'], resources: [...ctx.ecrRepositoryArns] })],
+  'ecr:DescribeImages': (ctx) => [statement({ actions: ['ecr:DescribeImages'], resources: [...ctx.ecrRepositoryArns] })],
+  'ecr:GetAuthorizationToken': anyResource('ecr:GetAuthorizationToken'),
+  'states:StartExecution': (ctx) => [statement({ actions: ['states:StartExecution'], resources: [required(ctx.stateMachineArn, 'states:StartExecution')] })],
+  'states:DescribeExecution': (ctx) => [
+    statement({ actions: ['states:DescribeExecution'], resources: [required(ctx.executionArnPattern, 'states:DescribeExecution')] }),
+  ],
+};
+
+const required = (value: string | undefined, action: string): string => {
+  if (!value) throw new Error(`${action} is scoped to the factory's state machine, which a state-machine stage cannot reference (it would be a cycle)`);
+  return value;
+};
+
+/** The scoped statements granting `actions` (and their implicit permissions). */
+export const statementsFor = (name: FunctionName, ctx: ScopeContext): iam.PolicyStatement[] =>
+  FUNCTION_ACTIONS[name].flatMap((action) => {
+    const scope = SCOPES[action];
+    if (!scope) throw new Error(`No IAM scope is defined for ${action} (function ${name}): add one to infra/permissions.ts`);
+    return scope(ctx);
+  });

@@ -1,0 +1,365 @@
+/**
+ * `SnapshotFactory`: the whole factory as one construct, for this project's stack or anyone's CDK app.
+ *
+ * It creates the builder's instance role and profile, its network (unless given), one Lambda per stage,
+ * the state machine from statemachine/snapshot-factory.asl.json, the hourly reaper and the recipe triggers,
+ * and grants each piece only what its code calls (infra/permissions.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { parseRecipes } from '../functions/lib/recipes';
+import { PARAMETER_PREFIX } from '../functions/lib/current-snapshot';
+import { amiParameterFor, parseSettings, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
+import { ALL_FUNCTIONS, STAGE_FUNCTIONS, statementsFor, type FunctionName, type ScopeContext } from './permissions';
+import { acknowledgeWildcardResources } from './nag';
+import { RecipeTriggers } from './recipe-triggers';
+
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The ASL definition deployed by default. */
+export const DEFINITION_FILE = join(projectRoot, 'statemachine', 'snapshot-factory.asl.json');
+
+/** `launch-instance` -> `LaunchInstance`: the name in `${LaunchInstanceFunctionArn}`. */
+export const pascalCase = (kebab: string): string =>
+  kebab
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+
+/**
+ * Props of {@link SnapshotFactory}: the settings of docs/configuration.md. Every field is optional; the
+ * defaults are filled and everything is validated in one place (infra/config.ts) when the construct is created.
+ */
+export interface SnapshotFactoryProps {
+  /** Kubernetes version of the Bottlerocket variant the builder boots. @default '1.35' */
+  readonly kubernetesVersion?: string;
+  /** Bottlerocket flavour. @default 'standard' */
+  readonly variantFlavor?: 'standard' | 'nvidia' | 'fips';
+  /** AMI SSM parameter path; `{architecture}` becomes x86_64/arm64. @default - from kubernetesVersion and variantFlavor */
+  readonly amiParameter?: string;
+  /** Architectures built when an execution names none. @default ['x86_64'] */
+  readonly architectures?: ReadonlyArray<'x86_64' | 'arm64'>;
+  /** Instance types tried in order, per architecture. @default { x86_64: ['m7i.large','m6i.large','m5.large'], arm64: ['m7g.large','m6g.large'] } */
+  readonly instanceTypes?: { readonly x86_64?: readonly string[]; readonly arm64?: readonly string[] };
+  /** Data volume (/dev/xvdb, the snapshot's source). @default { sizeGiB: 100, iops: 4000, throughputMiBps: 1000 } */
+  readonly dataVolume?: { readonly sizeGiB?: number; readonly iops?: number; readonly throughputMiBps?: number };
+  /** OS volume size in GiB. @default 4 */
+  readonly osVolumeSizeGiB?: number;
+  /** Encrypt the builder's volumes and so the snapshots. @default true */
+  readonly encrypted?: boolean;
+  /** Customer managed KMS key ARN for the volumes. @default - the account's aws/ebs key */
+  readonly kmsKeyArn?: string;
+  /** Existing IAM role name for the builder. @default - a role with SSM core and ECR read only */
+  readonly instanceRoleName?: string;
+  /** VPC of `subnetIds` (to create the builder security group in). @default - none */
+  readonly vpcId?: string;
+  /** Subnets the builder may launch in (the first is the default). @default - a dedicated VPC with public subnets, no NAT */
+  readonly subnetIds?: readonly string[];
+  /** Builder security groups. @default - one with no inbound rule and TCP 443 egress only */
+  readonly securityGroupIds?: readonly string[];
+  /** Give the builder a public IP. @default - true in the factory's own VPC, false in given subnets */
+  readonly associatePublicIp?: boolean;
+  /** ECR repositories the builder (and digest resolution) may read. @default - every repository of this account */
+  readonly ecrRepositoryArns?: readonly string[];
+  /** Images pulled at once. @default 4 */
+  readonly pullConcurrency?: number;
+  /** Time limits in seconds. @default { ssmOnlineSeconds: 600, pullSeconds: 3600, stopSeconds: 600, snapshotSeconds: 7200, executionSeconds: 14400 } */
+  readonly timeLimits?: {
+    readonly ssmOnlineSeconds?: number;
+    readonly pullSeconds?: number;
+    readonly stopSeconds?: number;
+    readonly snapshotSeconds?: number;
+    readonly executionSeconds?: number;
+  };
+  /** Retention of every log group, in days. @default 30 */
+  readonly logRetentionDays?: number;
+  /** Powertools log level. @default 'INFO' */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Extra SSM parameter receiving each build's snapshot ID. @default - none */
+  readonly resultParameter?: string;
+  /** Age after which the reaper terminates a builder, in hours. @default 6 */
+  readonly reaperMaxAgeHours?: number;
+  /** Build recipes (see docs/recipes.md). @default [] */
+  readonly recipes?: readonly unknown[];
+  /** Extra tags on every resource builds create. @default {} */
+  readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * Where the props came from, named in validation errors.
+   * @default 'SnapshotFactory props'
+   */
+  readonly settingsSource?: string;
+  /**
+   * ASL file of the state machine (a fork's own definition).
+   * @default statemachine/snapshot-factory.asl.json of this project
+   */
+  readonly definitionFile?: string;
+}
+
+/** The defaults prepare-build applies to every execution (env FACTORY_DEFAULTS, compact JSON). */
+export const factoryDefaults = (
+  settings: SnapshotFactorySettings,
+  network: { instanceProfileName: string; subnetId?: string; securityGroupIds: string[]; associatePublicIp: boolean },
+) => ({
+  architectures: settings.architectures,
+  amiParameters: { x86_64: amiParameterFor(settings, 'x86_64'), arm64: amiParameterFor(settings, 'arm64') },
+  instanceTypes: settings.instanceTypes,
+  instanceProfileName: network.instanceProfileName,
+  ...(network.subnetId ? { subnetId: network.subnetId } : {}),
+  securityGroupIds: network.securityGroupIds,
+  associatePublicIp: network.associatePublicIp,
+  osVolume: { sizeGiB: settings.osVolumeSizeGiB },
+  dataVolume: { ...settings.dataVolume, encrypted: settings.encrypted, ...(settings.kmsKeyArn ? { kmsKeyId: settings.kmsKeyArn } : {}) },
+  pull: { concurrency: settings.pullConcurrency, commandTimeoutSeconds: settings.timeLimits.pullSeconds },
+  limits: {
+    ssmOnlineSeconds: settings.timeLimits.ssmOnlineSeconds,
+    pullSeconds: settings.timeLimits.pullSeconds,
+    stopSeconds: settings.timeLimits.stopSeconds,
+    snapshotSeconds: settings.timeLimits.snapshotSeconds,
+  },
+  ...(settings.resultParameter ? { resultParameter: settings.resultParameter } : {}),
+  tags: settings.tags,
+});
+
+/** Substitutions the definition may use besides the function ARNs. */
+const OTHER_SUBSTITUTIONS = (settings: SnapshotFactorySettings): Record<string, string> => ({
+  SsmOnlineSeconds: String(settings.timeLimits.ssmOnlineSeconds),
+  PullSeconds: String(settings.timeLimits.pullSeconds),
+  StopSeconds: String(settings.timeLimits.stopSeconds),
+  SnapshotSeconds: String(settings.timeLimits.snapshotSeconds),
+});
+
+/**
+ * The Bottlerocket Snapshot Factory.
+ *
+ * @example
+ * new SnapshotFactory(stack, 'Factory', { kubernetesVersion: '1.35', dataVolume: { sizeGiB: 200 } });
+ */
+export class SnapshotFactory extends Construct {
+  /** Validated settings, defaults filled. */
+  readonly settings: SnapshotFactorySettings;
+  readonly stateMachine: sfn.StateMachine;
+  /** Every function, by its file name in functions/. */
+  readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
+  readonly builderRole: iam.IRole;
+  readonly instanceProfile: iam.InstanceProfile;
+  /** The VPC the factory created, when no subnets were given. */
+  readonly vpc?: ec2.Vpc;
+
+  constructor(scope: Construct, id: string, props: SnapshotFactoryProps = {}) {
+    super(scope, id);
+    const { settingsSource, definitionFile, ...rawSettings } = props;
+    const source = settingsSource ?? 'SnapshotFactory props';
+    const settings = parseSettings(rawSettings, source);
+    const recipes = parseRecipes(settings.recipes, `${source}: setting "recipes"`);
+    this.settings = settings;
+    const stack = Stack.of(this);
+    const retention = settings.logRetentionDays as logs.RetentionDays;
+
+    // Builder identity: SSM to be driven, ECR to pull private images; nothing else.
+    const ecrRepositoryArns = settings.ecrRepositoryArns ?? [
+      stack.formatArn({ service: 'ecr', region: '*', resource: 'repository', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+    ];
+    if (settings.instanceRoleName) {
+      this.builderRole = iam.Role.fromRoleName(this, 'BuilderRole', settings.instanceRoleName, { mutable: false });
+    } else {
+      const role = new iam.Role(this, 'BuilderRole', {
+        assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+        description: 'Bottlerocket snapshot builder: SSM Run Command and ECR pulls only',
+        managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+      });
+      role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+          resources: ecrRepositoryArns,
+        }),
+      );
+      this.builderRole = role;
+    }
+    this.instanceProfile = new iam.InstanceProfile(this, 'BuilderInstanceProfile', { role: this.builderRole });
+
+    // Network: the user's subnets, or a small dedicated VPC (public subnets, no NAT gateway to pay for).
+    let subnetIds: string[] = settings.subnetIds;
+    let securityGroupIds: string[] = settings.securityGroupIds;
+    let associatePublicIp = settings.associatePublicIp ?? false;
+    if (subnetIds.length === 0) {
+      const flowLogs = new logs.LogGroup(this, 'VpcFlowLogs', { retention, removalPolicy: RemovalPolicy.DESTROY });
+      this.vpc = new ec2.Vpc(this, 'BuilderVpc', {
+        ipAddresses: ec2.IpAddresses.cidr('10.80.0.0/22'),
+        maxAzs: 2,
+        natGateways: 0,
+        subnetConfiguration: [{ name: 'builders', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false }],
+        restrictDefaultSecurityGroup: false,
+        flowLogs: { rejected: { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.REJECT } },
+      });
+      subnetIds = this.vpc.publicSubnets.map((subnet) => subnet.subnetId);
+      associatePublicIp = settings.associatePublicIp ?? true;
+    }
+    if (securityGroupIds.length === 0) {
+      const vpc = this.vpc ?? ec2.Vpc.fromVpcAttributes(this, 'GivenVpc', { vpcId: settings.vpcId!, availabilityZones: [] });
+      const group = new ec2.SecurityGroup(this, 'BuilderSecurityGroup', {
+        vpc,
+        description: 'Snapshot builder: no inbound; HTTPS out to SSM, ECR and registries',
+        allowAllOutbound: false,
+      });
+      group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to SSM, ECR and container registries');
+      securityGroupIds = [group.securityGroupId];
+    }
+    const defaults = factoryDefaults(settings, {
+      instanceProfileName: this.instanceProfile.instanceProfileName,
+      subnetId: subnetIds[0],
+      securityGroupIds,
+      associatePublicIp,
+    });
+
+    const ownParameterArns = [
+      stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${PARAMETER_PREFIX.slice(1)}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+      ...(settings.resultParameter
+        ? [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: settings.resultParameter.slice(1), arnFormat: ArnFormat.SLASH_RESOURCE_NAME })]
+        : []),
+    ];
+    const ec2ResourceArn = (type: string, resourceId: string) =>
+      stack.formatArn({ service: 'ec2', resource: type, resourceName: resourceId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    const iamScope: ScopeContext = {
+      stack,
+      builderRoleArn: this.builderRole.roleArn,
+      instanceProfileArn: this.instanceProfile.instanceProfileArn,
+      subnetArns: subnetIds.map((subnet) => ec2ResourceArn('subnet', subnet)),
+      securityGroupArns: securityGroupIds.map((group) => ec2ResourceArn('security-group', group)),
+      kmsKeyArn: settings.kmsKeyArn,
+      encrypted: settings.encrypted,
+      ownParameterArns,
+      ecrRepositoryArns,
+    };
+
+    const environments: Partial<Record<FunctionName, Record<string, string>>> = {
+      'prepare-build': { FACTORY_DEFAULTS: stack.toJsonString(defaults) },
+      'reap-builders': { MAX_AGE_HOURS: String(settings.reaperMaxAgeHours) },
+      'start-build': { RECIPES: JSON.stringify(recipes) },
+    };
+    const timeouts: Partial<Record<FunctionName, Duration>> = {
+      'prepare-build': Duration.seconds(60),
+      'publish-snapshot': Duration.seconds(60),
+      'reap-builders': Duration.seconds(120),
+      'start-build': Duration.seconds(60),
+    };
+    const createFunction = (name: FunctionName): NodejsFunction => {
+      const pascal = pascalCase(name);
+      const logGroup = new logs.LogGroup(this, `${pascal}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
+      const role = new iam.Role(this, `${pascal}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `snapshot-factory ${name}: only the calls functions/${name}.ts makes`,
+      });
+      const fn = new NodejsFunction(this, `${pascal}Function`, {
+        entry: join(projectRoot, 'functions', `${name}.ts`),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 256,
+        timeout: timeouts[name] ?? Duration.seconds(30),
+        role,
+        logGroup,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        description: `snapshot-factory: functions/${name}.ts`,
+        environment: {
+          POWERTOOLS_SERVICE_NAME: 'snapshot-factory',
+          POWERTOOLS_LOG_LEVEL: settings.logLevel,
+          ...environments[name],
+        },
+        projectRoot,
+        depsLockFilePath: join(projectRoot, 'package-lock.json'),
+        bundling: {
+          forceDockerBundling: false,
+          minify: true,
+          sourceMap: false,
+          target: 'node22',
+          format: OutputFormat.CJS,
+        },
+      });
+      logGroup.grantWrite(role);
+      return fn;
+    };
+    const functions = Object.fromEntries(ALL_FUNCTIONS.map((name) => [name, createFunction(name)])) as Record<FunctionName, NodejsFunction>;
+    this.functions = functions;
+    for (const name of STAGE_FUNCTIONS) grantAll(functions[name], statementsFor(name, iamScope));
+
+    // The state machine, from the ASL file; every `${...}` in it must have a value.
+    const aslFile = definitionFile ?? DEFINITION_FILE;
+    const definition = readFileSync(aslFile, 'utf8');
+    const substitutions: Record<string, string> = {
+      ...OTHER_SUBSTITUTIONS(settings),
+      ...Object.fromEntries(STAGE_FUNCTIONS.map((name) => [`${pascalCase(name)}FunctionArn`, functions[name].functionArn])),
+    };
+    const used = [...new Set([...definition.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((match) => match[1]!))];
+    const missing = used.filter((key) => !(key in substitutions));
+    if (missing.length > 0) {
+      throw new Error(`${aslFile} uses substitutions that SnapshotFactory does not provide: ${missing.join(', ')}`);
+    }
+    const executionLogs = new logs.LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `/aws/vendedlogs/states/snapshot-factory-${stack.stackName}-${this.node.addr.slice(0, 8)}`,
+      retention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromString(definition),
+      definitionSubstitutions: Object.fromEntries(used.map((key) => [key, substitutions[key]!])),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: Duration.seconds(settings.timeLimits.executionSeconds),
+      tracingEnabled: true,
+      // Execution data holds image lists and resource IDs only (registry credentials never enter the
+      // workflow), but it is left out of the logs anyway: the console's execution history shows it to those
+      // allowed to see it, the logs stay free of it.
+      logs: { destination: executionLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    for (const name of STAGE_FUNCTIONS) functions[name].grantInvoke(this.stateMachine);
+
+    // Outside the state machine: the trigger and the reaper, scoped to this state machine.
+    const outsideScope: ScopeContext = {
+      ...iamScope,
+      stateMachineArn: this.stateMachine.stateMachineArn,
+      executionArnPattern: stack.formatArn({
+        service: 'states',
+        resource: 'execution',
+        resourceName: `${this.stateMachine.stateMachineName}:*`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    };
+    grantAll(functions['start-build'], statementsFor('start-build', outsideScope));
+    grantAll(functions['reap-builders'], statementsFor('reap-builders', outsideScope));
+    functions['start-build'].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+    functions['reap-builders'].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+
+    new events.Rule(this, 'ReaperSchedule', {
+      description: 'snapshot-factory: terminate builders left by aborted or timed-out executions',
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [new targets.LambdaFunction(functions['reap-builders'])],
+    });
+    new RecipeTriggers(this, 'RecipeTriggers', { recipes, startBuildFunction: functions['start-build'], stateMachine: this.stateMachine });
+
+    this.acknowledgeNagFindings();
+  }
+
+  /** cdk-nag findings that are deliberate, each with its reason (docs/security.md explains the model). */
+  private acknowledgeNagFindings(): void {
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      reason: 'The builder instance must register with SSM to receive the pull command; this AWS managed policy is the documented minimum for that.',
+    });
+    acknowledgeWildcardResources(this);
+  }
+}
+
+const grantAll = (fn: lambda.IFunction, statements: iam.PolicyStatement[]): void => {
+  for (const statement of statements) fn.addToRolePolicy(statement);
+};
