@@ -1,0 +1,137 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { useRegistryLookup } from '../../functions/lib/digests';
+import type { RecipeSettings } from '../../functions/lib/recipes';
+import { handler as startBuild, type StartBuildOutput } from '../../functions/start-build';
+import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
+import { installSimulatedAws } from '../../simulation/aws/install';
+import { SimulatedRegistries } from '../../simulation/registries';
+
+const STATE_MACHINE_ARN = 'arn:aws:states:us-west-2:111122223333:stateMachine:snapshot-factory';
+const PUBLIC = 'public.ecr.aws/docker/library/python:3.12';
+
+let account: SimulatedAccount;
+let registries: SimulatedRegistries;
+let restore: (() => void)[] = [];
+let modelReference: string;
+
+const RECIPES = (): RecipeSettings[] => [
+  { name: 'ml', images: [modelReference, PUBLIC], architectures: ['x86_64', 'arm64'], watchRepositories: ['team/model'], overrides: { dataVolume: { sizeGiB: 80 } } },
+  { name: 'web', images: [PUBLIC] },
+];
+
+const start = async (event: unknown) => (await startBuild(event)) as StartBuildOutput;
+const executions = () => [...account.sfn.executions.values()];
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: new Date('2026-11-24T03:00:00Z') });
+  account = createSimulatedAccount();
+  registries = new SimulatedRegistries();
+  registries.push(PUBLIC);
+  account.ecr.pushImage('team/model', 'v1', { platforms: ['linux/amd64', 'linux/arm64'] });
+  account.ecr.pushImage('team/other', 'v1');
+  modelReference = `${account.core.accountId}.dkr.ecr.${account.core.region}.amazonaws.com/team/model:v1`;
+  vi.stubEnv('RECIPES', JSON.stringify(RECIPES()));
+  vi.stubEnv('STATE_MACHINE_ARN', STATE_MACHINE_ARN);
+  restore = [installSimulatedAws(account.core), useRegistryLookup(registries.lookup)];
+});
+
+afterEach(() => {
+  for (const undo of restore) undo();
+  vi.unstubAllEnvs();
+  vi.useRealTimers();
+});
+
+describe('start-build', () => {
+  it('starts one build for a burst of ten identical ECR push events', async () => {
+    // Prepare
+    const image = account.ecr.pushImage('team/model', 'v1', { platforms: ['linux/amd64', 'linux/arm64'] });
+    const event = account.ecr.pushEvent('team/model', 'v1', image.digest);
+    // Act
+    const outputs = await Promise.all(Array.from({ length: 10 }, () => start(structuredClone(event))));
+    // Assess
+    expect(executions()).toHaveLength(1);
+    expect(new Set(outputs.map((o) => o.started[0]?.executionName))).toEqual(new Set([executions()[0]!.name]));
+    expect(account.core.callsOf('sfn', 'StartExecution')).toHaveLength(10);
+    expect(account.core.callsOf('sfn', 'StartExecution').every((c) => !c.error)).toBe(true);
+    expect(JSON.parse(executions()[0]!.input)).toEqual({
+      dataVolume: { sizeGiB: 80 },
+      recipe: 'ml',
+      images: [modelReference, PUBLIC],
+      architectures: ['x86_64', 'arm64'],
+      layout: 'per-architecture',
+      force: false,
+    });
+  });
+
+  it('starts none for a push to an unwatched repository', async () => {
+    const image = account.ecr.pushImage('team/other', 'v2');
+
+    const output = await start(account.ecr.pushEvent('team/other', 'v2', image.digest));
+
+    expect(output).toEqual({ started: [], ignored: 'no recipe watches repository team/other' });
+    expect(account.core.callsOf('sfn', 'StartExecution')).toHaveLength(0);
+  });
+
+  it('starts none for a failed push', async () => {
+    const event = account.ecr.pushEvent('team/model', 'v1', 'sha256:0') as { detail: Record<string, string> };
+    event.detail.result = 'FAILURE';
+
+    expect((await start(event)).started).toEqual([]);
+    expect(account.core.callsOf('sfn', 'StartExecution')).toHaveLength(0);
+  });
+
+  it('starts none when the push rule input names a repository the recipe does not watch', async () => {
+    expect((await start({ source: 'ecr-push', recipe: 'ml', repositoryName: 'team/other' })).started).toEqual([]);
+  });
+
+  it('names the execution after the recipe and the digest set, so a changed image starts a new build', async () => {
+    const first = await start({ source: 'ecr-push', recipe: 'ml', repositoryName: 'team/model' });
+    account.ecr.pushImage('team/model', 'v1', { platforms: ['linux/amd64', 'linux/arm64'] });
+
+    const second = await start({ source: 'ecr-push', recipe: 'ml', repositoryName: 'team/model' });
+
+    expect(first.started[0]?.executionName).toMatch(/^ml-[0-9a-f]{16}$/);
+    expect(second.started[0]?.executionName).toMatch(/^ml-[0-9a-f]{16}$/);
+    expect(second.started[0]?.executionName).not.toBe(first.started[0]?.executionName);
+    expect(executions()).toHaveLength(2);
+  });
+
+  it('counts ExecutionAlreadyExists as started once the first build has finished', async () => {
+    const first = await start({ source: 'ecr-push', recipe: 'ml' });
+    account.sfn.finish(first.started[0]!.executionArn, { output: { status: 'BUILT' } });
+
+    const again = await start({ source: 'ecr-push', recipe: 'ml' });
+
+    expect(again.started[0]).toMatchObject({ executionName: first.started[0]?.executionName, executionArn: first.started[0]?.executionArn, alreadyStarted: true });
+    expect(account.core.callsOf('sfn', 'StartExecution').at(-1)?.error).toBe('ExecutionAlreadyExists');
+  });
+
+  it('starts one nightly execution per day, named with the date, even when nothing changed', async () => {
+    const night1 = await start({ source: 'schedule', recipe: 'web' });
+    await start({ source: 'schedule', recipe: 'web' }); // Scheduler delivers at least once
+    vi.setSystemTime(new Date('2026-11-25T03:00:00Z'));
+    const night2 = await start({ source: 'schedule', recipe: 'web' });
+
+    expect(night1.started[0]?.executionName).toMatch(/^web-20261124-[0-9a-f]{16}$/);
+    expect(night2.started[0]?.executionName).toMatch(/^web-20261125-[0-9a-f]{16}$/);
+    expect(executions().map((e) => e.name)).toEqual([night1.started[0]?.executionName, night2.started[0]?.executionName]);
+  });
+
+  it('marks a forced build in its name and input', async () => {
+    const output = await start({ source: 'manual', recipe: 'web', force: true });
+
+    expect(output.started[0]?.executionName).toMatch(/^web-[0-9a-f]{16}-force$/);
+    expect(JSON.parse(executions()[0]!.input)).toMatchObject({ force: true });
+  });
+
+  it('fails when the recipe is not configured', async () => {
+    await expect(start({ source: 'schedule', recipe: 'nope' })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('"nope" is not configured (known: ml, web)') });
+  });
+
+  it('fails with ImageNotFoundError and starts nothing when a recipe image does not exist', async () => {
+    vi.stubEnv('RECIPES', JSON.stringify([{ name: 'bad', images: ['quay.io/team/missing:v1'] }]));
+
+    await expect(start({ source: 'schedule', recipe: 'bad' })).rejects.toMatchObject({ name: 'ImageNotFoundError' });
+    expect(account.core.callsOf('sfn', 'StartExecution')).toHaveLength(0);
+  });
+});
