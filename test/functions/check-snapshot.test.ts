@@ -1,0 +1,84 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler as checkSnapshot } from '../../functions/check-snapshot';
+import { handler as createSnapshot } from '../../functions/create-snapshot';
+import { handler as launch } from '../../functions/launch-instance';
+import { handler as stop } from '../../functions/stop-instance';
+import type { LaunchedInstance } from '../../functions/lib/schemas';
+import type { SimulatedAccount } from '../../simulation/aws/account';
+import { FAULTS } from '../../simulation/aws/core';
+import { buildTarget, simulatedAws } from './ec2-fixtures';
+
+describe('check-snapshot', () => {
+  let account: SimulatedAccount;
+  let restore: () => void;
+  let instance: LaunchedInstance;
+  const build = buildTarget();
+  const pullStatus = {
+    done: true,
+    status: 'Success',
+    checkedAt: '2026-11-24T12:05:00Z',
+    images: [
+      { reference: 'public.ecr.aws/docker/library/python:3.12', platform: 'linux/amd64', digest: 'sha256:' + 'b'.repeat(64), sizeBytes: 1000 },
+    ],
+  };
+  beforeEach(async () => {
+    ({ account, restore } = simulatedAws());
+    instance = await launch({ build });
+    vi.advanceTimersByTime(60_000);
+    await stop({ build, instance });
+    vi.advanceTimersByTime(60_000);
+  });
+  afterEach(() => restore());
+
+  it('reports progress until the snapshot completes, with the volume size', async () => {
+    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    vi.advanceTimersByTime(60_000);
+    const midway = await checkSnapshot({ build, snapshot });
+    vi.advanceTimersByTime(10 * 60_000);
+    const done = await checkSnapshot({ build, snapshot });
+    expect(midway).toMatchObject({ completed: false, state: 'pending' });
+    expect(Number.parseInt(midway.progress, 10)).toBeGreaterThan(0);
+    expect(done).toEqual({ completed: true, state: 'completed', progress: '100%', volumeSizeGiB: 50, checkedAt: expect.any(String) });
+  });
+
+  it('fails with SnapshotFailedError carrying EC2 state message when the snapshot goes to error', async () => {
+    account.ec2.snapshotWillFail('Snapshot failed: KMS key disabled');
+    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    vi.advanceTimersByTime(10 * 60_000);
+    await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({
+      name: 'SnapshotFailedError',
+      message: expect.stringContaining('KMS key disabled'),
+    });
+    expect(account.ec2.snapshotsInError()).toHaveLength(1);
+  });
+
+  it('fails with SnapshotTimeoutError once the snapshot takes longer than limits.snapshotSeconds', async () => {
+    account.ec2.neverFinish('snapshot');
+    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    vi.advanceTimersByTime(3_590_000);
+    await expect(checkSnapshot({ build, snapshot })).resolves.toMatchObject({ completed: false, progress: '99%' });
+    vi.advanceTimersByTime(20_000);
+    await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({
+      name: 'SnapshotTimeoutError',
+      message: expect.stringMatching(/3600 s.*limits\.snapshotSeconds/),
+    });
+  });
+
+  it('fails with AccessDeniedError when DescribeSnapshots is not allowed', async () => {
+    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    account.core.inject(FAULTS.accessDenied('ec2', 'DescribeSnapshots'));
+    await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({ name: 'AccessDeniedError', message: expect.stringMatching(/^check-snapshot: /) });
+  });
+
+  it('fails with the retryable TransientAwsError when EC2 throttles', async () => {
+    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    account.core.inject(FAULTS.throttle('ec2', 'DescribeSnapshots'));
+    await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({ name: 'TransientAwsError' });
+  });
+
+  it('fails when the snapshot ID is malformed', async () => {
+    await expect(
+      checkSnapshot({ build, snapshot: { snapshotId: 'vol-1', volumeId: 'vol-1', startedAt: '2026-11-24T12:00:00Z' } }),
+    ).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('snapshot.snapshotId') });
+  });
+});
