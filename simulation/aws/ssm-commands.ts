@@ -1,13 +1,422 @@
 /**
- * Simulated SSM agent registration and Run Command.
- * STUB — to be implemented (see issue 2 brief).
+ * Simulated SSM agent registration and Run Command, over virtual time (`Date.now()`; tests drive it with fake
+ * timers), answering with SSM's own error codes and limits.
+ *
+ * Agent: an instance's agent registers `agentOnlineMs` (default 30 s) after the instance reached `running`
+ * (SimulatedEc2.runningSince); DescribeInstanceInformation then lists it `Online`. Once registered, it reports
+ * `ConnectionLost` while the instance is not running; a never-registered instance is simply not listed.
+ *
+ * Run Command (`AWS-RunShellScript` only): SendCommand validates like SSM (DocumentName; InstanceIds exist and are
+ * Online, else `InvalidInstanceId`; Comment <= 100 and TimeoutSeconds 30..2592000, else `ValidationException`;
+ * `commands` present and `executionTimeout` 1..172800, else `InvalidParameters`; parameters larger than
+ * {@link SSM_COMMAND_LIMITS.maxParametersBytes} in total, else `InvalidParameters`). The invocation then does not
+ * exist for `invocationVisibleMs` (1.5 s; GetCommandInvocation answers `InvocationDoesNotExist`, as SSM does just
+ * after SendCommand), is `Pending` until `deliveryMs` (2 s), `InProgress` while it "runs", then ends
+ * `Success`/`Failed`/`TimedOut`, or `Cancelled` after CancelCommand.
+ *
+ * The simulated agent "runs" the factory's pull script by reading its `REFS=(…)`, `PLATFORMS=(…)` and
+ * `CONCURRENCY=` lines and printing the report lines a real run prints (see functions/lib/pull-script.ts), with
+ * deterministic digests and sizes per reference. Duration: `baseRunMs` (15 s) + `pullMs` (20 s) x ceil(pulls /
+ * concurrency). stdout/stderr are truncated to 24,000 / 8,000 characters like GetCommandInvocation does. On
+ * Success it tells SimulatedEc2 how much data the pull wrote (compressed size x 2), which sets the snapshot time.
+ *
+ * Fault hooks (each applies to the next SendCommand only unless said otherwise):
+ * - `nextCommandFails(reason)`: ends `Failed` (exit 1); the first image is reported failed with `reason`.
+ * - `nextCommandTimesOut()`: stays InProgress until its `executionTimeout`, then `TimedOut` (ExecutionTimedOut).
+ * - `neverFinish()`: every later command stays InProgress forever (a hung agent); `finishAgain()` undoes it.
+ * - `agentNeverOnline(instanceId?)`: the agent of that instance (or of every instance) never registers.
+ * - `dataVolumeTooSmall()`: ends `Failed`; half the pulls are reported, the rest fail with "no space left on
+ *   device", and a `SNAPSHOT_FACTORY_DISK` line says how much space was needed.
+ * - `imageMissing(reference)`: every later pull of that reference (as written or normalised) fails "not found".
+ * - `core.inject(...)` fails whole requests (throttling, access denied...).
  */
-import type { SimulatedAwsCore } from './core';
+import { createHash, randomUUID } from 'node:crypto';
+import { AwsServiceError, type SimulatedAwsCore } from './core';
 import type { SimulatedEc2 } from './ec2';
 
+export const SSM_COMMAND_LIMITS = {
+  maxCommentLength: 100,
+  minTimeoutSeconds: 30,
+  maxTimeoutSeconds: 2_592_000,
+  minExecutionTimeout: 1,
+  maxExecutionTimeout: 172_800,
+  maxInstanceIds: 50,
+  /** Conservative stand-in for SSM's request-size limit on inline parameters. */
+  maxParametersBytes: 64 * 1024,
+  stdoutChars: 24_000,
+  stderrChars: 8_000,
+} as const;
+
+export interface SimulatedSsmOptions {
+  agentOnlineMs?: number;
+  invocationVisibleMs?: number;
+  deliveryMs?: number;
+  baseRunMs?: number;
+  pullMs?: number;
+}
+
+const DEFAULTS: Required<SimulatedSsmOptions> = {
+  agentOnlineMs: 30_000,
+  invocationVisibleMs: 1_500,
+  deliveryMs: 2_000,
+  baseRunMs: 15_000,
+  pullMs: 20_000,
+};
+
+type FinalStatus = 'Success' | 'Failed' | 'TimedOut';
+
+interface SimulatedCommand {
+  CommandId: string;
+  InstanceId: string;
+  DocumentName: string;
+  Comment: string;
+  Parameters: Record<string, string[]>;
+  sentAt: number;
+  executionTimeoutSeconds: number;
+  finishAt: number;
+  final: FinalStatus;
+  stdout: string;
+  stderr: string;
+  responseCode: number;
+  cancelledAt?: number;
+  writtenGiB: number;
+  recorded: boolean;
+}
+
+interface Input {
+  [key: string]: unknown;
+}
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+/** Values of a `NAME=('a' 'b')` line of the generated script. */
+const arrayLine = (lines: string[], name: string): string[] | undefined => {
+  const line = lines.find((l) => l.startsWith(`${name}=(`));
+  if (!line) return undefined;
+  return [...line.matchAll(/'([^']*)'/g)].map((m) => m[1] ?? '');
+};
+
+const digestOf = (reference: string): string => `sha256:${createHash('sha256').update(`simulated:${reference}`).digest('hex')}`;
+
+const sizeOf = (reference: string, platform: string): number => {
+  const hash = createHash('sha256').update(`size:${reference}:${platform}`).digest();
+  return 20 * MiB + (hash.readUInt32BE(0) % (400 * MiB));
+};
+
 export class SimulatedSsmCommands {
+  readonly options: Required<SimulatedSsmOptions>;
+  readonly commands = new Map<string, SimulatedCommand>();
+  private readonly agentsNeverOnline = new Set<string>();
+  /** Agents that were seen Online: they report ConnectionLost, not nothing, when their instance stops. */
+  private readonly registeredBefore = new Set<string>();
+  private allAgentsNeverOnline = false;
+  private readonly missingImages = new Set<string>();
+  private nextFailure?: { kind: 'fails'; reason: string } | { kind: 'timesOut' } | { kind: 'diskFull' };
+  private hung = false;
+
   constructor(
     readonly core: SimulatedAwsCore,
     readonly ec2: SimulatedEc2,
-  ) {}
+    options: SimulatedSsmOptions = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    core.register('ssm', {
+      DescribeInstanceInformation: (input: Input) => this.describeInstanceInformation(input),
+      SendCommand: (input: Input) => this.sendCommand(input),
+      GetCommandInvocation: (input: Input) => this.getCommandInvocation(input),
+      CancelCommand: (input: Input) => this.cancelCommand(input),
+      ListCommandInvocations: (input: Input) => this.listCommandInvocations(input),
+    });
+  }
+
+  // ---- fault hooks -------------------------------------------------------------------------------
+
+  nextCommandFails(reason = 'ctr: failed to resolve reference: unexpected status code 500'): void {
+    this.nextFailure = { kind: 'fails', reason };
+  }
+
+  nextCommandTimesOut(): void {
+    this.nextFailure = { kind: 'timesOut' };
+  }
+
+  neverFinish(): void {
+    this.hung = true;
+  }
+
+  finishAgain(): void {
+    this.hung = false;
+  }
+
+  agentNeverOnline(instanceId?: string): void {
+    if (instanceId) this.agentsNeverOnline.add(instanceId);
+    else this.allAgentsNeverOnline = true;
+  }
+
+  dataVolumeTooSmall(): void {
+    this.nextFailure = { kind: 'diskFull' };
+  }
+
+  imageMissing(reference: string): void {
+    this.missingImages.add(reference);
+  }
+
+  // ---- queries -----------------------------------------------------------------------------------
+
+  /** `Online`, `ConnectionLost`, or undefined while the agent has not registered. */
+  pingStatus(instanceId: string): 'Online' | 'ConnectionLost' | undefined {
+    if (this.allAgentsNeverOnline || this.agentsNeverOnline.has(instanceId)) return undefined;
+    const instance = this.ec2.instances.get(instanceId);
+    if (!instance?.runningSince) return undefined;
+    const registeredAt = instance.runningSince + this.options.agentOnlineMs;
+    const state = this.ec2.instanceState(instanceId);
+    if (state === 'running') {
+      if (Date.now() >= registeredAt) return 'Online';
+      // A restarted instance's agent had registered before: it stays known, as ConnectionLost, until it reconnects.
+      return this.registeredBefore.has(instanceId) ? 'ConnectionLost' : undefined;
+    }
+    return this.registeredBefore.has(instanceId) || Date.now() >= registeredAt ? 'ConnectionLost' : undefined;
+  }
+
+  // ---- operations --------------------------------------------------------------------------------
+
+  private describeInstanceInformation(input: Input): unknown {
+    const filters = [
+      ...((input.Filters as { Key: string; Values: string[] }[] | undefined) ?? []),
+      ...((input.InstanceInformationFilterList as { key: string; valueSet: string[] }[] | undefined) ?? []).map((f) => ({
+        Key: f.key,
+        Values: f.valueSet,
+      })),
+    ];
+    let ids: string[] | undefined;
+    for (const filter of filters) {
+      if (filter.Key !== 'InstanceIds') {
+        throw new AwsServiceError('InvalidInstanceInformationFilterValue', `The simulated SSM supports only the InstanceIds filter, not ${filter.Key}.`);
+      }
+      if (!filter.Values?.length) throw new AwsServiceError('InvalidFilterValue', 'Filter InstanceIds needs at least one value.');
+      ids = filter.Values;
+    }
+    const candidates = ids ?? [...this.ec2.instances.keys()];
+    const list = candidates.flatMap((id) => {
+      const ping = this.pingStatus(id);
+      if (!ping) return [];
+      if (ping === 'Online') this.registeredBefore.add(id);
+      return [
+        {
+          InstanceId: id,
+          PingStatus: ping,
+          LastPingDateTime: new Date(Date.now()),
+          AgentVersion: '3.3.1142.0',
+          IsLatestVersion: true,
+          PlatformType: 'Linux',
+          PlatformName: 'Bottlerocket',
+          ResourceType: 'EC2Instance',
+        },
+      ];
+    });
+    return { InstanceInformationList: list };
+  }
+
+  private sendCommand(input: Input): unknown {
+    const documentName = input.DocumentName as string | undefined;
+    if (!documentName) throw new AwsServiceError('ValidationException', 'DocumentName is required.');
+    if (documentName !== 'AWS-RunShellScript') throw new AwsServiceError('InvalidDocument', `Document ${documentName} does not exist in the simulated account.`);
+    const comment = (input.Comment as string | undefined) ?? '';
+    if (comment.length > SSM_COMMAND_LIMITS.maxCommentLength) {
+      throw new AwsServiceError(
+        'ValidationException',
+        `1 validation error detected: Value '${comment}' at 'comment' failed to satisfy constraint: Member must have length less than or equal to 100`,
+      );
+    }
+    const timeoutSeconds = input.TimeoutSeconds as number | undefined;
+    if (timeoutSeconds !== undefined && (timeoutSeconds < SSM_COMMAND_LIMITS.minTimeoutSeconds || timeoutSeconds > SSM_COMMAND_LIMITS.maxTimeoutSeconds)) {
+      throw new AwsServiceError('ValidationException', `1 validation error detected: Value '${timeoutSeconds}' at 'timeoutSeconds' failed to satisfy constraint: Member must have value between 30 and 2592000`);
+    }
+    const instanceIds = (input.InstanceIds as string[] | undefined) ?? [];
+    if (instanceIds.length === 0 || instanceIds.length > SSM_COMMAND_LIMITS.maxInstanceIds) {
+      throw new AwsServiceError('ValidationException', 'InstanceIds must list 1 to 50 managed nodes (the simulated SSM does not support Targets).');
+    }
+    for (const id of instanceIds) {
+      if (this.pingStatus(id) !== 'Online') throw new AwsServiceError('InvalidInstanceId', 'Instances not in a valid state for account');
+    }
+    const parameters = (input.Parameters as Record<string, string[]> | undefined) ?? {};
+    const commands = parameters.commands;
+    if (!Array.isArray(commands) || commands.length === 0) throw new AwsServiceError('InvalidParameters', 'Parameter "commands" is required.');
+    for (const name of Object.keys(parameters)) {
+      if (!['commands', 'executionTimeout', 'workingDirectory'].includes(name)) {
+        throw new AwsServiceError('InvalidParameters', `Parameter "${name}" is not defined in document AWS-RunShellScript.`);
+      }
+    }
+    const executionTimeout = Number(parameters.executionTimeout?.[0] ?? '3600');
+    if (!Number.isInteger(executionTimeout) || executionTimeout < SSM_COMMAND_LIMITS.minExecutionTimeout || executionTimeout > SSM_COMMAND_LIMITS.maxExecutionTimeout) {
+      throw new AwsServiceError('InvalidParameters', `Parameter "executionTimeout" value ${parameters.executionTimeout?.[0]} is not in 1..172800.`);
+    }
+    const size = Buffer.byteLength(JSON.stringify(parameters));
+    if (size > SSM_COMMAND_LIMITS.maxParametersBytes) {
+      throw new AwsServiceError('InvalidParameters', `Parameters are ${size} bytes; the limit is ${SSM_COMMAND_LIMITS.maxParametersBytes}.`);
+    }
+
+    const now = Date.now();
+    const commandId = randomUUID();
+    for (const instanceId of instanceIds) {
+      this.commands.set(`${commandId}/${instanceId}`, {
+        CommandId: commandId,
+        InstanceId: instanceId,
+        DocumentName: documentName,
+        Comment: comment,
+        Parameters: structuredClone(parameters),
+        sentAt: now,
+        executionTimeoutSeconds: executionTimeout,
+        recorded: false,
+        ...this.outcome(commands, now, executionTimeout),
+      });
+    }
+    this.nextFailure = undefined;
+    return {
+      Command: {
+        CommandId: commandId,
+        DocumentName: documentName,
+        Comment: comment,
+        Parameters: parameters,
+        InstanceIds: instanceIds,
+        RequestedDateTime: new Date(now),
+        Status: 'Pending',
+        TimeoutSeconds: timeoutSeconds ?? 3600,
+        TargetCount: instanceIds.length,
+      },
+    };
+  }
+
+  /** What running the script produces, decided now (faults are consumed by this command). */
+  private outcome(
+    commands: string[],
+    now: number,
+    executionTimeout: number,
+  ): Pick<SimulatedCommand, 'finishAt' | 'final' | 'stdout' | 'stderr' | 'responseCode' | 'writtenGiB'> {
+    const lines = commands.flatMap((c) => c.split('\n'));
+    const refs = arrayLine(lines, 'REFS') ?? [];
+    const platforms = arrayLine(lines, 'PLATFORMS') ?? [];
+    const concurrency = Math.max(1, Number(lines.find((l) => l.startsWith('CONCURRENCY='))?.split('=')[1] ?? '1') || 1);
+    const pulls = refs.flatMap((reference) => platforms.map((platform) => ({ reference, platform })));
+    const duration = this.options.baseRunMs + this.options.pullMs * Math.ceil(pulls.length / concurrency);
+    const timeoutAt = now + executionTimeout * 1000;
+    const failure = this.nextFailure;
+
+    if (this.hung) return { finishAt: Infinity, final: 'Success', stdout: '', stderr: '', responseCode: -1, writtenGiB: 0 };
+    if (failure?.kind === 'timesOut' || now + duration > timeoutAt) {
+      return { finishAt: timeoutAt, final: 'TimedOut', stdout: '', stderr: 'pull start …\n', responseCode: -1, writtenGiB: 0 };
+    }
+
+    const ok: string[] = [];
+    const failed: string[] = [];
+    let bytes = 0;
+    pulls.forEach(({ reference, platform }, index) => {
+      let reason: string | undefined;
+      if (this.missingImages.has(reference) || [...this.missingImages].some((m) => reference.endsWith(`/${m}`) || reference === `docker.io/library/${m}`)) {
+        reason = `ctr: failed to resolve reference "${reference}": ${reference}: not found`;
+      } else if (failure?.kind === 'fails' && index === 0) {
+        reason = failure.reason;
+      } else if (failure?.kind === 'diskFull' && index >= Math.floor(pulls.length / 2)) {
+        reason = `ctr: failed to extract layer: write /var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/${index}/fs/data: no space left on device`;
+      }
+      if (reason) {
+        failed.push(`SNAPSHOT_FACTORY_FAILED\t${reference}\t${platform}\t${reason}`);
+      } else {
+        const size = sizeOf(reference, platform);
+        bytes += size;
+        ok.push(`SNAPSHOT_FACTORY_IMAGE\t${reference}\t${platform}\t${digestOf(reference)}\t${size}`);
+      }
+    });
+    const report = [`SNAPSHOT_FACTORY_SUMMARY\t${pulls.length}\t${ok.length}\t${failed.length}`];
+    if (failure?.kind === 'diskFull') {
+      const needed = Math.ceil((pulls.reduce((sum, p) => sum + sizeOf(p.reference, p.platform), 0) * 2.5) + GiB);
+      report.push(`SNAPSHOT_FACTORY_DISK\t${needed}\t${Math.floor(0.4 * GiB)}\t${Math.max(needed - 3 * GiB, GiB)}`);
+    }
+    report.push(...failed, ...ok);
+    const stderr = failed.map((line) => `pull failed: ${line.split('\t').slice(1).join(' ')}`).join('\n');
+    return {
+      finishAt: now + duration,
+      final: failed.length > 0 ? 'Failed' : 'Success',
+      stdout: pulls.length > 0 ? `${report.join('\n')}\n` : '',
+      stderr: stderr ? `${stderr}\n` : '',
+      responseCode: failed.length > 0 ? 1 : 0,
+      writtenGiB: (bytes * 2) / GiB,
+    };
+  }
+
+  private find(commandId: unknown, instanceId: unknown): SimulatedCommand {
+    if (typeof commandId !== 'string' || commandId.length !== 36) {
+      throw new AwsServiceError('InvalidCommandId', `Command ID ${String(commandId)} is not valid.`);
+    }
+    const command = this.commands.get(`${commandId}/${String(instanceId)}`);
+    if (!command || Date.now() < command.sentAt + this.options.invocationVisibleMs) {
+      throw new AwsServiceError('InvocationDoesNotExist', 'An error occurred (InvocationDoesNotExist) when calling the GetCommandInvocation operation');
+    }
+    return command;
+  }
+
+  private statusOf(command: SimulatedCommand): { Status: string; StatusDetails: string; ended: boolean } {
+    const now = Date.now();
+    if (command.cancelledAt !== undefined && command.cancelledAt < command.finishAt) {
+      return { Status: 'Cancelled', StatusDetails: 'Cancelled', ended: true };
+    }
+    if (now < command.sentAt + this.options.deliveryMs) return { Status: 'Pending', StatusDetails: 'Pending', ended: false };
+    if (now < command.finishAt) return { Status: 'InProgress', StatusDetails: 'InProgress', ended: false };
+    if (command.final === 'TimedOut') return { Status: 'TimedOut', StatusDetails: 'ExecutionTimedOut', ended: true };
+    if (command.final === 'Success' && !command.recorded) {
+      command.recorded = true;
+      this.ec2.recordDataWritten(command.InstanceId, command.writtenGiB);
+    }
+    return { Status: command.final, StatusDetails: command.final, ended: true };
+  }
+
+  private getCommandInvocation(input: Input): unknown {
+    const command = this.find(input.CommandId, input.InstanceId);
+    const { Status, StatusDetails, ended } = this.statusOf(command);
+    const showOutput = ended && Status !== 'Cancelled';
+    return {
+      CommandId: command.CommandId,
+      InstanceId: command.InstanceId,
+      Comment: command.Comment,
+      DocumentName: command.DocumentName,
+      PluginName: 'aws:runShellScript',
+      ResponseCode: ended ? command.responseCode : -1,
+      ExecutionStartDateTime: new Date(command.sentAt + this.options.deliveryMs).toISOString(),
+      ExecutionEndDateTime: ended ? new Date(Math.min(command.finishAt, command.cancelledAt ?? Infinity)).toISOString() : '',
+      Status,
+      StatusDetails,
+      StandardOutputContent: showOutput ? command.stdout.slice(0, SSM_COMMAND_LIMITS.stdoutChars) : '',
+      StandardOutputUrl: '',
+      StandardErrorContent: showOutput ? command.stderr.slice(0, SSM_COMMAND_LIMITS.stderrChars) : '',
+      StandardErrorUrl: '',
+      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+    };
+  }
+
+  private cancelCommand(input: Input): unknown {
+    const commandId = input.CommandId;
+    const matching = [...this.commands.values()].filter((c) => c.CommandId === commandId);
+    if (matching.length === 0) throw new AwsServiceError('InvalidCommandId', `Command ${String(commandId)} does not exist.`);
+    for (const command of matching) {
+      if (!this.statusOf(command).ended) command.cancelledAt = Date.now();
+    }
+    return {};
+  }
+
+  private listCommandInvocations(input: Input): unknown {
+    const matching = [...this.commands.values()].filter(
+      (c) => (!input.CommandId || c.CommandId === input.CommandId) && (!input.InstanceId || c.InstanceId === input.InstanceId),
+    );
+    return {
+      CommandInvocations: matching.map((command) => ({
+        CommandId: command.CommandId,
+        InstanceId: command.InstanceId,
+        Comment: command.Comment,
+        DocumentName: command.DocumentName,
+        RequestedDateTime: new Date(command.sentAt),
+        Status: this.statusOf(command).Status,
+        StatusDetails: this.statusOf(command).StatusDetails,
+      })),
+    };
+  }
 }

@@ -1,0 +1,145 @@
+/**
+ * State `CheckPullCommand`: reads the pull command's invocation and, once it ended, the script's report
+ * (functions/lib/pull-script.ts). The Choice loops through `WaitForPull` while `done` is false.
+ *
+ * On success, every requested image x platform must be in the report with the digest prepare-build resolved
+ * (when it resolved one): nothing the user asked for is silently dropped.
+ *
+ * Throws `PullFailedError` (the script failed, an image is missing from the report, or an image's digest changed
+ * since it was resolved), `DataVolumeTooSmallError` (the data volume ran out of space), `PullCommandTimedOutError`
+ * (SSM ended the command `TimedOut` or `Cancelled`), `PullTimeoutError` (not finished within
+ * `build.limits.pullSeconds` of `pull.sentAt`), `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
+ */
+import { GetCommandInvocationCommand, type GetCommandInvocationCommandOutput } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { ssm } from './lib/clients';
+import {
+  DataVolumeTooSmallError,
+  PullCommandTimedOutError,
+  PullFailedError,
+  PullTimeoutError,
+  awsErrorCode,
+  callAws,
+} from './lib/errors';
+import { parseImageReference } from './lib/image-reference';
+import { gibDown, gibUp, parsePullReport, type PullReport } from './lib/pull-script';
+import { buildTargetSchema, instanceSchema, pullCommandSchema, type PulledImage } from './lib/schemas';
+import { defineStage } from './lib/stage';
+import { summarizeList } from './lib/tags';
+
+const inputSchema = z.object({
+  build: buildTargetSchema.pick({ images: true, platforms: true, limits: true, dataVolume: true, pull: true }),
+  instance: instanceSchema,
+  pull: pullCommandSchema,
+});
+type Input = z.infer<typeof inputSchema>;
+type Output = {
+  done: boolean;
+  status: string;
+  images: PulledImage[];
+  checkedAt: string;
+  /** Present when SSM truncated the report: the script's own summary vouches for the pulls not listed. */
+  reportTruncated?: boolean;
+};
+
+/** How long after SendCommand an unknown invocation is normal (SSM's eventual consistency). */
+export const INVOCATION_GRACE_SECONDS = 60;
+const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
+/** Error messages carry at most this much of the script's output. */
+const DETAIL_MAX = 1500;
+
+const describeFailures = (report: PullReport): string =>
+  summarizeList(
+    report.failures.map((f) => `${f.reference} (${f.platform}): ${f.reason}`),
+    DETAIL_MAX,
+    '; ',
+  );
+
+/** Fails unless the report accounts for every requested image x platform with the expected digest. */
+const verifyReport = (report: PullReport, build: Input['build'], commandId: string): PulledImage[] => {
+  if (!report.summary) {
+    throw new PullFailedError(`pull command ${commandId} succeeded but printed no report; the script did not run as generated.`);
+  }
+  if (report.summary.failed > 0 || report.failures.length > 0) {
+    throw new PullFailedError(`pull command ${commandId} reported failed pulls: ${describeFailures(report)}`);
+  }
+  const problems: string[] = [];
+  for (const image of build.images) {
+    const reference = parseImageReference(image.reference).normalized;
+    for (const platform of build.platforms) {
+      const pulled = report.images.find((i) => i.reference === reference && i.platform === platform);
+      if (!pulled) {
+        if (!report.truncated) problems.push(`${image.reference} (${platform}) is missing from the report`);
+      } else if (image.digest && pulled.digest !== image.digest) {
+        problems.push(`${image.reference} (${platform}) was resolved to ${image.digest} but the builder pulled ${pulled.digest}; the tag moved during the build, run it again`);
+      }
+    }
+  }
+  // A truncated report lists only some pulls; the script's summary (printed first, so never cut) says whether
+  // all of them succeeded, and that is what we trust rather than call the unlisted ones missing.
+  if (report.truncated && report.summary.ok !== build.images.length * build.platforms.length) {
+    problems.push(`the report was truncated by SSM and its summary counts ${report.summary.ok} successful pulls of ${build.images.length * build.platforms.length}`);
+  }
+  if (problems.length > 0) throw new PullFailedError(`pull command ${commandId}: ${summarizeList(problems, DETAIL_MAX, '; ')}`);
+  return report.images;
+};
+
+const failure = (invocation: GetCommandInvocationCommandOutput, build: Input['build'], commandId: string): Error => {
+  const report = parsePullReport(invocation.StandardOutputContent ?? '');
+  if (report.disk) {
+    return new DataVolumeTooSmallError(
+      `the images need about ${gibUp(report.disk.neededBytes)} GiB, the data volume has ${gibDown(report.disk.freeBytes)} GiB free of ` +
+        `${build.dataVolume.sizeGiB} GiB; raise dataVolume.sizeGiB. ${describeFailures(report)}`.trim(),
+    );
+  }
+  const stderr = (invocation.StandardErrorContent ?? '').trim();
+  const reason = report.error ?? (report.failures.length > 0 ? describeFailures(report) : stderr.slice(-DETAIL_MAX));
+  return new PullFailedError(
+    `pull command ${commandId} failed (${invocation.StatusDetails ?? invocation.Status}, exit ${invocation.ResponseCode ?? '?'}): ${reason || 'no output'}`,
+  );
+};
+
+const run = async ({ build, instance, pull }: Input): Promise<Output> => {
+  const { commandId } = pull;
+  const checkedAt = new Date();
+  const waitedSeconds = Math.floor((checkedAt.getTime() - Date.parse(pull.sentAt)) / 1000);
+  const notDone = (status: string): Output => {
+    if (waitedSeconds > build.limits.pullSeconds) {
+      throw new PullTimeoutError(
+        `pull command ${commandId} on ${instance.instanceId} is still ${status} ${waitedSeconds} s after it was sent; the limit is ` +
+          `${build.limits.pullSeconds} s (limits.pullSeconds raises it).`,
+      );
+    }
+    return { done: false, status, images: [], checkedAt: checkedAt.toISOString() };
+  };
+
+  let invocation: GetCommandInvocationCommandOutput;
+  try {
+    invocation = await callAws(`ssm:GetCommandInvocation ${commandId}`, () =>
+      ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instance.instanceId })),
+    );
+  } catch (error) {
+    // SSM answers InvocationDoesNotExist for a short while after SendCommand: not an error yet.
+    if (awsErrorCode((error as Error).cause) === 'InvocationDoesNotExist' && waitedSeconds <= INVOCATION_GRACE_SECONDS) {
+      return notDone('Pending');
+    }
+    throw error;
+  }
+
+  const status = invocation.Status ?? 'Pending';
+  if (RUNNING.has(status)) return notDone(status);
+  if (status === 'TimedOut' || status === 'Cancelled') {
+    throw new PullCommandTimedOutError(
+      `pull command ${commandId} ended ${status} (${invocation.StatusDetails ?? status}); its execution timeout is ` +
+        `${build.pull.commandTimeoutSeconds} s (pull.commandTimeoutSeconds raises it).`,
+    );
+  }
+  if (status !== 'Success') throw failure(invocation, build, commandId);
+
+  const report = parsePullReport(invocation.StandardOutputContent ?? '');
+  const images = verifyReport(report, build, commandId);
+  return { done: true, status, images, checkedAt: checkedAt.toISOString(), ...(report.truncated ? { reportTruncated: true } : {}) };
+};
+
+/** Handler of the `CheckPullCommand` state. */
+export const handler = defineStage('check-pull-command', inputSchema, run);

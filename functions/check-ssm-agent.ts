@@ -1,0 +1,67 @@
+/**
+ * State `CheckSsmAgent`: reports whether the builder's SSM agent is `Online`, so Run Command can reach it
+ * (the Choice `SsmAgentOnline` loops through `WaitForSsmAgent` while it is not).
+ *
+ * Throws `InstanceLostError` (the builder is stopping, stopped, shutting down, terminated or gone),
+ * `SsmAgentTimeoutError` (not Online within `build.limits.ssmOnlineSeconds` of `instance.launchedAt`),
+ * `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
+ */
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { ec2, ssm } from './lib/clients';
+import { InstanceLostError, SsmAgentTimeoutError, awsErrorCode, callAws } from './lib/errors';
+import { buildTargetSchema, instanceSchema } from './lib/schemas';
+import { defineStage } from './lib/stage';
+
+const inputSchema = z.object({
+  build: z.object({ limits: buildTargetSchema.shape.limits }),
+  instance: instanceSchema,
+});
+type Input = z.infer<typeof inputSchema>;
+type Output = { online: boolean; pingStatus: string; checkedAt: string };
+
+const LOST_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
+
+/** The agent never comes Online on a builder that is going away: fail now rather than at the time limit. */
+const assertInstanceAlive = async (instanceId: string): Promise<void> => {
+  let state: string | undefined;
+  try {
+    const out = await callAws(`ec2:DescribeInstances ${instanceId}`, () =>
+      ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
+    );
+    state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+  } catch (error) {
+    if (awsErrorCode((error as Error).cause) !== 'InvalidInstanceID.NotFound') throw error;
+  }
+  if (!state) throw new InstanceLostError(`builder ${instanceId} vanished while waiting for its SSM agent.`);
+  if (LOST_STATES.has(state)) {
+    throw new InstanceLostError(`builder ${instanceId} is ${state} while waiting for its SSM agent; it cannot pull images.`);
+  }
+};
+
+const run = async ({ build, instance }: Input): Promise<Output> => {
+  const { instanceId } = instance;
+  const info = await callAws(`ssm:DescribeInstanceInformation ${instanceId}`, () =>
+    ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] })),
+  );
+  // A builder whose agent has not registered yet is simply absent from the list.
+  const pingStatus = info.InstanceInformationList?.find((i) => i.InstanceId === instanceId)?.PingStatus ?? 'NotRegistered';
+  const checkedAt = new Date();
+  if (pingStatus === 'Online') return { online: true, pingStatus, checkedAt: checkedAt.toISOString() };
+
+  await assertInstanceAlive(instanceId);
+  const waitedSeconds = Math.floor((checkedAt.getTime() - Date.parse(instance.launchedAt)) / 1000);
+  if (waitedSeconds > build.limits.ssmOnlineSeconds) {
+    throw new SsmAgentTimeoutError(
+      `the SSM agent of builder ${instanceId} is not Online (${pingStatus}) ${waitedSeconds} s after launch; the limit is ` +
+        `${build.limits.ssmOnlineSeconds} s (limits.ssmOnlineSeconds raises it). Usual causes: the subnet has no route to the ` +
+        'SSM endpoints (no NAT gateway or public IP, and no VPC endpoints for ssm, ssmmessages and ec2messages), or the ' +
+        'instance profile lacks the AmazonSSMManagedInstanceCore policy.',
+    );
+  }
+  return { online: false, pingStatus, checkedAt: checkedAt.toISOString() };
+};
+
+/** Handler of the `CheckSsmAgent` state. */
+export const handler = defineStage('check-ssm-agent', inputSchema, run);

@@ -1,0 +1,80 @@
+/**
+ * State `SendPullCommand`: sends the pull script (functions/lib/pull-script.ts) to the builder with SSM Run
+ * Command (`AWS-RunShellScript`) and returns the command's ID for `CheckPullCommand`.
+ *
+ * Every image reference is validated and normalised first (functions/lib/image-reference.ts); the script is
+ * generated from the validated references only. The command's parameters hold the script and nothing secret:
+ * private ECR images get their credentials on the instance (the kubelet ECR credential provider).
+ *
+ * Throws `InvalidImageReferenceError` (an image reference is invalid), `InvalidInputError` (the image list does
+ * not fit in one command), `TransientAwsError` (retryable; includes `InvalidInstanceId` just after the agent came
+ * Online), `AccessDeniedError`, `AwsRequestError`.
+ */
+import { SendCommandCommand } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { ssm } from './lib/clients';
+import { InvalidInputError, TransientAwsError, awsErrorCode, callAws } from './lib/errors';
+import { parseImageReference } from './lib/image-reference';
+import { generatePullScript, pullCommands } from './lib/pull-script';
+import { buildTargetSchema, instanceSchema } from './lib/schemas';
+import { defineStage } from './lib/stage';
+import { fitText } from './lib/tags';
+
+const inputSchema = z.object({
+  build: buildTargetSchema.pick({ recipe: true, architecture: true, platforms: true, images: true, pull: true }),
+  instance: instanceSchema,
+});
+type Input = z.infer<typeof inputSchema>;
+type Output = { commandId: string; sentAt: string };
+
+/** SSM's Comment limit. */
+export const COMMENT_MAX = 100;
+/** How long SSM may take to deliver the command to an agent that is Online. */
+export const DELIVERY_TIMEOUT_SECONDS = 600;
+/** Bytes of `commands` we send at most: well under what SSM accepts in one request's parameters. */
+export const MAX_COMMANDS_BYTES = 60 * 1024;
+
+const run = async ({ build, instance }: Input): Promise<Output> => {
+  const images = build.images.map((image) => parseImageReference(image.reference));
+  const script = generatePullScript({ images, platforms: build.platforms, concurrency: build.pull.concurrency });
+  const commands = pullCommands(script);
+  const bytes = Buffer.byteLength(JSON.stringify(commands));
+  if (bytes > MAX_COMMANDS_BYTES) {
+    throw new InvalidInputError(
+      `the pull script for ${images.length} images is ${bytes} bytes, more than one SSM command carries (${MAX_COMMANDS_BYTES}); split the recipe's images into several recipes.`,
+    );
+  }
+  const comment = fitText(`snapshot-factory ${build.recipe} ${build.architecture} ${images.length} images`, COMMENT_MAX);
+
+  let out;
+  try {
+    out = await callAws(`ssm:SendCommand ${instance.instanceId}`, () =>
+      ssm.send(
+        new SendCommandCommand({
+          DocumentName: 'AWS-RunShellScript',
+          InstanceIds: [instance.instanceId],
+          Comment: comment,
+          TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
+          Parameters: { commands, executionTimeout: [String(build.pull.commandTimeoutSeconds)] },
+          // No CloudWatch output: the script's report fits GetCommandInvocation's 24,000 characters and
+          // shipping logs would need a log group and more permissions on the builder's role.
+        }),
+      ),
+    );
+  } catch (error) {
+    // Right after DescribeInstanceInformation reports Online, SendCommand can still answer InvalidInstanceId
+    // while the agent finishes registering; the same request succeeds seconds later, so it is transient.
+    if (awsErrorCode((error as Error).cause) === 'InvalidInstanceId') {
+      throw new TransientAwsError(`ssm:SendCommand ${instance.instanceId}: the SSM agent is not ready for commands yet (InvalidInstanceId).`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const commandId = out.Command?.CommandId;
+  if (!commandId) throw new TransientAwsError(`ssm:SendCommand ${instance.instanceId} returned no command ID.`);
+  return { commandId, sentAt: new Date().toISOString() };
+};
+
+/** Handler of the `SendPullCommand` state. */
+export const handler = defineStage('send-pull-command', inputSchema, run);
