@@ -1,0 +1,357 @@
+/**
+ * Runs the real state machine definition (statemachine/snapshot-factory.asl.json) in-process with
+ * aws-local-stepfunctions, every Task bound to its real handler (`${XFunctionArn}` -> functions/x.ts),
+ * against a simulated AWS account, on a virtual clock.
+ *
+ * Virtual time: @sinonjs/fake-timers replaces Date and the timer functions; the harness advances the clock to
+ * the next timer whenever the run is idle, so a Wait of 30 s or a retry's backoff costs no real time and the
+ * simulated resources (which read `Date.now()`) progress as they would in AWS. docs/simulation.md describes it.
+ */
+import './polyfills';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import FakeTimers from '@sinonjs/fake-timers';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { useRegistryLookup } from '../functions/lib/digests';
+import { isEcrDomain, parseImageReference } from '../functions/lib/image-reference';
+import { createSimulatedAccount, type SimulatedAccount } from './aws/account';
+import { installSimulatedAws } from './aws/install';
+import { SimulatedRegistries } from './registries';
+import { applyFaults, missingImages, parseFaultSpec, type FaultSpec, type TaskHooks } from './scenarios/faults';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ROOT = join(here, '..');
+export const DEFINITION_PATH = join(ROOT, 'statemachine', 'snapshot-factory.asl.json');
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AslDefinition = { StartAt: string; States: Record<string, any>; TimeoutSeconds?: number; Comment?: string };
+
+/** An event of aws-local-stepfunctions' log (its type is not exported). */
+type EventLog = { type: string; timestamp: number };
+
+/** The definition as the tests and the simulation load it: the file, substitutions not yet filled. */
+export const loadDefinition = (path = DEFINITION_PATH): AslDefinition => JSON.parse(readFileSync(path, 'utf8')) as AslDefinition;
+
+/** A Task state of the definition and the function it invokes. */
+export interface TaskBinding {
+  state: string;
+  /** The substitution's name, e.g. `LaunchInstanceFunctionArn`. */
+  substitution: string;
+  /** The handler's file name without extension, e.g. `launch-instance`. */
+  functionName: string;
+}
+
+/** `LaunchInstance` -> `launch-instance`. */
+export const kebabCase = (pascal: string): string => pascal.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+
+/** Every state of the definition, nested Map and Parallel states included, with the path of its parent. */
+export const allStates = (definition: Pick<AslDefinition, 'States'>): [string, AslDefinition['States'][string]][] => {
+  const found: [string, AslDefinition['States'][string]][] = [];
+  const visit = (states: AslDefinition['States']) => {
+    for (const [name, state] of Object.entries(states)) {
+      found.push([name, state]);
+      const nested = state.ItemProcessor ?? state.Iterator;
+      if (nested) visit(nested.States);
+      for (const branch of state.Branches ?? []) visit(branch.States);
+    }
+  };
+  visit(definition.States);
+  return found;
+};
+
+/** The Task states and their functions; throws when a Task names its function any other way. */
+export const taskBindings = (definition: AslDefinition): TaskBinding[] =>
+  allStates(definition)
+    .filter(([, state]) => state.Type === 'Task')
+    .map(([name, state]) => {
+      const functionName = state.Parameters?.FunctionName as string | undefined;
+      const match = /^\$\{([A-Za-z0-9]+)FunctionArn\}$/.exec(functionName ?? '');
+      if (!match) throw new Error(`Task ${name} must name its function as \${<Name>FunctionArn}, found ${JSON.stringify(functionName)}`);
+      return { state: name, substitution: `${match[1]}FunctionArn`, functionName: kebabCase(match[1]!) };
+    });
+
+/** Fills every `${Name}` substitution, as CloudFormation's DefinitionSubstitutions would. */
+export const substitute = (definition: AslDefinition, values: Record<string, string>): AslDefinition =>
+  JSON.parse(
+    JSON.stringify(definition).replace(/\$\{([A-Za-z0-9]+)\}/g, (_, name: string) => {
+      const value = values[name];
+      if (value === undefined) throw new Error(`No value for the substitution \${${name}}`);
+      return value;
+    }),
+  ) as AslDefinition;
+
+type Handler = (event: unknown) => Promise<unknown>;
+
+/** Imports the handler of every Task; fails when one is missing, so no Task can fall through to real Lambda. */
+export const loadHandlers = async (bindings: readonly TaskBinding[]): Promise<Map<string, Handler>> => {
+  const handlers = new Map<string, Handler>();
+  const missing: string[] = [];
+  for (const binding of bindings) {
+    if (handlers.has(binding.functionName)) continue;
+    try {
+      const module = (await import(join(ROOT, 'functions', `${binding.functionName}.ts`))) as { handler?: Handler };
+      if (typeof module.handler !== 'function') throw new Error('exports no handler');
+      handlers.set(binding.functionName, module.handler);
+    } catch (error) {
+      missing.push(`${binding.state} -> functions/${binding.functionName}.ts (${(error as Error).message.split('\n')[0]})`);
+    }
+  }
+  if (missing.length) throw new Error(`Tasks without a handler:\n  ${missing.join('\n  ')}`);
+  return handlers;
+};
+
+/** One event of the run, on the virtual clock. */
+export interface SimulationEvent {
+  /** Virtual epoch milliseconds. */
+  at: number;
+  /** Milliseconds since the execution started. */
+  elapsedMs: number;
+  type: string;
+  state?: string;
+  stateType?: string;
+  /** Map iteration index, for states inside the Map. */
+  index?: number;
+  /** Architecture of the Map iteration, when known. */
+  architecture?: string;
+  input?: unknown;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  attempt?: number;
+}
+
+export interface SimulationOptions {
+  /** The execution input. */
+  input: unknown;
+  executionName?: string;
+  /** Defaults to a fresh {@link createSimulatedAccount}. */
+  account?: SimulatedAccount;
+  /** Public registries; defaults to one holding every image of the input (unless a fault removes it). */
+  registries?: SimulatedRegistries;
+  /** Fault specs (docs/simulation.md) or parsed faults. */
+  faults?: readonly (string | FaultSpec)[];
+  /** Virtual start time, epoch ms. */
+  startTime?: number;
+  /** Changes the definition before the run (the benchmark tries other poll intervals). */
+  transformDefinition?: (definition: AslDefinition) => AslDefinition;
+  /** Called for every event as it happens. */
+  onEvent?: (event: SimulationEvent) => void;
+  /** Virtual time to let pass after the run so terminations complete before the invariants are read; default 5 min. */
+  settleMs?: number;
+}
+
+export interface SimulationReport {
+  status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  startedAt: number;
+  endedAt: number;
+  durationMs: number;
+  events: SimulationEvent[];
+  /** States entered (what Step Functions bills as state transitions). */
+  stateTransitions: number;
+  lambdaInvocations: number;
+  invocationsByFunction: Record<string, number>;
+  account: SimulatedAccount;
+  registries: SimulatedRegistries;
+  /** Builder instances not terminated and snapshots in `error` after the run settled: both must be empty. */
+  leftovers: { instances: string[]; snapshotsInError: string[] };
+}
+
+const FAKE_ARN = (name: string) => `arn:aws:lambda:us-west-2:111122223333:function:snapshot-factory-${name}`;
+export const DEFAULT_START = Date.parse('2026-01-05T09:00:00.000Z');
+
+/**
+ * Runs one execution to its end on the virtual clock.
+ *
+ * @example
+ * const report = await runSimulation({ input: { images: ['public.ecr.aws/docker/library/nginx:1.27'] } });
+ * report.status; // 'SUCCEEDED'
+ */
+export const runSimulation = async (options: SimulationOptions): Promise<SimulationReport> => {
+  const raw = loadDefinition();
+  const bindings = taskBindings(raw);
+  const handlers = await loadHandlers(bindings);
+  const substitutions = Object.fromEntries(bindings.map((b) => [b.substitution, FAKE_ARN(b.functionName)]));
+  const definition = substitute(options.transformDefinition ? options.transformDefinition(structuredClone(raw)) : raw, substitutions);
+
+  const startTime = options.startTime ?? DEFAULT_START;
+  const clock = FakeTimers.install({ now: startTime, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], shouldClearNativeTimers: true });
+  const account = options.account ?? createSimulatedAccount();
+  const uninstallAws = installSimulatedAws(account.core);
+  const registries = options.registries ?? new SimulatedRegistries();
+  const restoreLookup = useRegistryLookup(registries.lookup);
+  const faults = (options.faults ?? []).map((fault) => (typeof fault === 'string' ? parseFaultSpec(fault) : fault));
+  const hooks: TaskHooks = new Map();
+  const executionName = options.executionName ?? `sim-${new Date(startTime).toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
+
+  try {
+    if (!options.registries) publishInputImages(options.input, registries, account, missingImages(faults));
+    applyFaults(faults, { account, registries, hooks });
+    const resolvedDigests = new Map<string, string>();
+    alignPulledDigests(account, resolvedDigests);
+
+    const invocationsByFunction: Record<string, number> = {};
+    const taskResourceLocalHandlers = Object.fromEntries(
+      bindings.map((binding) => [
+        binding.state,
+        async (request: unknown) => {
+          const payload = (request as { Payload?: unknown }).Payload;
+          invocationsByFunction[binding.functionName] = (invocationsByFunction[binding.functionName] ?? 0) + 1;
+          for (const hook of hooks.get(binding.state) ?? []) hook(payload);
+          const result = await handlers.get(binding.functionName)!(payload);
+          if (binding.functionName === 'prepare-build') recordResolvedDigests(result, resolvedDigests);
+          return { Payload: result } as never;
+        },
+      ]),
+    );
+
+    const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    const execution = machine.run(options.input as never, {
+      overrides: { taskResourceLocalHandlers },
+      context: { Execution: { Name: executionName, Id: `arn:aws:states:us-west-2:111122223333:execution:snapshot-factory:${executionName}` } } as never,
+    });
+
+    const events: SimulationEvent[] = [];
+    const architectureOf = new Map<number, string>();
+    const consumed = (async () => {
+      for await (const event of execution.eventLogs) {
+        const recorded = toSimulationEvent(event, startTime, architectureOf);
+        events.push(recorded);
+        options.onEvent?.(recorded);
+      }
+    })();
+
+    let outcome: { ok: true; output: unknown } | { ok: false; error: unknown } | undefined;
+    execution.result.then(
+      (output) => (outcome = { ok: true, output }),
+      (error: unknown) => (outcome = { ok: false, error }),
+    );
+    for (;;) {
+      await settleMicrotasks();
+      if (outcome) break;
+      if (clock.countTimers() === 0) {
+        execution.abort();
+        throw new Error('The simulated execution is stuck: it has not ended and nothing is scheduled (a handler awaits something the simulation never resolves).');
+      }
+      await clock.nextAsync();
+    }
+    await settleMicrotasks();
+    const endedAt = Date.now();
+    await Promise.race([consumed, settleMicrotasks()]);
+
+    clock.tick(options.settleMs ?? 5 * 60_000);
+    const leftovers = {
+      instances: account.ec2.liveInstances().map((instance) => `${instance.InstanceId} (${instance.state})`),
+      snapshotsInError: account.ec2.snapshotsInError().map((snapshot) => snapshot.SnapshotId),
+    };
+
+    const base = {
+      startedAt: startTime,
+      endedAt,
+      durationMs: endedAt - startTime,
+      events,
+      stateTransitions: events.filter((e) => e.type === 'StateEntered').length,
+      lambdaInvocations: Object.values(invocationsByFunction).reduce((a, b) => a + b, 0),
+      invocationsByFunction,
+      account,
+      registries,
+      leftovers,
+    };
+    if (outcome.ok) return { ...base, status: 'SUCCEEDED', output: outcome.output };
+    const failure = failureOf(outcome.error, events);
+    return { ...base, ...failure };
+  } finally {
+    restoreLookup();
+    uninstallAws();
+    clock.uninstall();
+  }
+};
+
+/** Remembers the digest prepare-build resolved for each reference (as written and normalised). */
+const recordResolvedDigests = (plan: unknown, digests: Map<string, string>): void => {
+  for (const build of (plan as { builds?: { images?: { reference: string; digest?: string }[] }[] })?.builds ?? []) {
+    for (const image of build.images ?? []) {
+      if (!image.digest) continue;
+      digests.set(image.reference, image.digest);
+      digests.set(parseImageReference(image.reference).normalized, image.digest);
+    }
+  }
+};
+
+/**
+ * The simulated agent (simulation/aws/ssm-commands.ts) makes up a digest per reference, while the simulated
+ * registries serve their own: left alone, every pull would look like a tag that moved during the build.
+ * The registries are the truth, so the pull report is rewritten to the digest the registry served to
+ * prepare-build, as a real `ctr pull` of an unchanged tag would report.
+ */
+const alignPulledDigests = (account: SimulatedAccount, digests: Map<string, string>): void => {
+  const agent = account.ssmCommands as unknown as { getCommandInvocation: (input: unknown) => unknown };
+  const original = agent.getCommandInvocation.bind(account.ssmCommands);
+  account.core.register('ssm', {
+    GetCommandInvocation: (input: unknown) => {
+      const output = original(input) as { StandardOutputContent?: string };
+      if (!output?.StandardOutputContent) return output;
+      const stdout = output.StandardOutputContent.replace(
+        /^(SNAPSHOT_FACTORY_IMAGE\t([^\t]+)\t[^\t]+\t)(sha256:[0-9a-f]{64})/gm,
+        (line, head: string, reference: string) => (digests.has(reference) ? `${head}${digests.get(reference)}` : line),
+      );
+      return { ...output, StandardOutputContent: stdout };
+    },
+  });
+};
+
+/** Lets every pending promise callback run (the simulated AWS answers in microtasks). */
+const settleMicrotasks = async (): Promise<void> => {
+  for (let i = 0; i < 5; i += 1) await new Promise<void>((resolve) => setImmediate(resolve));
+};
+
+/** The simulation's public registries hold every image of the input, as they would in the real world. */
+const publishInputImages = (input: unknown, registries: SimulatedRegistries, account: SimulatedAccount, missing: Set<string>): void => {
+  const images = (input as { images?: unknown })?.images;
+  if (!Array.isArray(images)) return;
+  for (const image of images) {
+    if (typeof image !== 'string' || missing.has(image)) continue;
+    let parsed;
+    try {
+      parsed = parseImageReference(image);
+    } catch {
+      continue; // prepare-build reports it
+    }
+    if (parsed.digest) continue;
+    if (isEcrDomain(parsed.domain)) account.ecr.pushImage(parsed.path, parsed.tag ?? 'latest');
+    else registries.push(image);
+  }
+};
+
+const toSimulationEvent = (event: EventLog, startTime: number, architectureOf: Map<number, string>): SimulationEvent => {
+  const withState = event as EventLog & { state?: { name: string; type: string; input?: unknown; output?: unknown }; index?: number };
+  const index = withState.index;
+  const input = withState.state?.input as { build?: { architecture?: string } } | undefined;
+  if (index !== undefined && input?.build?.architecture) architectureOf.set(index, input.build.architecture);
+  const failed = event as { Error?: string; Cause?: unknown };
+  return {
+    at: event.timestamp,
+    elapsedMs: event.timestamp - startTime,
+    type: event.type,
+    state: withState.state?.name,
+    stateType: withState.state?.type,
+    index,
+    architecture: index !== undefined ? architectureOf.get(index) : undefined,
+    input: withState.state?.input,
+    output: withState.state?.output,
+    error: failed.Error,
+    cause: failed.Cause === undefined ? undefined : String(failed.Cause),
+    attempt: (event as { retry?: { attempt: number } }).retry?.attempt,
+  };
+};
+
+const failureOf = (error: unknown, events: readonly SimulationEvent[]): Pick<SimulationReport, 'status' | 'error' | 'cause'> => {
+  const name = (error as Error)?.name;
+  if (name === 'ExecutionTimeoutError') return { status: 'TIMED_OUT', error: 'States.Timeout', cause: 'The execution ran past the state machine TimeoutSeconds.' };
+  const failed = [...events].reverse().find((e) => e.type === 'ExecutionFailed');
+  const inner = (error as { cause?: Error })?.cause;
+  return { status: 'FAILED', error: failed?.error ?? inner?.name ?? name, cause: failed?.cause ?? inner?.message ?? (error as Error)?.message };
+};
