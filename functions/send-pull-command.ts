@@ -36,7 +36,13 @@ export const MAX_COMMANDS_BYTES = 60 * 1024;
 
 const run = async ({ build, instance }: Input): Promise<Output> => {
   const images = build.images.map((image) => parseImageReference(image.reference));
-  const script = generatePullScript({ images, platforms: build.platforms, concurrency: build.pull.concurrency });
+  const script = generatePullScript({
+    images,
+    // The script refuses a pull whose digest is not the one prepare-build resolved (and recorded in the digest set).
+    expectedDigests: build.images.map((image) => image.digest),
+    platforms: build.platforms,
+    concurrency: build.pull.concurrency,
+  });
   const commands = pullCommands(script);
   const bytes = Buffer.byteLength(JSON.stringify(commands));
   if (bytes > MAX_COMMANDS_BYTES) {

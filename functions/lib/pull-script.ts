@@ -54,12 +54,18 @@ export interface PullScriptOptions {
 export interface PullScriptInput {
   /** Only references made by {@link parseImageReference}. */
   images: readonly ImageReference[];
+  /**
+   * Digest each image's reference resolved to before the build (same order as `images`; undefined = not
+   * resolved). The script fails a pull whose digest differs: the tag moved since it was resolved.
+   */
+  expectedDigests?: readonly (string | undefined)[];
   platforms: readonly string[];
   concurrency: number;
 }
 
 const PLATFORM_RE = /^linux\/(amd64|arm64)$/;
 const SAFE_PATH_RE = /^\/[A-Za-z0-9._/-]*$/;
+const DIGEST_RE = /^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
 const SAFE_WORD_RE = /^[A-Za-z0-9._/-]+$/;
 
 /** Single-quotes a value for bash. Values are validated before they get here; quoting is the second wall. */
@@ -86,6 +92,9 @@ export const generatePullScript = (input: PullScriptInput, options: PullScriptOp
     if (parseImageReference(image.normalized).normalized !== image.normalized) return refuse(`image #${index + 1} does not round-trip`);
     return image;
   });
+  const expected = refs.map((_, index) => input.expectedDigests?.[index] ?? '');
+  if (input.expectedDigests && input.expectedDigests.length !== refs.length) refuse('expectedDigests must have one entry per image');
+  for (const digest of expected) if (digest !== '' && !DIGEST_RE.test(digest)) refuse(`expected digest ${JSON.stringify(digest)} is not a sha256/sha512 digest`);
   const platforms = [...new Set(input.platforms)];
   if (platforms.length === 0) refuse('no platforms');
   for (const platform of platforms) if (!PLATFORM_RE.test(platform)) refuse(`platform ${JSON.stringify(platform)} is not linux/amd64 or linux/arm64`);
@@ -114,6 +123,7 @@ PROVIDER=${shellQuote(provider)}
 MIN_FREE=${minFree}
 CONCURRENCY=${input.concurrency}
 REFS=${array(refs.map((ref) => ref.normalized))}
+DIGESTS=${array(expected)}
 CREDS=(${refs.map((ref) => (needsCredentials(ref) ? '1' : '0')).join(' ')})
 PLATFORMS=${array(platforms)}
 WORK=$(mktemp -d) || exit 1
@@ -193,6 +203,10 @@ pull_job() {
     size=$(ctr_host content get "$manifest" 2>/dev/null | tr -d ' \\n\\r\\t' | grep -oE '"size":[0-9]+' | cut -d : -f 2 | awk '{ s += $1 } END { print s + 0 }')
     if [ -z "$digest" ] || [ -z "$manifest" ]; then
       printf 'SNAPSHOT_FACTORY_FAILED\\t%s\\t%s\\t%s\\n' "$ref" "$platform" "pulled, but containerd does not list it for this platform" >>"$report"
+      continue
+    fi
+    if [ -n "\${DIGESTS[$i]}" ] && [ "$digest" != "\${DIGESTS[$i]}" ]; then
+      printf 'SNAPSHOT_FACTORY_FAILED\\t%s\\t%s\\t%s\\n' "$ref" "$platform" "pulled $digest but the build resolved \${DIGESTS[$i]}: the tag moved since; run the build again" >>"$report"
       continue
     fi
     printf 'SNAPSHOT_FACTORY_IMAGE\\t%s\\t%s\\t%s\\t%s\\n' "$ref" "$platform" "$digest" "$size" >>"$report"

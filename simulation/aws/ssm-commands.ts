@@ -28,6 +28,12 @@
  * - `dataVolumeTooSmall()`: ends `Failed`; half the pulls are reported, the rest fail with "no space left on
  *   device", and a `SNAPSHOT_FACTORY_DISK` line says how much space was needed.
  * - `imageMissing(reference)`: every later pull of that reference (as written or normalised) fails "not found".
+ * - `tagMoved(reference)`: the registry now serves another digest for it than prepare-build resolved; the
+ *   script reports that pull failed ("the tag moved").
+ *
+ * Digests: the script's `DIGESTS=(…)` line carries what prepare-build resolved; the simulated registry serves
+ * exactly that, so the whole simulation agrees with the simulated ECR/registry. Unresolved images get
+ * {@link simulatedDigest}(reference).
  * - `core.inject(...)` fails whole requests (throttling, access denied...).
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -97,6 +103,9 @@ const arrayLine = (lines: string[], name: string): string[] | undefined => {
   return [...line.matchAll(/'([^']*)'/g)].map((m) => m[1] ?? '');
 };
 
+/** The digest the simulated registry serves for a reference nobody resolved beforehand. */
+export const simulatedDigest = (reference: string): string => digestOf(reference);
+
 const digestOf = (reference: string): string => `sha256:${createHash('sha256').update(`simulated:${reference}`).digest('hex')}`;
 
 const sizeOf = (reference: string, platform: string): number => {
@@ -112,6 +121,7 @@ export class SimulatedSsmCommands {
   private readonly registeredBefore = new Set<string>();
   private allAgentsNeverOnline = false;
   private readonly missingImages = new Set<string>();
+  private readonly movedTags = new Set<string>();
   private nextFailure?: { kind: 'fails'; reason: string } | { kind: 'timesOut' } | { kind: 'diskFull' };
   private hung = false;
 
@@ -159,6 +169,10 @@ export class SimulatedSsmCommands {
 
   imageMissing(reference: string): void {
     this.missingImages.add(reference);
+  }
+
+  tagMoved(reference: string): void {
+    this.movedTags.add(reference);
   }
 
   // ---- queries -----------------------------------------------------------------------------------
@@ -295,6 +309,7 @@ export class SimulatedSsmCommands {
   ): Pick<SimulatedCommand, 'finishAt' | 'final' | 'stdout' | 'stderr' | 'responseCode' | 'writtenGiB'> {
     const lines = commands.flatMap((c) => c.split('\n'));
     const refs = arrayLine(lines, 'REFS') ?? [];
+    const expected = arrayLine(lines, 'DIGESTS') ?? [];
     const platforms = arrayLine(lines, 'PLATFORMS') ?? [];
     const concurrency = Math.max(1, Number(lines.find((l) => l.startsWith('CONCURRENCY='))?.split('=')[1] ?? '1') || 1);
     const pulls = refs.flatMap((reference) => platforms.map((platform) => ({ reference, platform })));
@@ -312,19 +327,25 @@ export class SimulatedSsmCommands {
     let bytes = 0;
     pulls.forEach(({ reference, platform }, index) => {
       let reason: string | undefined;
+      const wanted = expected[Math.floor(index / Math.max(platforms.length, 1))] ?? '';
+      // The simulated registry serves what prepare-build resolved, unless the tag "moved" since.
+      const moved = this.movedTags.has(reference) || [...this.movedTags].some((m) => reference.endsWith(`/${m}`));
+      const digest = wanted && !moved ? wanted : digestOf(moved ? `${reference}#moved` : reference);
       if (this.missingImages.has(reference) || [...this.missingImages].some((m) => reference.endsWith(`/${m}`) || reference === `docker.io/library/${m}`)) {
         reason = `ctr: failed to resolve reference "${reference}": ${reference}: not found`;
       } else if (failure?.kind === 'fails' && index === 0) {
         reason = failure.reason;
       } else if (failure?.kind === 'diskFull' && index >= Math.floor(pulls.length / 2)) {
         reason = `ctr: failed to extract layer: write /var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/${index}/fs/data: no space left on device`;
+      } else if (wanted && digest !== wanted) {
+        reason = `pulled ${digest} but the build resolved ${wanted}: the tag moved since; run the build again`;
       }
       if (reason) {
         failed.push(`SNAPSHOT_FACTORY_FAILED\t${reference}\t${platform}\t${reason}`);
       } else {
         const size = sizeOf(reference, platform);
         bytes += size;
-        ok.push(`SNAPSHOT_FACTORY_IMAGE\t${reference}\t${platform}\t${digestOf(reference)}\t${size}`);
+        ok.push(`SNAPSHOT_FACTORY_IMAGE\t${reference}\t${platform}\t${digest}\t${size}`);
       }
     });
     const report = [`SNAPSHOT_FACTORY_SUMMARY\t${pulls.length}\t${ok.length}\t${failed.length}`];

@@ -102,9 +102,15 @@ describe('pull script against a real containerd and registry', () => {
     const leftover = await registry.pushImage('old/leftover', 'v1');
     await host.ctr('images', 'pull', '--plain-http', leftover.reference); // the script starts from an empty store
     const images = pushed.map((image) => parseImageReference(image.reference));
+    const commands = pullCommands(
+      generatePullScript(
+        { images, expectedDigests: pushed.map((image) => image.digest), platforms: BOTH, concurrency: 4 },
+        { containerdAddress: host.address, containerdRoot: host.root, plainHttp: true, minFreeBytes: 2 * MiB },
+      ),
+    );
 
     // Act
-    const result = await runCommands(host, scriptFor(host, images, BOTH));
+    const result = await runCommands(host, commands);
 
     // Assess
     expect(result.stderr).not.toContain('pull failed');
@@ -150,6 +156,24 @@ describe('pull script against a real containerd and registry', () => {
     expect(report.failures[0]).toMatchObject({ reference: missing.normalized, platform: 'linux/amd64' });
     expect(report.failures[0]!.reason).toMatch(/not found/i);
     expect(result.stderr).toContain(`pull failed: ${missing.normalized} linux/amd64`);
+  });
+
+  it('fails a pull whose digest is not the one the build resolved (the tag moved)', async () => {
+    // Prepare
+    const image = parseImageReference(pushed[1]!.reference);
+    const stale = `sha256:${'0'.repeat(64)}`;
+    const commands = pullCommands(
+      generatePullScript(
+        { images: [image], expectedDigests: [stale], platforms: ['linux/amd64'], concurrency: 1 },
+        { containerdAddress: host.address, containerdRoot: host.root, plainHttp: true, minFreeBytes: 2 * MiB },
+      ),
+    );
+    // Act
+    const result = await runCommands(host, commands);
+    // Assess
+    expect(result.code).not.toBe(0);
+    const report = parsePullReport(result.stdout);
+    expect(report.failures[0]?.reason).toContain(`pulled ${pushed[1]!.digest} but the build resolved ${stale}`);
   });
 
   it('pulls from a private registry with the credential provider, without printing the password', async () => {
