@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { BatchGetImageCommand, type ECRClient } from '@aws-sdk/client-ecr';
 import { ecr as defaultEcr } from './clients';
 import { ImageNotFoundError, InvalidImageReferenceError, RegistryUnavailableError, callAws } from './errors';
+import { isEcrDomain, parseImageReference } from './image-reference';
 
 /** A reference split per the distribution grammar, with Docker Hub's defaults applied. */
 export interface ParsedReference {
@@ -26,43 +27,16 @@ export interface ParsedReference {
   digest?: string;
 }
 
-const DIGEST_PATTERN = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
-const TAG_PATTERN = /^[\w][\w.-]{0,127}$/;
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-
 /**
- * Splits an image reference: `[registry/]repository[:tag][@digest]`.
+ * Splits an image reference with B's parser (functions/lib/image-reference.ts, the distribution grammar),
+ * Docker Hub defaults applied.
  *
- * @example parseReference('nginx') // { registry: 'docker.io', repository: 'library/nginx', tag: 'latest' }
+ * @throws InvalidImageReferenceError naming the reference.
+ * @example parseReference('nginx') // { registry: 'docker.io', repository: 'library/nginx', tag: 'latest', digest: undefined }
  */
 export const parseReference = (reference: string): ParsedReference => {
-  const invalid = (why: string) => new InvalidImageReferenceError(`Image reference "${reference}" is invalid: ${why}`);
-  let rest = reference.trim();
-  if (!rest || rest !== reference) throw invalid('empty or surrounded by spaces');
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST_PATTERN.test(digest)) throw invalid(`"${digest}" is not a digest`);
-  }
-  let registry = 'docker.io';
-  const slash = rest.indexOf('/');
-  const first = slash >= 0 ? rest.slice(0, slash) : '';
-  if (first && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-    registry = first;
-    rest = rest.slice(slash + 1);
-  }
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(':');
-  if (colon >= 0) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG_PATTERN.test(tag)) throw invalid(`"${tag}" is not a tag`);
-  }
-  if (!rest || !rest.split('/').every((part) => PATH_COMPONENT.test(part))) throw invalid('the repository name is not lowercase path components');
-  const repository = registry === 'docker.io' && !rest.includes('/') ? `library/${rest}` : rest;
-  return { registry, repository, tag: tag ?? (digest ? undefined : 'latest'), digest };
+  const parsed = parseImageReference(reference);
+  return { registry: parsed.domain, repository: parsed.path, tag: parsed.tag, digest: parsed.digest };
 };
 
 /** One image resolved: the digest to pull (index or manifest) and the manifest each platform runs. */
@@ -98,10 +72,10 @@ export const MANIFEST_ACCEPT = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ];
 
-const ECR_HOST = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
+const ECR_ACCOUNT = /^(\d{12})\./;
 
 /** True for private ECR registry hosts. */
-export const isPrivateEcr = (registry: string): boolean => ECR_HOST.test(registry);
+export const isPrivateEcr = (registry: string): boolean => isEcrDomain(registry);
 
 interface IndexManifest {
   mediaType?: string;
@@ -215,7 +189,7 @@ const basic = (credential: { username: string; password: string }): string =>
 
 /** Resolves through the ECR API: one BatchGetImage per reference. */
 export const ecrLookup = (client: ECRClient = defaultEcr): RegistryLookup => async (parsed, reference, platforms) => {
-  const [, registryId] = ECR_HOST.exec(parsed.registry) ?? [];
+  const [, registryId] = ECR_ACCOUNT.exec(parsed.registry) ?? [];
   const imageId = parsed.digest ? { imageDigest: parsed.digest } : { imageTag: parsed.tag };
   let output;
   try {
