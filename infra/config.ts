@@ -7,6 +7,8 @@
  * infrastructure's shape (network, log retention, time limits) and the scope of every IAM policy.
  */
 import { z } from 'zod';
+import { PULL_LIMIT_MARGIN_SECONDS, buildDefaultsSchema, settingSchemas } from '../functions/lib/build-defaults';
+import { recipesSchema } from '../functions/lib/recipes';
 
 /** Context key in `cdk.json` holding the settings. */
 export const CONTEXT_KEY = 'snapshotFactory';
@@ -16,108 +18,108 @@ export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
-const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'a subnet ID such as subnet-0123456789abcdef0');
-const securityGroupId = z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'a security group ID such as sg-0123456789abcdef0');
+const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet ID such as subnet-0123456789abcdef0');
+const securityGroupId = z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group ID such as sg-0123456789abcdef0');
 const kmsKeyArn = z
   .string()
   .regex(
     /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-zA-Z-]+$/,
-    'a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); aliases cannot scope IAM policies',
+    'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias cannot scope IAM policies',
   );
-const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an EC2 instance type such as m7g.large');
-const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
 
-/** The settings; each field's default is documented in docs/configuration.md. */
+/** The workflow's built-in defaults (functions/lib/build-defaults.ts): the settings' defaults are the same values. */
+const BUILT_IN = buildDefaultsSchema.parse({});
+const s = settingSchemas;
+
+/** The settings; docs/configuration.md describes each one. */
 export const settingsSchema = z
   .object({
     /** Kubernetes version of the Bottlerocket variant whose AMI the builder boots. */
-    kubernetesVersion: z
-      .string()
-      .regex(/^1\.\d{2}$/, 'a Kubernetes minor version such as "1.35"')
-      .default('1.35'),
-    /** Bottlerocket variant flavour: standard, NVIDIA or FIPS. */
-    variantFlavor: z.enum(['standard', 'nvidia', 'fips']).default('standard'),
-    /**
-     * SSM parameter holding the AMI ID; `{architecture}` is replaced by x86_64 or arm64.
-     * Overrides kubernetesVersion/variantFlavor (the old script's -a).
-     */
+    kubernetesVersion: s.kubernetesVersion.default(BUILT_IN.kubernetesVersion),
+    /** Bottlerocket variant: standard, NVIDIA or FIPS. */
+    variant: s.variant.default(BUILT_IN.variant),
+    /** AMI SSM parameter (the old script's -a); `{arch}` becomes x86_64 or arm64. Wins over kubernetesVersion/variant. */
     amiParameter: z
       .string()
-      .regex(/^\/aws\/service\/bottlerocket\/[A-Za-z0-9_.{}\/-]+$/, 'a Bottlerocket AMI parameter path under /aws/service/bottlerocket/')
+      .regex(/^\/aws\/service\/bottlerocket\/[A-Za-z0-9_.{}\/-]+$/, 'expected a Bottlerocket AMI parameter path under /aws/service/bottlerocket/ (the functions may read only those)')
       .optional(),
-    /** Architectures built by default (one builder each). */
-    architectures: z.array(z.enum(['x86_64', 'arm64'])).min(1).default(['x86_64']),
-    /** Instance types tried in order, per architecture. */
+    /** Architectures built when an execution names none (the old script's -A). */
+    architectures: s.architectures.default(BUILT_IN.architectures),
+    /** per-architecture (one snapshot each) or combined (one snapshot holding every platform). */
+    layout: s.layout.default(BUILT_IN.layout),
+    /** Instance types tried in order, per architecture (the old script's -i). */
     instanceTypes: z
       .object({
-        x86_64: z.array(instanceType).min(1).default(['m7i.large', 'm6i.large', 'm5.large']),
-        arm64: z.array(instanceType).min(1).default(['m7g.large', 'm6g.large']),
+        x86_64: s.instanceTypes.default(BUILT_IN.instanceTypes.x86_64),
+        arm64: s.instanceTypes.default(BUILT_IN.instanceTypes.arm64),
       })
+      .strict()
       .prefault({}),
-    /** Data volume (/dev/xvdb) that becomes the snapshot. */
+    /** Data volume (/dev/xvdb) that becomes the snapshot (the old script's -s). */
     dataVolume: z
       .object({
-        sizeGiB: z.number().int().min(1).max(16384).default(100),
-        iops: z.number().int().min(3000).max(80000).default(4000),
-        throughputMiBps: z.number().int().min(125).max(2000).default(1000),
+        sizeGiB: s.sizeGiB.default(BUILT_IN.dataVolume.sizeGiB),
+        iops: s.iops.default(BUILT_IN.dataVolume.iops),
+        throughputMiBps: s.throughputMiBps.default(BUILT_IN.dataVolume.throughputMiBps),
       })
+      .strict()
       .prefault({}),
     /** OS volume (/dev/xvda) size. */
-    osVolumeSizeGiB: z.number().int().min(2).max(16384).default(4),
-    /** Encrypt the builder's volumes (and so the snapshot). */
+    osVolumeSizeGiB: s.osVolumeSizeGiB.default(BUILT_IN.osVolumeSizeGiB),
+    /** Encrypt the builder's volumes and so the snapshots (the old script's -e). */
     encrypted: z.boolean().default(true),
-    /** Customer managed key for the volumes; default: the account's aws/ebs key. */
+    /** Customer managed key for the volumes (the old script's -k); default: the account's aws/ebs key. */
     kmsKeyArn: kmsKeyArn.optional(),
     /** Existing IAM role name for the builder instead of the one the factory creates (the old script's -R). */
     instanceRoleName: z
       .string()
-      .regex(/^[\w+=,.@-]{1,64}$/, 'an IAM role name (not an ARN), at most 64 characters')
+      .regex(/^[\w+=,.@-]{1,64}$/, 'expected an IAM role name (not an ARN), at most 64 characters')
       .optional(),
     /** VPC of subnetIds; needed to create the builder security group when securityGroupIds is empty. */
-    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'a VPC ID such as vpc-0123456789abcdef0').optional(),
-    /** Subnets the builder may launch in; the first is the default. Empty: the factory creates its own VPC. */
+    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'expected a VPC ID such as vpc-0123456789abcdef0').optional(),
+    /** Subnets the builder may launch in; the first is the default (the old script's -sn). Empty: the factory creates its own VPC. */
     subnetIds: z.array(subnetId).default([]),
-    /** Security groups of the builder. Empty: the factory creates one with no inbound rule and HTTPS egress only. */
-    securityGroupIds: z.array(securityGroupId).default([]),
-    /** Give the builder a public IP (needed in public subnets without NAT). Default: true in the factory's own VPC, else false. */
+    /** Security groups of the builder (the old script's -sg). Empty: the factory creates one with no inbound rule and HTTPS egress only. */
+    securityGroupIds: s.securityGroupIds.pipe(z.array(securityGroupId)).default([]),
+    /** Public IP for the builder (the old script's -p). Default: true in the factory's own VPC (public subnets, no NAT), false in given subnets. */
     associatePublicIp: z.boolean().optional(),
-    /** ECR repositories the builder may pull from (ARNs, wildcards allowed). Default: every repository of this account. */
+    /** ECR repositories the builder and digest resolution may read (ARNs, wildcards allowed). Default: every repository of this account. */
     ecrRepositoryArns: z
-      .array(z.string().regex(/^arn:aws[a-z-]*:ecr:[a-z0-9-*]+:(\d{12}|\*):repository\/.+$/, 'an ECR repository ARN'))
+      .array(z.string().regex(/^arn:aws[a-z-]*:ecr:[a-z0-9-*]+:(\d{12}|\*):repository\/.+$/, 'expected an ECR repository ARN (arn:aws:ecr:<region>:<account>:repository/<name>)'))
+      .min(1)
       .optional(),
     /** Images pulled at once on the builder. */
-    pullConcurrency: z.number().int().min(1).max(32).default(4),
-    /** Time limits of the workflow, in seconds. */
+    pullConcurrency: s.concurrency.default(BUILT_IN.pull.concurrency),
+    /** Time limits, in seconds. */
     timeLimits: z
       .object({
-        ssmOnlineSeconds: seconds(60, 3600).default(600),
-        pullSeconds: seconds(60, 172800).default(3600),
-        stopSeconds: seconds(60, 3600).default(600),
-        snapshotSeconds: seconds(300, 86400).default(7200),
-        executionSeconds: seconds(900, 31536000).default(4 * 3600),
+        ssmOnlineSeconds: s.ssmOnlineSeconds.default(BUILT_IN.limits.ssmOnlineSeconds),
+        /** SSM Run Command timeout of the pull script. */
+        pullCommandSeconds: s.commandTimeoutSeconds.default(BUILT_IN.pull.commandTimeoutSeconds),
+        /** The workflow's wait for the pull; default: pullCommandSeconds + 300. */
+        pullSeconds: s.pullSeconds.optional(),
+        stopSeconds: s.stopSeconds.default(BUILT_IN.limits.stopSeconds),
+        snapshotSeconds: s.snapshotSeconds.default(BUILT_IN.limits.snapshotSeconds),
+        /** Whole execution (state machine TimeoutSeconds). */
+        executionSeconds: z.number().int().min(900).max(31536000).default(6 * 3600),
       })
+      .strict()
       .prefault({}),
     /** Retention of every log group of the factory, in days. */
     logRetentionDays: z
       .number()
       .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
-        message: `one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(', ')}`,
+        message: `expected one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(', ')}`,
       })
       .default(30),
     /** Powertools log level of the functions. */
     logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-    /** Extra SSM parameter written with the snapshot ID of every build (the old script's -op). */
-    resultParameter: z
-      .string()
-      .regex(/^\/[A-Za-z0-9_.\/-]{1,1010}$/, 'a parameter name starting with / (letters, digits, _ . / -)')
-      .refine((name) => !/^\/(aws|ssm)/i.test(name), 'a name not under /aws or /ssm (reserved by AWS)')
-      .optional(),
     /** Builders older than this are terminated by the hourly reaper. */
     reaperMaxAgeHours: z.number().int().min(1).max(168).default(6),
     /** Named build recipes (schedules, ECR-push triggers); validated by functions/lib/recipes.ts. */
-    recipes: z.array(z.unknown()).default([]),
+    recipes: recipesSchema.default([]),
     /** Extra tags applied to every resource the builds create. */
-    tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+    tags: s.tags.default({}),
   })
   .strict()
   .superRefine((settings, ctx) => {
@@ -142,16 +144,28 @@ export const settingsSchema = z
         message: 'vpcId or securityGroupIds are set without subnetIds: name the subnets the builder launches in',
       });
     }
-    const limits = settings.timeLimits;
-    const waits = limits.ssmOnlineSeconds + limits.pullSeconds + limits.stopSeconds + limits.snapshotSeconds;
-    if (limits.executionSeconds < waits) {
+    const waits = waitSeconds(settings.timeLimits);
+    if (settings.timeLimits.executionSeconds < waits) {
       ctx.addIssue({
         code: 'custom',
         path: ['timeLimits', 'executionSeconds'],
-        message: `must be at least the sum of the wait limits (${waits} s) so a build can finish`,
+        message: `expected at least the sum of the wait limits (${waits} s) so a build can finish`,
       });
     }
   });
+
+/** Seconds the workflow may spend waiting in one build: SSM online + pull + stop + snapshot. */
+export const waitSeconds = (limits: {
+  ssmOnlineSeconds: number;
+  pullCommandSeconds: number;
+  pullSeconds?: number | undefined;
+  stopSeconds: number;
+  snapshotSeconds: number;
+}): number =>
+  limits.ssmOnlineSeconds +
+  (limits.pullSeconds ?? limits.pullCommandSeconds + PULL_LIMIT_MARGIN_SECONDS) +
+  limits.stopSeconds +
+  limits.snapshotSeconds;
 
 /** Settings as written in cdk.json or props (every field optional). */
 export type SnapshotFactorySettingsInput = z.input<typeof settingsSchema>;
@@ -190,14 +204,7 @@ export const parseSettings = (raw: unknown, source: string): SnapshotFactorySett
     if (issue.code === 'unrecognized_keys') {
       return `- unknown setting(s) ${issue.keys.map((k) => `"${[...issue.path.map(String), k].join('.')}"`).join(', ')}: see docs/configuration.md for the accepted settings`;
     }
-    return `- setting "${key}" = ${describe(valueAt(raw, issue.path))}: expected ${issue.message}`;
+    return `- setting "${key}" = ${describe(valueAt(raw, issue.path))}: ${issue.message}`;
   });
   throw new InvalidSettingsError(`Invalid snapshot factory settings in ${source}:\n${lines.join('\n')}`);
-};
-
-/** The AMI parameter path of `architecture` under these settings. */
-export const amiParameterFor = (settings: SnapshotFactorySettings, architecture: 'x86_64' | 'arm64'): string => {
-  if (settings.amiParameter) return settings.amiParameter.replaceAll('{architecture}', architecture);
-  const flavor = settings.variantFlavor === 'standard' ? '' : `-${settings.variantFlavor}`;
-  return `/aws/service/bottlerocket/aws-k8s-${settings.kubernetesVersion}${flavor}/${architecture}/latest/image_id`;
 };

@@ -31,19 +31,19 @@ export type FunctionName = (typeof ALL_FUNCTIONS)[number];
 
 /** The AWS actions each function's code calls (one per SDK command it sends). */
 export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
-  'prepare-build': ['ssm:GetParameter', 'ecr:BatchGetImage'],
+  'prepare-build': ['ssm:GetParameters', 'ecr:BatchGetImage'],
   'launch-instance': ['ssm:GetParameter', 'ec2:RunInstances', 'ec2:DescribeInstances'],
-  'check-ssm-agent': ['ssm:DescribeInstanceInformation'],
+  'check-ssm-agent': ['ssm:DescribeInstanceInformation', 'ec2:DescribeInstances'],
   'send-pull-command': ['ssm:SendCommand'],
   'check-pull-command': ['ssm:GetCommandInvocation'],
-  'stop-instance': ['ec2:StopInstances'],
+  'stop-instance': ['ec2:DescribeInstances', 'ec2:StopInstances'],
   'check-instance-stopped': ['ec2:DescribeInstances'],
-  'create-snapshot': ['ec2:DescribeInstances', 'ec2:CreateSnapshot'],
+  'create-snapshot': ['ec2:DescribeInstances', 'ec2:DescribeSnapshots', 'ec2:CreateSnapshot'],
   'check-snapshot': ['ec2:DescribeSnapshots'],
   'terminate-instance': ['ec2:TerminateInstances'],
   'cleanup-build': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot'],
   'publish-snapshot': ['ec2:CreateTags', 'ssm:PutParameter', 'events:PutEvents'],
-  'start-build': ['states:StartExecution', 'ssm:GetParameter', 'ecr:BatchGetImage'],
+  'start-build': ['states:StartExecution', 'ecr:BatchGetImage'],
   'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution'],
 };
 
@@ -81,6 +81,17 @@ const ec2Arn = (ctx: ScopeContext, resource: string, account = true): string =>
   ctx.stack.formatArn({ service: 'ec2', resource, resourceName: '*', account: account ? undefined : '', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
 
 type Scope = (ctx: ScopeContext) => iam.PolicyStatement[];
+
+/** Bottlerocket's public AMI parameters and the factory's own prefix, read-only. */
+const readParameters = (action: string, ctx: ScopeContext): iam.PolicyStatement[] => [
+  new iam.PolicyStatement({
+    actions: [action],
+    resources: [
+      ctx.stack.formatArn({ service: 'ssm', account: '', resource: 'parameter', resourceName: 'aws/service/bottlerocket/*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+      ...ctx.ownParameterArns,
+    ],
+  }),
+];
 const statement = (props: iam.PolicyStatementProps) => new iam.PolicyStatement(props);
 /** Actions AWS does not scope to resources (Describe*, GetCommandInvocation, ...). */
 const anyResource = (action: string): Scope => () => [statement({ actions: [action], resources: ['*'] })];
@@ -171,15 +182,8 @@ const SCOPES: Record<string, Scope> = {
   'ec2:CreateTags': (ctx) => [
     statement({ actions: ['ec2:CreateTags'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
   ],
-  'ssm:GetParameter': (ctx) => [
-    statement({
-      actions: ['ssm:GetParameter'],
-      resources: [
-        ctx.stack.formatArn({ service: 'ssm', account: '', resource: 'parameter', resourceName: 'aws/service/bottlerocket/*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
-        ...ctx.ownParameterArns,
-      ],
-    }),
-  ],
+  'ssm:GetParameter': (ctx) => readParameters('ssm:GetParameter', ctx),
+  'ssm:GetParameters': (ctx) => readParameters('ssm:GetParameters', ctx),
   'ssm:PutParameter': (ctx) => [statement({ actions: ['ssm:PutParameter'], resources: [...ctx.ownParameterArns] })],
   'ssm:SendCommand': (ctx) => [
     statement({

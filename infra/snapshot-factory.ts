@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -18,9 +18,10 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { parseRecipes } from '../functions/lib/recipes';
+import { buildDefaultsSchema, type BuildDefaults } from '../functions/lib/build-defaults';
+import type { RecipeSettings } from '../functions/lib/recipes';
 import { PARAMETER_PREFIX } from '../functions/lib/current-snapshot';
-import { amiParameterFor, parseSettings, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
+import { InvalidSettingsError, parseSettings, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
 import { ALL_FUNCTIONS, STAGE_FUNCTIONS, statementsFor, type FunctionName, type ScopeContext } from './permissions';
 import { acknowledgeWildcardResources } from './nag';
 import { RecipeTriggers } from './recipe-triggers';
@@ -44,17 +45,19 @@ export const pascalCase = (kebab: string): string =>
 export interface SnapshotFactoryProps {
   /** Kubernetes version of the Bottlerocket variant the builder boots. @default '1.35' */
   readonly kubernetesVersion?: string;
-  /** Bottlerocket flavour. @default 'standard' */
-  readonly variantFlavor?: 'standard' | 'nvidia' | 'fips';
-  /** AMI SSM parameter path; `{architecture}` becomes x86_64/arm64. @default - from kubernetesVersion and variantFlavor */
+  /** Bottlerocket variant. @default 'standard' */
+  readonly variant?: 'standard' | 'nvidia' | 'fips';
+  /** AMI SSM parameter path under /aws/service/bottlerocket/; `{arch}` becomes x86_64/arm64. @default - from kubernetesVersion and variant */
   readonly amiParameter?: string;
   /** Architectures built when an execution names none. @default ['x86_64'] */
-  readonly architectures?: ReadonlyArray<'x86_64' | 'arm64'>;
-  /** Instance types tried in order, per architecture. @default { x86_64: ['m7i.large','m6i.large','m5.large'], arm64: ['m7g.large','m6g.large'] } */
-  readonly instanceTypes?: { readonly x86_64?: readonly string[]; readonly arm64?: readonly string[] };
+  readonly architectures?: Array<'x86_64' | 'arm64'>;
+  /** Snapshot layout when an execution names none. @default 'per-architecture' */
+  readonly layout?: 'per-architecture' | 'combined';
+  /** Instance types tried in order, per architecture. @default { x86_64: ['m7i.xlarge','m6i.xlarge','m5.xlarge'], arm64: ['m7g.xlarge','m6g.xlarge'] } */
+  readonly instanceTypes?: { readonly x86_64?: string[]; readonly arm64?: string[] };
   /** Data volume (/dev/xvdb, the snapshot's source). @default { sizeGiB: 100, iops: 4000, throughputMiBps: 1000 } */
   readonly dataVolume?: { readonly sizeGiB?: number; readonly iops?: number; readonly throughputMiBps?: number };
-  /** OS volume size in GiB. @default 4 */
+  /** OS volume size in GiB. @default 10 */
   readonly osVolumeSizeGiB?: number;
   /** Encrypt the builder's volumes and so the snapshots. @default true */
   readonly encrypted?: boolean;
@@ -65,18 +68,19 @@ export interface SnapshotFactoryProps {
   /** VPC of `subnetIds` (to create the builder security group in). @default - none */
   readonly vpcId?: string;
   /** Subnets the builder may launch in (the first is the default). @default - a dedicated VPC with public subnets, no NAT */
-  readonly subnetIds?: readonly string[];
+  readonly subnetIds?: string[];
   /** Builder security groups. @default - one with no inbound rule and TCP 443 egress only */
-  readonly securityGroupIds?: readonly string[];
+  readonly securityGroupIds?: string[];
   /** Give the builder a public IP. @default - true in the factory's own VPC, false in given subnets */
   readonly associatePublicIp?: boolean;
   /** ECR repositories the builder (and digest resolution) may read. @default - every repository of this account */
-  readonly ecrRepositoryArns?: readonly string[];
+  readonly ecrRepositoryArns?: string[];
   /** Images pulled at once. @default 4 */
   readonly pullConcurrency?: number;
-  /** Time limits in seconds. @default { ssmOnlineSeconds: 600, pullSeconds: 3600, stopSeconds: 600, snapshotSeconds: 7200, executionSeconds: 14400 } */
+  /** Time limits in seconds. @default { ssmOnlineSeconds: 600, pullCommandSeconds: 3600, pullSeconds: pullCommandSeconds + 300, stopSeconds: 900, snapshotSeconds: 7200, executionSeconds: 21600 } */
   readonly timeLimits?: {
     readonly ssmOnlineSeconds?: number;
+    readonly pullCommandSeconds?: number;
     readonly pullSeconds?: number;
     readonly stopSeconds?: number;
     readonly snapshotSeconds?: number;
@@ -86,14 +90,12 @@ export interface SnapshotFactoryProps {
   readonly logRetentionDays?: number;
   /** Powertools log level. @default 'INFO' */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-  /** Extra SSM parameter receiving each build's snapshot ID. @default - none */
-  readonly resultParameter?: string;
   /** Age after which the reaper terminates a builder, in hours. @default 6 */
   readonly reaperMaxAgeHours?: number;
   /** Build recipes (see docs/recipes.md). @default [] */
-  readonly recipes?: readonly unknown[];
+  readonly recipes?: RecipeSettings[];
   /** Extra tags on every resource builds create. @default {} */
-  readonly tags?: Readonly<Record<string, string>>;
+  readonly tags?: Record<string, string>;
   /**
    * Where the props came from, named in validation errors.
    * @default 'SnapshotFactory props'
@@ -106,38 +108,56 @@ export interface SnapshotFactoryProps {
   readonly definitionFile?: string;
 }
 
-/** The defaults prepare-build applies to every execution (env FACTORY_DEFAULTS, compact JSON). */
+// Compile-time check: every prop is a setting of infra/config.ts.
+const propsAreSettings = (props: Omit<SnapshotFactoryProps, 'settingsSource' | 'definitionFile'>): SnapshotFactorySettingsInput => props;
+void propsAreSettings;
+
+/** The defaults prepare-build applies to every execution (env FACTORY_DEFAULTS), in buildDefaultsSchema's shape. */
 export const factoryDefaults = (
   settings: SnapshotFactorySettings,
   network: { instanceProfileName: string; subnetId?: string; securityGroupIds: string[]; associatePublicIp: boolean },
-) => ({
+): BuildDefaults => ({
   architectures: settings.architectures,
-  amiParameters: { x86_64: amiParameterFor(settings, 'x86_64'), arm64: amiParameterFor(settings, 'arm64') },
+  layout: settings.layout,
+  combinedArchitecture: settings.architectures[0] ?? 'x86_64',
+  kubernetesVersion: settings.kubernetesVersion,
+  variant: settings.variant,
+  ...(settings.amiParameter ? { amiParameter: settings.amiParameter } : {}),
   instanceTypes: settings.instanceTypes,
   instanceProfileName: network.instanceProfileName,
   ...(network.subnetId ? { subnetId: network.subnetId } : {}),
   securityGroupIds: network.securityGroupIds,
   associatePublicIp: network.associatePublicIp,
-  osVolume: { sizeGiB: settings.osVolumeSizeGiB },
+  osVolumeSizeGiB: settings.osVolumeSizeGiB,
   dataVolume: { ...settings.dataVolume, encrypted: settings.encrypted, ...(settings.kmsKeyArn ? { kmsKeyId: settings.kmsKeyArn } : {}) },
-  pull: { concurrency: settings.pullConcurrency, commandTimeoutSeconds: settings.timeLimits.pullSeconds },
+  pull: { concurrency: settings.pullConcurrency, commandTimeoutSeconds: settings.timeLimits.pullCommandSeconds },
   limits: {
     ssmOnlineSeconds: settings.timeLimits.ssmOnlineSeconds,
-    pullSeconds: settings.timeLimits.pullSeconds,
+    ...(settings.timeLimits.pullSeconds ? { pullSeconds: settings.timeLimits.pullSeconds } : {}),
     stopSeconds: settings.timeLimits.stopSeconds,
     snapshotSeconds: settings.timeLimits.snapshotSeconds,
   },
-  ...(settings.resultParameter ? { resultParameter: settings.resultParameter } : {}),
   tags: settings.tags,
 });
 
-/** Substitutions the definition may use besides the function ARNs. */
-const OTHER_SUBSTITUTIONS = (settings: SnapshotFactorySettings): Record<string, string> => ({
-  SsmOnlineSeconds: String(settings.timeLimits.ssmOnlineSeconds),
-  PullSeconds: String(settings.timeLimits.pullSeconds),
-  StopSeconds: String(settings.timeLimits.stopSeconds),
-  SnapshotSeconds: String(settings.timeLimits.snapshotSeconds),
-});
+/**
+ * Checks the deployed defaults against prepare-build's own schema at synth time. IDs of resources created in
+ * this deployment are tokens until deploy, so a well-formed stand-in is checked in their place.
+ */
+const checkDefaults = (defaults: BuildDefaults, source: string): void => {
+  const standIn = (value: string, sample: string) => (Token.isUnresolved(value) ? sample : value);
+  const checkable = {
+    ...defaults,
+    instanceProfileName: standIn(defaults.instanceProfileName, 'snapshot-factory-builder'),
+    ...(defaults.subnetId ? { subnetId: standIn(defaults.subnetId, 'subnet-00000000') } : {}),
+    securityGroupIds: defaults.securityGroupIds.map((id) => standIn(id, 'sg-00000000')),
+  };
+  const result = buildDefaultsSchema.safeParse(checkable);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new InvalidSettingsError(`Invalid snapshot factory settings in ${source}: the workflow defaults they produce are rejected by prepare-build (${issues})`);
+  }
+};
 
 /**
  * The Bottlerocket Snapshot Factory.
@@ -161,7 +181,6 @@ export class SnapshotFactory extends Construct {
     const { settingsSource, definitionFile, ...rawSettings } = props;
     const source = settingsSource ?? 'SnapshotFactory props';
     const settings = parseSettings(rawSettings, source);
-    const recipes = parseRecipes(settings.recipes, `${source}: setting "recipes"`);
     this.settings = settings;
     const stack = Stack.of(this);
     const retention = settings.logRetentionDays as logs.RetentionDays;
@@ -222,12 +241,10 @@ export class SnapshotFactory extends Construct {
       securityGroupIds,
       associatePublicIp,
     });
+    checkDefaults(defaults, source);
 
     const ownParameterArns = [
       stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${PARAMETER_PREFIX.slice(1)}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
-      ...(settings.resultParameter
-        ? [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: settings.resultParameter.slice(1), arnFormat: ArnFormat.SLASH_RESOURCE_NAME })]
-        : []),
     ];
     const ec2ResourceArn = (type: string, resourceId: string) =>
       stack.formatArn({ service: 'ec2', resource: type, resourceName: resourceId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
@@ -245,8 +262,8 @@ export class SnapshotFactory extends Construct {
 
     const environments: Partial<Record<FunctionName, Record<string, string>>> = {
       'prepare-build': { FACTORY_DEFAULTS: stack.toJsonString(defaults) },
-      'reap-builders': { MAX_AGE_HOURS: String(settings.reaperMaxAgeHours) },
-      'start-build': { RECIPES: JSON.stringify(recipes) },
+      'reap-builders': { MAX_BUILDER_AGE_HOURS: String(settings.reaperMaxAgeHours) },
+      'start-build': { RECIPES: JSON.stringify(settings.recipes) },
     };
     const timeouts: Partial<Record<FunctionName, Duration>> = {
       'prepare-build': Duration.seconds(60),
@@ -298,7 +315,6 @@ export class SnapshotFactory extends Construct {
     const aslFile = definitionFile ?? DEFINITION_FILE;
     const definition = readFileSync(aslFile, 'utf8');
     const substitutions: Record<string, string> = {
-      ...OTHER_SUBSTITUTIONS(settings),
       ...Object.fromEntries(STAGE_FUNCTIONS.map((name) => [`${pascalCase(name)}FunctionArn`, functions[name].functionArn])),
     };
     const used = [...new Set([...definition.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((match) => match[1]!))];
@@ -345,7 +361,13 @@ export class SnapshotFactory extends Construct {
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.LambdaFunction(functions['reap-builders'])],
     });
-    new RecipeTriggers(this, 'RecipeTriggers', { recipes, startBuildFunction: functions['start-build'], stateMachine: this.stateMachine });
+    // start-build's StartExecution is granted above from the permissions table, like every other action.
+    new RecipeTriggers(this, 'RecipeTriggers', {
+      recipes: settings.recipes,
+      startBuildFunction: functions['start-build'],
+      stateMachine: this.stateMachine,
+      grantStartExecution: false,
+    });
 
     this.acknowledgeNagFindings();
   }
