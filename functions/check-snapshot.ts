@@ -29,7 +29,7 @@ const run = async ({ build, snapshot }: Input): Promise<Output> => {
   const state = found.State ?? 'unknown';
   const progress = found.Progress ?? '0%';
   if (state === 'error') {
-    throw new SnapshotFailedError(`snapshot ${snapshotId} of ${snapshot.volumeId} failed at ${progress}: ${found.StateMessage ?? 'EC2 gave no reason'}.`);
+    throw new SnapshotFailedError(`snapshot ${snapshotId} of ${snapshot.volumeId} failed at ${progress}: ${(found.StateMessage ?? 'EC2 gave no reason').replace(/\.+$/, '')}.`);
   }
   const checkedAt = new Date();
   const result = { state, progress, volumeSizeGiB: found.VolumeSize ?? 0, checkedAt: checkedAt.toISOString() };
