@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as checkSnapshot } from '../../functions/check-snapshot';
-import { handler as createSnapshot } from '../../functions/create-snapshot';
+import fc from 'fast-check';
+import { handler as createSnapshot, snapshotDescription, snapshotTags } from '../../functions/create-snapshot';
 import { handler as launch } from '../../functions/launch-instance';
 import { handler as stop } from '../../functions/stop-instance';
 import type { LaunchedInstance } from '../../functions/lib/schemas';
@@ -65,6 +66,27 @@ describe('create-snapshot', () => {
     for (const tag of request.TagSpecifications[0]!.Tags) expect(tag.Value.length).toBeLessThanOrEqual(256);
     expect(request.TagSpecifications[0]!.Tags).toContainEqual({ Key: 'snapshot-factory:image-count', Value: '200' });
     expect(snapshot.snapshotId).toMatch(/^snap-/);
+  });
+
+  it('keeps the description within 255, tag values within 256 and the factory tags within 50 for any image list', () => {
+    const crowded = buildTarget({ tags: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`team-${i}`, 'x'])) });
+    fc.assert(
+      fc.property(fc.array(fc.string({ minLength: 1, maxLength: 400 }), { minLength: 1, maxLength: 300 }), (references) => {
+        const images = references.map((reference) => `${reference}@sha256:${'d'.repeat(64)}`);
+        expect(snapshotDescription(crowded, images).length).toBeLessThanOrEqual(255);
+        const tags = snapshotTags(crowded, images);
+        expect(tags).toHaveLength(50);
+        expect(tags.map((t) => t.Key)).toContain('snapshot-factory:image-count');
+        for (const tag of tags) expect(tag.Value.length).toBeLessThanOrEqual(256);
+        expect(tags.slice(0, 4).map((t) => t.Key)).toEqual([
+          'snapshot-factory:managed',
+          'snapshot-factory:execution',
+          'snapshot-factory:recipe',
+          'snapshot-factory:architecture',
+        ]);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('adopts the snapshot a previous attempt started instead of starting a second', async () => {

@@ -3,6 +3,7 @@ import {
   DeleteSnapshotCommand,
   DescribeInstancesCommand,
   DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
   RunInstancesCommand,
   StopInstancesCommand,
   TerminateInstancesCommand,
@@ -116,6 +117,19 @@ describe('simulated EC2', () => {
     expect(['m5.large', 'm7i.large', 'm7i-flex.large', 'c6a.large', 'g4dn.xlarge', 'g5.xlarge', 'p5.48xlarge', 'inf2.xlarge'].map(architectureOfInstanceType)).toEqual(
       Array(8).fill('x86_64'),
     );
+  });
+
+  it('describes the volumes an instance launched with, tagged from the volume TagSpecification', async () => {
+    const id = await runOne({
+      TagSpecifications: [{ ResourceType: 'volume', Tags: [{ Key: 'snapshot-factory:managed', Value: 'true' }] }],
+    });
+    const out = await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [id] }] }));
+    expect(out.Volumes!.map((v) => [v.Attachments![0]!.Device, v.Size, v.State])).toEqual([
+      ['/dev/xvda', 10, 'in-use'],
+      ['/dev/xvdb', 50, 'in-use'],
+    ]);
+    for (const volume of out.Volumes!) expect(volume.Tags).toEqual([{ Key: 'snapshot-factory:managed', Value: 'true' }]);
+    await expect(ec2.send(new DescribeVolumesCommand({ VolumeIds: ['vol-0123456789abcdef0'] }))).rejects.toMatchObject({ name: 'InvalidVolume.NotFound' });
   });
 
   it('rejects a snapshot description over 255 characters and an unknown volume', async () => {
