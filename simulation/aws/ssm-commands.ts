@@ -37,6 +37,7 @@
  * - `core.inject(...)` fails whole requests (throttling, access denied...).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { parseImageReference } from '../../functions/lib/image-reference';
 import { AwsServiceError, type SimulatedAwsCore } from './core';
 import type { SimulatedEc2 } from './ec2';
 
@@ -168,11 +169,11 @@ export class SimulatedSsmCommands {
   }
 
   imageMissing(reference: string): void {
-    this.missingImages.add(reference);
+    this.missingImages.add(parseImageReference(reference).normalized);
   }
 
   tagMoved(reference: string): void {
-    this.movedTags.add(reference);
+    this.movedTags.add(parseImageReference(reference).normalized);
   }
 
   // ---- queries -----------------------------------------------------------------------------------
@@ -180,10 +181,11 @@ export class SimulatedSsmCommands {
   /** `Online`, `ConnectionLost`, or undefined while the agent has not registered. */
   pingStatus(instanceId: string): 'Online' | 'ConnectionLost' | undefined {
     if (this.allAgentsNeverOnline || this.agentsNeverOnline.has(instanceId)) return undefined;
+    // instanceState() brings the instance's lazily computed state (and runningSince) up to now.
+    const state = this.ec2.instanceState(instanceId);
     const instance = this.ec2.instances.get(instanceId);
     if (!instance?.runningSince) return undefined;
     const registeredAt = instance.runningSince + this.options.agentOnlineMs;
-    const state = this.ec2.instanceState(instanceId);
     if (state === 'running') {
       if (Date.now() >= registeredAt) return 'Online';
       // A restarted instance's agent had registered before: it stays known, as ConnectionLost, until it reconnects.
@@ -329,9 +331,9 @@ export class SimulatedSsmCommands {
       let reason: string | undefined;
       const wanted = expected[Math.floor(index / Math.max(platforms.length, 1))] ?? '';
       // The simulated registry serves what prepare-build resolved, unless the tag "moved" since.
-      const moved = this.movedTags.has(reference) || [...this.movedTags].some((m) => reference.endsWith(`/${m}`));
+      const moved = this.movedTags.has(reference);
       const digest = wanted && !moved ? wanted : digestOf(moved ? `${reference}#moved` : reference);
-      if (this.missingImages.has(reference) || [...this.missingImages].some((m) => reference.endsWith(`/${m}`) || reference === `docker.io/library/${m}`)) {
+      if (this.missingImages.has(reference)) {
         reason = `ctr: failed to resolve reference "${reference}": ${reference}: not found`;
       } else if (failure?.kind === 'fails' && index === 0) {
         reason = failure.reason;

