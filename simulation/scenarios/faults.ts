@@ -13,7 +13,7 @@ import type { SimulatedRegistries } from '../registries';
 export type FaultSpec =
   | { kind: 'aws'; rule: FaultRule; text: string }
   | { kind: 'no-capacity'; instanceType: string; code: string; text: string }
-  | { kind: 'lose-instance'; state: string; vanish: boolean; text: string }
+  | { kind: 'lose-instance'; state: string; vanish: boolean; architecture?: string; text: string }
   | { kind: 'snapshot-error'; text: string }
   | { kind: 'never-finish'; what: NeverFinishKind | 'pull'; text: string }
   | { kind: 'registry-down'; host: string; text: string }
@@ -27,11 +27,11 @@ export type SsmFaultKind = (typeof SSM_FAULT_KINDS)[number];
 export const FAULT_GRAMMAR = [
   'throttle:<service>:<Operation>[:<times>|always]   the next <times> (default 1) calls fail with the service\'s throttling code',
   'server-error:<service>:<Operation>[:<times>|always] the next calls fail with a 500 (InternalError / InternalServerError)',
-  'access-denied:<service>:<Operation>                every call fails with UnauthorizedOperation / AccessDeniedException',
+  'access-denied:<service>:<Operation>[:<times>]      calls fail with UnauthorizedOperation / AccessDeniedException (default always)',
   'aws-error:<service>:<Operation>:<Code>[:<times>|always] the next calls fail with that AWS error code',
   'no-capacity:<instanceType>[:<Code>]                RunInstances of that type fails (InsufficientInstanceCapacity)',
-  'lose-instance:<State>                              the builder instance terminates just before Task <State> runs',
-  'vanish-instance:<State>                            same, and the instance also disappears from DescribeInstances',
+  'lose-instance:<State>[:<arch>]                     the builder instance terminates just before Task <State> runs',
+  'vanish-instance:<State>[:<arch>]                   same, and the instance also disappears from DescribeInstances',
   'snapshot-error                                     the data volume\'s snapshot goes to state error',
   'never-finish:<launch|stop|terminate|snapshot|pull> that step never completes (the stage time limit fires)',
   'registry-down:<host>                               the public registry answers 503 to digest lookups',
@@ -75,7 +75,7 @@ export const parseFaultSpec = (text: string): FaultSpec => {
     case 'server-error':
       return { kind: 'aws', rule: FAULTS.serverError(service(text, args[0]), operation(text, args[1]), times(text, args[2])), text };
     case 'access-denied':
-      return { kind: 'aws', rule: FAULTS.accessDenied(service(text, args[0]), operation(text, args[1])), text };
+      return { kind: 'aws', rule: { ...FAULTS.accessDenied(service(text, args[0]), operation(text, args[1])), times: args[2] ? times(text, args[2]) : Infinity }, text };
     case 'aws-error': {
       const code = args[2];
       if (!code || !/^[A-Za-z][A-Za-z0-9.]+$/.test(code)) throw new Error(`fault "${text}": expected an AWS error code, got "${code ?? ''}"`);
@@ -88,7 +88,8 @@ export const parseFaultSpec = (text: string): FaultSpec => {
     case 'lose-instance':
     case 'vanish-instance':
       if (!args[0] || !/^[A-Z][A-Za-z]+$/.test(args[0])) throw new Error(`fault "${text}": expected a Task state name such as CheckPullCommand`);
-      return { kind: 'lose-instance', state: args[0], vanish: kind === 'vanish-instance', text };
+      if (args[1] && !['x86_64', 'arm64'].includes(args[1])) throw new Error(`fault "${text}": architecture must be x86_64 or arm64`);
+      return { kind: 'lose-instance', state: args[0], vanish: kind === 'vanish-instance', architecture: args[1], text };
     case 'snapshot-error':
       return { kind: 'snapshot-error', text };
     case 'never-finish': {
@@ -131,7 +132,9 @@ export const applyFaults = (
       case 'lose-instance': {
         const lost = new Set<string>();
         addHook(hooks, fault.state, (payload) => {
-          const instanceId = (payload as { instance?: { instanceId?: string } })?.instance?.instanceId;
+          const { instance, build } = (payload ?? {}) as { instance?: { instanceId?: string }; build?: { architecture?: string } };
+          if (fault.architecture && build?.architecture !== fault.architecture) return;
+          const instanceId = instance?.instanceId;
           if (!instanceId) throw new Error(`fault "${fault.text}": Task ${fault.state} receives no instance`);
           if (lost.has(instanceId)) return;
           lost.add(instanceId);
@@ -164,25 +167,20 @@ export const missingImages = (faults: readonly FaultSpec[]): Set<string> =>
   new Set(faults.flatMap((fault) => (fault.kind === 'image-missing' ? [fault.reference] : [])));
 
 const applySsmFault = (account: SimulatedAccount, what: SsmFaultKind | 'never-finish-pull', argument: string | undefined, text: string): void => {
-  // Bound to the simulated SSM's hooks (simulation/aws/ssm-commands.ts).
-  const ssm = account.ssmCommands as unknown as Record<string, ((...args: unknown[]) => void) | undefined>;
-  const call = (method: string, ...args: unknown[]) => {
-    const hook = ssm[method];
-    if (typeof hook !== 'function') throw new Error(`fault "${text}": the simulated SSM has no ${method}() hook`);
-    hook.apply(account.ssmCommands, args);
-  };
+  const ssm = account.ssmCommands;
   switch (what) {
     case 'agent-never-online':
-      return call('agentNeverOnline');
+      return ssm.agentNeverOnline();
     case 'command-fails':
-      return call('commandWillFail', argument);
+      return argument ? ssm.nextCommandFails(argument) : ssm.nextCommandFails();
     case 'command-times-out':
-      return call('commandWillTimeOut');
+      return ssm.nextCommandTimesOut();
     case 'volume-too-small':
-      return call('volumeTooSmall');
+      return ssm.dataVolumeTooSmall();
     case 'pull-image-missing':
-      return call('imageMissing', argument);
+      if (!argument) throw new Error(`fault "${text}": expected an image reference`);
+      return ssm.imageMissing(argument);
     case 'never-finish-pull':
-      return call('commandNeverFinishes');
+      return ssm.neverFinish();
   }
 };

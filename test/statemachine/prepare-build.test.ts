@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { handler, parseExecutionInput, planBuild } from '../../functions/prepare-build';
+import { buildDefaultsSchema, parseBuildDefaults } from '../../functions/lib/build-defaults';
+import { buildTargetSchema } from '../../functions/lib/schemas';
+
+const defaults = buildDefaultsSchema.parse({});
+const NGINX = 'public.ecr.aws/docker/library/nginx:1.27';
+const plan = (input: Record<string, unknown>, deployed = defaults) => planBuild('exec-1', parseExecutionInput({ images: [NGINX], ...input }), deployed);
+
+describe('prepare-build', () => {
+  it('plans one x86_64 build with the documented defaults when only images is given', () => {
+    // Act
+    const result = plan({});
+
+    // Assess
+    expect(result.status).toBe('BUILD');
+    expect(result.recipe).toMatch(/^adhoc-[0-9a-f]{12}$/);
+    expect(result.builds).toHaveLength(1);
+    const [build] = result.builds;
+    expect(buildTargetSchema.parse(build)).toEqual(build);
+    expect(build).toMatchObject({
+      executionName: 'exec-1',
+      architecture: 'x86_64',
+      platforms: ['linux/amd64'],
+      images: [{ reference: NGINX }],
+      amiParameter: '/aws/service/bottlerocket/aws-k8s-1.35/x86_64/latest/image_id',
+      instanceTypes: ['m7i.xlarge', 'm6i.xlarge', 'm5.xlarge'],
+      associatePublicIp: true,
+      osVolume: { sizeGiB: 10 },
+      dataVolume: { sizeGiB: 100, iops: 4000, throughputMiBps: 1000, encrypted: true },
+      pull: { concurrency: 4, commandTimeoutSeconds: 3600 },
+      limits: { ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 },
+    });
+  });
+
+  it('plans one build per architecture with its own AMI parameter and instance types', () => {
+    const result = plan({ architectures: ['x86_64', 'arm64'], kubernetesVersion: '1.36', variant: 'nvidia' });
+
+    expect(result.builds.map((b) => [b.architecture, b.platforms, b.amiParameter, b.instanceTypes[0]])).toEqual([
+      ['x86_64', ['linux/amd64'], '/aws/service/bottlerocket/aws-k8s-1.36-nvidia/x86_64/latest/image_id', 'm7i.xlarge'],
+      ['arm64', ['linux/arm64'], '/aws/service/bottlerocket/aws-k8s-1.36-nvidia/arm64/latest/image_id', 'm7g.xlarge'],
+    ]);
+  });
+
+  it('plans one build holding both platforms for the combined layout', () => {
+    const result = plan({ architectures: ['x86_64', 'arm64'], layout: 'combined' });
+
+    expect(result.builds).toHaveLength(1);
+    expect(result.builds[0]).toMatchObject({ architecture: 'x86_64', platforms: ['linux/amd64', 'linux/arm64'] });
+    expect(plan({ architectures: ['x86_64', 'arm64'], layout: 'combined', combinedArchitecture: 'arm64' }).builds[0]!.architecture).toBe('arm64');
+  });
+
+  it('replaces {arch} in an explicit AMI parameter pattern', () => {
+    const result = plan({ architectures: ['x86_64', 'arm64'], amiParameter: '/my/ami/{arch}/id' });
+
+    expect(result.builds.map((b) => b.amiParameter)).toEqual(['/my/ami/x86_64/id', '/my/ami/arm64/id']);
+  });
+
+  it('lets the execution input override the deployed defaults, which override the built-in ones', () => {
+    const deployed = parseBuildDefaults(JSON.stringify({ instanceProfileName: 'deployed-profile', dataVolume: { sizeGiB: 200 }, subnetId: 'subnet-0123456789abcdef0' }));
+
+    const result = plan({ dataVolume: { sizeGiB: 300 }, pull: { commandTimeoutSeconds: 600 }, tags: { team: 'ml' } }, deployed);
+
+    expect(result.builds[0]).toMatchObject({
+      instanceProfileName: 'deployed-profile',
+      subnetId: 'subnet-0123456789abcdef0',
+      dataVolume: { sizeGiB: 300, iops: 4000 },
+      pull: { commandTimeoutSeconds: 600 },
+      limits: { pullSeconds: 900 },
+      tags: { team: 'ml' },
+    });
+  });
+
+  it('fails at cold start when FACTORY_DEFAULTS is invalid, naming the key', () => {
+    expect(() => parseBuildDefaults('{"dataVolume":{"sizeGiB":0}}')).toThrow(/dataVolume\.sizeGiB/);
+    expect(() => parseBuildDefaults('{"unknownSetting":1}')).toThrow(/unknownSetting/);
+    expect(() => parseBuildDefaults('not json')).toThrow(/not valid JSON/);
+  });
+
+  it.each([
+    ['images is missing', {}, /images/],
+    ['images is empty', { images: [] }, /images/],
+    ['a field is unknown', { images: [NGINX], volumeSize: 100 }, /volumeSize/],
+    ['an architecture is unknown', { images: [NGINX], architectures: ['amd64'] }, /architectures\.0/],
+    ['the layout is unknown', { images: [NGINX], layout: 'split' }, /layout/],
+    ['the volume is too large', { images: [NGINX], dataVolume: { sizeGiB: 20000 } }, /dataVolume\.sizeGiB/],
+    ['gp3 IOPS exceed 500 per GiB', { images: [NGINX], dataVolume: { sizeGiB: 8, iops: 5000 } }, /dataVolume\.iops/],
+    ['throughput exceeds IOPS / 4', { images: [NGINX], dataVolume: { iops: 3000, throughputMiBps: 1000 } }, /dataVolume\.throughputMiBps/],
+    ['a KMS key is given without encryption', { images: [NGINX], dataVolume: { encrypted: false, kmsKeyId: 'alias/x' } }, /kmsKeyId/],
+    ['the subnet ID is malformed', { images: [NGINX], subnetId: 'my-subnet' }, /subnetId/],
+    ['the pull limit is below the command timeout', { images: [NGINX], limits: { pullSeconds: 600 } }, /limits\.pullSeconds/],
+    ['an image is listed twice', { images: [NGINX, NGINX] }, /more than once/],
+    ['a tag key is reserved', { images: [NGINX], tags: { 'snapshot-factory:x': 'y' } }, /reserved/],
+    ['a tag value is too long', { images: [NGINX], tags: { team: 'x'.repeat(257) } }, /tags\.team/],
+    ['the AMI pattern lacks {arch} for two architectures', { images: [NGINX], architectures: ['x86_64', 'arm64'], amiParameter: '/my/ami' }, /\{arch\}/],
+    ['the recipe name has a slash', { images: [NGINX], recipe: 'a/b' }, /recipe/],
+  ])('fails with InvalidInputError when %s', async (_, input, message) => {
+    await expect(handler({ executionName: 'exec-1', input })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringMatching(message) });
+  });
+
+  it('fails with InvalidImageReferenceError naming the bad image', async () => {
+    await expect(handler({ executionName: 'exec-1', input: { images: [NGINX, 'nginx;rm -rf /'] } })).rejects.toMatchObject({
+      name: 'InvalidImageReferenceError',
+      message: expect.stringContaining('nginx;rm -rf /'),
+    });
+  });
+});
