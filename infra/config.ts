@@ -101,7 +101,7 @@ export const settingsSchema = z
         stopSeconds: s.stopSeconds.default(BUILT_IN.limits.stopSeconds),
         snapshotSeconds: s.snapshotSeconds.default(BUILT_IN.limits.snapshotSeconds),
         /** Whole execution (state machine TimeoutSeconds). */
-        executionSeconds: z.number().int().min(900).max(31536000).default(6 * 3600),
+        executionSeconds: z.number().int().min(900).max(31536000).default(4 * 3600),
       })
       .strict()
       .prefault({}),

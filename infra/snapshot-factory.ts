@@ -14,7 +14,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -77,7 +77,7 @@ export interface SnapshotFactoryProps {
   readonly ecrRepositoryArns?: string[];
   /** Images pulled at once. @default 4 */
   readonly pullConcurrency?: number;
-  /** Time limits in seconds. @default { ssmOnlineSeconds: 600, pullCommandSeconds: 3600, pullSeconds: pullCommandSeconds + 300, stopSeconds: 900, snapshotSeconds: 7200, executionSeconds: 21600 } */
+  /** Time limits in seconds. @default { ssmOnlineSeconds: 600, pullCommandSeconds: 3600, pullSeconds: pullCommandSeconds + 300, stopSeconds: 900, snapshotSeconds: 7200, executionSeconds: 14400 } */
   readonly timeLimits?: {
     readonly ssmOnlineSeconds?: number;
     readonly pullCommandSeconds?: number;
@@ -302,6 +302,7 @@ export class SnapshotFactory extends Construct {
           sourceMap: false,
           target: 'node22',
           format: OutputFormat.CJS,
+          logLevel: LogLevel.ERROR,
         },
       });
       logGroup.grantWrite(role);
@@ -328,10 +329,12 @@ export class SnapshotFactory extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      definitionBody: sfn.DefinitionBody.fromString(definition),
+      // The execution time limit is a setting: it replaces the definition's own top-level TimeoutSeconds.
+      definitionBody: sfn.DefinitionBody.fromString(
+        JSON.stringify({ ...(JSON.parse(definition) as object), TimeoutSeconds: settings.timeLimits.executionSeconds }, null, 2),
+      ),
       definitionSubstitutions: Object.fromEntries(used.map((key) => [key, substitutions[key]!])),
       stateMachineType: sfn.StateMachineType.STANDARD,
-      timeout: Duration.seconds(settings.timeLimits.executionSeconds),
       tracingEnabled: true,
       // Execution data holds image lists and resource IDs only (registry credentials never enter the
       // workflow), but it is left out of the logs anyway: the console's execution history shows it to those
