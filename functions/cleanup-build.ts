@@ -83,14 +83,20 @@ const attempt = async <T>(problems: string[], step: () => Promise<T>): Promise<T
 
 const findBuilders = async (input: Input, problems: string[]): Promise<string[]> => {
   const ids = new Set<string>();
-  const byTag = await attempt(problems, () =>
-    callAws(`ec2:DescribeInstances tagged ${input.executionName}`, () =>
-      ec2.send(new DescribeInstancesCommand({ Filters: [...tagFilters(input), { Name: 'instance-state-name', Values: LIVE_STATES }] })),
-    ),
-  );
-  for (const instance of (byTag?.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-    if (instance.InstanceId) ids.add(instance.InstanceId);
-  }
+  await attempt(problems, async () => {
+    let NextToken: string | undefined;
+    do {
+      const out = await callAws(`ec2:DescribeInstances tagged ${input.executionName}`, () =>
+        ec2.send(
+          new DescribeInstancesCommand({ Filters: [...tagFilters(input), { Name: 'instance-state-name', Values: LIVE_STATES }], MaxResults: 1000, NextToken }),
+        ),
+      );
+      for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+        if (instance.InstanceId) ids.add(instance.InstanceId);
+      }
+      NextToken = out.NextToken;
+    } while (NextToken);
+  });
   // Tag filters are eventually consistent: also look up the recorded ID directly.
   const recorded = input.instance?.instanceId;
   if (recorded && !ids.has(recorded)) {
@@ -118,12 +124,16 @@ const terminate = async (instanceIds: string[], problems: string[]): Promise<str
 
 const cleanSnapshots = async (input: Input, problems: string[]) => {
   const found = new Map<string, string>();
-  const byTag = await attempt(problems, () =>
-    callAws(`ec2:DescribeSnapshots tagged ${input.executionName}`, () =>
-      ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: tagFilters(input) })),
-    ),
-  );
-  for (const s of byTag?.Snapshots ?? []) if (s.SnapshotId) found.set(s.SnapshotId, s.State ?? 'unknown');
+  await attempt(problems, async () => {
+    let NextToken: string | undefined;
+    do {
+      const out = await callAws(`ec2:DescribeSnapshots tagged ${input.executionName}`, () =>
+        ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: tagFilters(input), MaxResults: 1000, NextToken })),
+      );
+      for (const s of out.Snapshots ?? []) if (s.SnapshotId) found.set(s.SnapshotId, s.State ?? 'unknown');
+      NextToken = out.NextToken;
+    } while (NextToken);
+  });
   const recorded = input.snapshot?.snapshotId;
   if (recorded && !found.has(recorded)) {
     const out = await attempt(problems, () =>

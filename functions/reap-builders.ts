@@ -11,7 +11,7 @@
  * Throws `InvalidInputError` (STATE_MACHINE_ARN missing or not a state machine ARN), `TransientAwsError` (retryable),
  * `AccessDeniedError`, `AwsRequestError`.
  */
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
@@ -22,6 +22,8 @@ import { defineStage } from './lib/stage';
 import { TAG_EXECUTION, TAG_MANAGED } from './lib/tags';
 
 export const DEFAULT_MAX_BUILDER_AGE_HOURS = 6;
+/** IDs per TerminateInstances call, well under EC2's per-request limit. */
+const TERMINATE_BATCH = 100;
 
 const inputSchema = z
   .object({ maxAgeHours: z.number().positive().optional(), dryRun: z.boolean().optional() })
@@ -65,6 +67,29 @@ const executionStatus = async (arn: string): Promise<string | undefined> => {
   }
 };
 
+/** Every live managed instance, page by page: the reaper scans the whole account. */
+const managedInstances = async (): Promise<Instance[]> => {
+  const instances: Instance[] = [];
+  let NextToken: string | undefined;
+  do {
+    const out = await callAws('ec2:DescribeInstances managed builders', () =>
+      ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: `tag:${TAG_MANAGED}`, Values: ['true'] },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+          ],
+          MaxResults: 1000,
+          NextToken,
+        }),
+      ),
+    );
+    instances.push(...(out.Reservations ?? []).flatMap((r) => r.Instances ?? []));
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return instances;
+};
+
 const run = async (input: Input): Promise<ReapOutput> => {
   const stateMachineArn = process.env.STATE_MACHINE_ARN;
   if (!stateMachineArn) throw new InvalidInputError('STATE_MACHINE_ARN is not set; the reaper needs it to check executions.');
@@ -72,19 +97,9 @@ const run = async (input: Input): Promise<ReapOutput> => {
   const dryRun = input.dryRun ?? false;
   const cutoff = Date.now() - maxAgeHours * 3_600_000;
 
-  const out = await callAws('ec2:DescribeInstances managed builders', () =>
-    ec2.send(
-      new DescribeInstancesCommand({
-        Filters: [
-          { Name: `tag:${TAG_MANAGED}`, Values: ['true'] },
-          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-        ],
-      }),
-    ),
-  );
   const reapable: string[] = [];
   const skipped: ReapOutput['skipped'] = [];
-  for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+  for (const instance of await managedInstances()) {
     const instanceId = instance.InstanceId;
     if (!instanceId) continue;
     const launched = instance.LaunchTime?.getTime() ?? Date.now();
@@ -107,10 +122,11 @@ const run = async (input: Input): Promise<ReapOutput> => {
     reapable.push(instanceId);
   }
 
-  if (reapable.length && !dryRun) {
-    await callAws(`ec2:TerminateInstances ${reapable.join(', ')}`, () =>
-      ec2.send(new TerminateInstancesCommand({ InstanceIds: reapable })),
-    );
+  if (!dryRun) {
+    for (let start = 0; start < reapable.length; start += TERMINATE_BATCH) {
+      const batch = reapable.slice(start, start + TERMINATE_BATCH);
+      await callAws(`ec2:TerminateInstances ${batch.join(', ')}`, () => ec2.send(new TerminateInstancesCommand({ InstanceIds: batch })));
+    }
   }
   logger.info('reaper done', { terminated: reapable, skipped: skipped.length, dryRun });
   return { terminatedInstanceIds: reapable, skipped, maxAgeHours, dryRun };

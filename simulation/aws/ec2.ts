@@ -12,6 +12,8 @@
  *   (DescribeInstances by ID then answers `InvalidInstanceID.NotFound`, as EC2 does).
  * - snapshots: `snapshotBaseMs` (30 s) + `snapshotMsPerGiB` (50 s) x GiB written to the volume
  *   (`defaultDataWrittenGiB` = 3 unless {@link SimulatedEc2.recordDataWritten} says otherwise): about 3 min.
+ * - `pageLimit` (1000): with MaxResults (5-1000; not with IDs), DescribeInstances and DescribeSnapshots return at most
+ *   min(MaxResults, pageLimit) items and a NextToken; without MaxResults they return everything, as EC2 does.
  *
  * Fault hooks (beyond `core.inject`, which fails whole requests):
  * - `refuseInstanceType(type, code?)`: RunInstances of that type fails with `InsufficientInstanceCapacity`
@@ -40,6 +42,8 @@ export interface SimulatedEc2Options {
   snapshotBaseMs?: number;
   snapshotMsPerGiB?: number;
   defaultDataWrittenGiB?: number;
+  /** Most items one Describe* page returns when MaxResults is given (EC2 may return fewer than asked, with a NextToken). */
+  pageLimit?: number;
 }
 
 const DEFAULTS: Required<SimulatedEc2Options> = {
@@ -50,6 +54,7 @@ const DEFAULTS: Required<SimulatedEc2Options> = {
   snapshotBaseMs: 30_000,
   snapshotMsPerGiB: 50_000,
   defaultDataWrittenGiB: 3,
+  pageLimit: 1000,
 };
 
 const STATE_CODE: Record<InstanceStateName, number> = {
@@ -194,6 +199,22 @@ const tagFilterValues = (tags: Tag[], name: string): string[] | undefined => {
   if (name === 'tag-key') return tags.map((t) => t.Key);
   if (name.startsWith('tag:')) return tags.filter((t) => t.Key === name.slice(4)).map((t) => t.Value);
   return undefined;
+};
+
+/** One page of `items` per EC2's MaxResults/NextToken rules. */
+const paginate = <T>(items: T[], input: Input, pageLimit: number, hasIds: boolean): { page: T[]; NextToken?: string } => {
+  if (input.MaxResults === undefined) {
+    if (input.NextToken !== undefined) fail('InvalidParameterValue', 'NextToken requires the MaxResults of the first request.');
+    return { page: items };
+  }
+  if (hasIds) fail('InvalidParameterCombination', 'The parameter MaxResults cannot be used with the parameter InstanceIds or SnapshotIds.');
+  if (!Number.isInteger(input.MaxResults) || input.MaxResults < 5 || input.MaxResults > 1000) {
+    fail('InvalidParameterValue', `MaxResults must be 5-1000; got ${input.MaxResults}.`);
+  }
+  const start = input.NextToken ? Number(Buffer.from(input.NextToken, 'base64').toString('utf8')) : 0;
+  if (!Number.isInteger(start) || start < 0) fail('InvalidNextToken', 'The specified NextToken is not valid.');
+  const end = start + Math.min(input.MaxResults, pageLimit);
+  return { page: items.slice(start, end), NextToken: end < items.length ? Buffer.from(String(end)).toString('base64') : undefined };
 };
 
 export class SimulatedEc2 {
@@ -580,14 +601,16 @@ export class SimulatedEc2 {
         return tagFilterValues(instance.Tags, name);
       }),
     );
+    const { page, NextToken } = paginate(selected, input, this.options.pageLimit, Boolean(ids));
     const byReservation = new Map<string, SimulatedInstance[]>();
-    for (const instance of selected) byReservation.set(instance.ReservationId, [...(byReservation.get(instance.ReservationId) ?? []), instance]);
+    for (const instance of page) byReservation.set(instance.ReservationId, [...(byReservation.get(instance.ReservationId) ?? []), instance]);
     return {
       Reservations: [...byReservation].map(([ReservationId, instances]) => ({
         ReservationId,
         OwnerId: this.core.accountId,
         Instances: instances.map((i) => this.describe(i)),
       })),
+      NextToken,
     };
   }
 
@@ -733,19 +756,17 @@ export class SimulatedEc2 {
     const missing = (ids ?? []).filter((id) => !this.snapshots.get(id) || this.snapshots.get(id)!.deleted);
     if (missing.length) fail('InvalidSnapshot.NotFound', `The snapshot '${missing.join(', ')}' does not exist.`);
     const candidates = ids ? ids.map((id) => this.snapshots.get(id)!) : this.liveSnapshots();
-    return {
-      Snapshots: candidates
-        .filter((snapshot) =>
-          matchesFilters(input.Filters, (name) => {
-            if (name === 'status') return [this.snapshotState(snapshot).state];
-            if (name === 'volume-id') return [snapshot.VolumeId];
-            if (name === 'snapshot-id') return [snapshot.SnapshotId];
-            if (name === 'owner-id') return [this.core.accountId];
-            return tagFilterValues(snapshot.Tags, name);
-          }),
-        )
-        .map((snapshot) => this.describeSnapshot(snapshot)),
-    };
+    const selected = candidates.filter((snapshot) =>
+      matchesFilters(input.Filters, (name) => {
+        if (name === 'status') return [this.snapshotState(snapshot).state];
+        if (name === 'volume-id') return [snapshot.VolumeId];
+        if (name === 'snapshot-id') return [snapshot.SnapshotId];
+        if (name === 'owner-id') return [this.core.accountId];
+        return tagFilterValues(snapshot.Tags, name);
+      }),
+    );
+    const { page, NextToken } = paginate(selected, input, this.options.pageLimit, Boolean(ids));
+    return { Snapshots: page.map((snapshot) => this.describeSnapshot(snapshot)), NextToken };
   }
 
   private deleteSnapshot(input: Input): unknown {

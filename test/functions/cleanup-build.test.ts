@@ -40,6 +40,20 @@ describe('cleanup-build', () => {
     expect(account.ec2.liveInstances()).toHaveLength(2);
   });
 
+  it('terminates the builders of every architecture across result pages when no architecture is given', async () => {
+    // Prepare: EC2 returns one item per page
+    account.ec2.options.pageLimit = 1;
+    const x86 = await launch({ build });
+    const arm = await launch({
+      build: buildTarget({ architecture: 'arm64', amiParameter: '/aws/service/bottlerocket/aws-k8s-1.35/arm64/latest/image_id', instanceTypes: ['m7g.large'] }),
+    });
+    // Act
+    const out = await cleanup({ executionName: build.executionName });
+    // Assess
+    expect(out.terminatedInstanceIds.sort()).toEqual([x86.instanceId, arm.instanceId].sort());
+    expect(account.core.callsOf('ec2', 'DescribeInstances').length).toBeGreaterThanOrEqual(2);
+  });
+
   it('deletes a snapshot left in error and keeps a completed one', async () => {
     // Prepare: the first snapshot fails, the retried one completes
     const instance = await launch({ build });

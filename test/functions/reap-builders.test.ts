@@ -54,6 +54,16 @@ describe('reap-builders', () => {
     expect(account.ec2.liveInstances().map((i) => i.InstanceId).sort()).toEqual([running, young].sort());
   });
 
+  it('reads every page of managed instances', async () => {
+    account.ec2.options.pageLimit = 2;
+    const ids = [];
+    for (const name of ['a-run', 'b-run', 'c-run', 'd-run', 'e-run']) ids.push(await builderOf(name));
+    vi.advanceTimersByTime(7 * 3_600_000);
+    const out = await reap({});
+    expect(out.terminatedInstanceIds.sort()).toEqual(ids.sort());
+    expect(account.core.callsOf('ec2', 'DescribeInstances').filter((c) => (c.input as { MaxResults?: number }).MaxResults)).toHaveLength(3);
+  });
+
   it('builds the execution ARN from the state machine ARN', () => {
     expect(executionArn(STATE_MACHINE_ARN, 'run-1')).toBe('arn:aws:states:us-west-2:111122223333:execution:SnapshotFactory:run-1');
   });

@@ -132,6 +132,20 @@ describe('simulated EC2', () => {
     await expect(ec2.send(new DescribeVolumesCommand({ VolumeIds: ['vol-0123456789abcdef0'] }))).rejects.toMatchObject({ name: 'InvalidVolume.NotFound' });
   });
 
+  it('pages DescribeInstances results with MaxResults and NextToken, and refuses MaxResults with IDs', async () => {
+    account.ec2.options.pageLimit = 2;
+    for (let i = 0; i < 3; i += 1) await runOne();
+    const first = await ec2.send(new DescribeInstancesCommand({ MaxResults: 5 }));
+    const second = await ec2.send(new DescribeInstancesCommand({ MaxResults: 5, NextToken: first.NextToken }));
+    expect(first.Reservations!.flatMap((r) => r.Instances!)).toHaveLength(2);
+    expect(second.Reservations!.flatMap((r) => r.Instances!)).toHaveLength(1);
+    expect(second.NextToken).toBeUndefined();
+    expect((await ec2.send(new DescribeInstancesCommand({}))).Reservations).toHaveLength(3);
+    await expect(ec2.send(new DescribeInstancesCommand({ MaxResults: 4 }))).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    const id = account.ec2.liveInstances()[0]!.InstanceId;
+    await expect(ec2.send(new DescribeInstancesCommand({ MaxResults: 5, InstanceIds: [id] }))).rejects.toMatchObject({ name: 'InvalidParameterCombination' });
+  });
+
   it('rejects a snapshot description over 255 characters and an unknown volume', async () => {
     await runOne();
     const volumeId = [...account.ec2.volumes.keys()][1]!;
