@@ -189,7 +189,7 @@ export const durationsOf = (timings: Record<string, string>): Record<string, num
   return durations;
 };
 
-const putParameter = async (name: string, value: string, tier: 'Standard' | 'Advanced', description: string) =>
+const putParameter = async (name: string, value: string, tier: 'Standard' | 'Advanced' | 'Intelligent-Tiering', description: string) =>
   callAws(`ssm:PutParameter ${name}`, () =>
     ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Tier: tier, Overwrite: true, Description: description })),
   );

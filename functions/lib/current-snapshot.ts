@@ -60,14 +60,22 @@ export interface CurrentDigestRecord {
 export const STANDARD_PARAMETER_BYTES = 4096;
 export const ADVANCED_PARAMETER_BYTES = 8192;
 
-/** Serialises `record` to fit a parameter: the value and the tier to store it in. */
-export const encodeDigestRecord = (record: CurrentDigestRecord): { value: string; tier: 'Standard' | 'Advanced' } => {
+export type ParameterTier = 'Intelligent-Tiering' | 'Advanced';
+
+/**
+ * Serialises `record` to fit a parameter: the value and the tier to store it in.
+ *
+ * Up to 4 KB: `Intelligent-Tiering`, which stores it as Standard (free) unless the parameter was already
+ * Advanced — Parameter Store refuses to turn an Advanced parameter back to Standard, so naming `Standard`
+ * would fail once a long image list shrank. Up to 8 KB: `Advanced`. Beyond: the image list is left out.
+ */
+export const encodeDigestRecord = (record: CurrentDigestRecord): { value: string; tier: ParameterTier } => {
   const full = JSON.stringify(record);
   const bytes = Buffer.byteLength(full, 'utf8');
-  if (bytes <= STANDARD_PARAMETER_BYTES) return { value: full, tier: 'Standard' };
+  if (bytes <= STANDARD_PARAMETER_BYTES) return { value: full, tier: 'Intelligent-Tiering' };
   if (bytes <= ADVANCED_PARAMETER_BYTES) return { value: full, tier: 'Advanced' };
   const { images: _omitted, ...withoutImages } = record;
-  return { value: JSON.stringify(withoutImages), tier: 'Standard' };
+  return { value: JSON.stringify(withoutImages), tier: 'Intelligent-Tiering' };
 };
 
 /** Parses a `digest-set` parameter value; undefined when it is not a record this factory wrote. */

@@ -97,8 +97,12 @@ describe('publish-snapshot', () => {
     expect(account.parameters.parameters.get('/snapshot-factory/both/x86_64/snapshot-id')?.Value).toBe(builds[0]!.snapshotId);
   });
 
-  it('keeps a long image list within Parameter Store limits: Advanced tier, then the hash alone', async () => {
-    const many = Array.from({ length: 60 }, (_, i) => `ghcr.io/example-organisation/a-rather-long-image-name-${i}:v1.2.3`);
+  it.each([
+    { count: 3, tier: 'Intelligent-Tiering', listed: true },
+    { count: 40, tier: 'Advanced', listed: true },
+    { count: 100, tier: 'Intelligent-Tiering', listed: false },
+  ])('keeps the digest record of $count images within Parameter Store limits ($tier)', async ({ count, tier, listed }) => {
+    const many = Array.from({ length: count }, (_, i) => `ghcr.io/example-organisation/a-rather-long-image-name-${i}:v1.2.3`);
     for (const reference of many) registries.push(reference);
     const plan = await prepare({ recipe: 'many', images: many, architectures: ['x86_64'] });
 
@@ -106,8 +110,11 @@ describe('publish-snapshot', () => {
 
     const put = account.core.callsOf('ssm', 'PutParameter').map((c) => c.input as { Name: string; Tier: string; Value: string });
     const digestParameter = put.find((p) => p.Name === digestSetParameterName('many', 'x86_64'))!;
-    expect(Buffer.byteLength(digestParameter.Value)).toBeLessThanOrEqual(8192);
-    expect(decodeDigestRecord(digestParameter.Value)).toMatchObject({ digestSet: plan.builds[0]!.digestSet, imageCount: 60 });
+    expect(digestParameter.Tier).toBe(tier);
+    expect(Buffer.byteLength(digestParameter.Value)).toBeLessThanOrEqual(tier === 'Advanced' ? 8192 : 4096);
+    const record = decodeDigestRecord(digestParameter.Value);
+    expect(record).toMatchObject({ digestSet: plan.builds[0]!.digestSet, imageCount: count });
+    expect(record?.images?.length).toBe(listed ? count : undefined);
   });
 
   it('leaves the image list out of an event that would exceed PutEvents 256 KB entry limit', () => {
