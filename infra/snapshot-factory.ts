@@ -226,14 +226,16 @@ export class SnapshotFactory extends Construct {
       associatePublicIp = settings.associatePublicIp ?? true;
     }
     if (securityGroupIds.length === 0) {
-      const vpc = this.vpc ?? ec2.Vpc.fromVpcAttributes(this, 'GivenVpc', { vpcId: settings.vpcId!, availabilityZones: [] });
-      const group = new ec2.SecurityGroup(this, 'BuilderSecurityGroup', {
-        vpc,
-        description: 'Snapshot builder: no inbound; HTTPS out to SSM, ECR and registries',
-        allowAllOutbound: false,
+      // No inbound rule at all (SSM needs none); outbound only HTTPS: SSM, ECR, S3 layers and registries.
+      // DNS (VPC resolver) and time sync (169.254.169.123) are link-local and not filtered by groups.
+      const group = new ec2.CfnSecurityGroup(this, 'BuilderSecurityGroup', {
+        groupDescription: 'Snapshot builder: no inbound; HTTPS out to SSM, ECR and registries',
+        vpcId: this.vpc?.vpcId ?? settings.vpcId!,
+        securityGroupEgress: [
+          { ipProtocol: 'tcp', fromPort: 443, toPort: 443, cidrIp: '0.0.0.0/0', description: 'HTTPS to SSM, ECR and container registries' },
+        ],
       });
-      group.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to SSM, ECR and container registries');
-      securityGroupIds = [group.securityGroupId];
+      securityGroupIds = [group.attrGroupId];
     }
     const defaults = factoryDefaults(settings, {
       instanceProfileName: this.instanceProfile.instanceProfileName,
