@@ -11,7 +11,7 @@ import { RunInstancesCommand, type RunInstancesCommandInput, type _InstanceType 
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { ec2, ssm } from './lib/clients';
-import { AmiNotFoundError, InstanceCapacityError, InvalidInputError, awsErrorCode, callAws } from './lib/errors';
+import { AmiNotFoundError, AwsRequestError, InstanceCapacityError, InvalidInputError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
 import { buildTargetSchema, type BuildTarget, type LaunchedInstance } from './lib/schemas';
 import { defineStage } from './lib/stage';
@@ -167,7 +167,7 @@ const run = async ({ build }: Input): Promise<LaunchedInstance> => {
         ec2.send(new RunInstancesCommand(runInstancesInput(build, amiId, instanceType))),
       );
       const instance = out.Instances?.[0];
-      if (!instance?.InstanceId) throw new InstanceCapacityError(`RunInstances ${instanceType} returned no instance.`);
+      if (!instance?.InstanceId) throw new AwsRequestError(`RunInstances ${instanceType} returned no instance.`);
       logger.info('builder launched', { instanceId: instance.InstanceId, instanceType, amiId });
       return {
         instanceId: instance.InstanceId,

@@ -41,6 +41,7 @@ const run = async ({ instance }: Input): Promise<Output> => {
     // A retried stop finds the instance already stopping or stopped: the request it made still stands.
     const state = await currentState(instanceId);
     if (state === 'stopping' || state === 'stopped') return { stopRequestedAt: new Date().toISOString() };
+    if (state === 'pending' || state === 'running') throw error;
     throw new InstanceLostError(`builder ${instanceId} cannot be stopped: it is ${state ?? 'gone (no such instance)'}.`, { cause: error });
   }
 };

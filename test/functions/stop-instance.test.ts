@@ -43,6 +43,11 @@ describe('stop-instance', () => {
     await expect(stop({ build, instance })).rejects.toMatchObject({ name: 'InstanceLostError', message: expect.stringMatching(/terminated/) });
   });
 
+  it('fails with AwsRequestError, not InstanceLostError, when EC2 refuses to stop a pending instance', async () => {
+    const pending = await launch({ build: buildTarget({ executionName: 'another-run' }) });
+    await expect(stop({ build, instance: pending })).rejects.toMatchObject({ name: 'AwsRequestError', message: expect.stringContaining('IncorrectInstanceState') });
+  });
+
   it('fails with the retryable TransientAwsError when EC2 throttles', async () => {
     account.core.inject(FAULTS.throttle('ec2', 'StopInstances'));
     await expect(stop({ build, instance })).rejects.toMatchObject({ name: 'TransientAwsError' });
