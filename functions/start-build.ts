@@ -12,7 +12,8 @@
  * Input, one of:
  * - `{ "source": "schedule" | "ecr-push" | "manual", "recipe": "<name>", "force"?: boolean }` (Scheduler and rule targets);
  * - an EventBridge ECR event (`detail-type` `ECR Image Action`): every recipe watching `detail.repository-name`.
- * Recipes come from the `RECIPES` environment variable (JSON).
+ * The recipe comes from the input's `definition` (the triggers send it when it fits their 8 KB input limit) or from
+ * the `RECIPES` environment variable (JSON; Lambda caps all variables at 4 KB together).
  *
  * Throws InvalidInputError (unknown recipe, bad RECIPES), InvalidImageReferenceError, ImageNotFoundError,
  * RegistryUnavailableError (retryable), TransientAwsError (retryable), AccessDeniedError, AwsRequestError.
@@ -24,12 +25,14 @@ import { digestSetHash, type PlatformDigest } from './lib/current-snapshot';
 import { createDigestResolver } from './lib/digests';
 import { InvalidInputError, awsErrorCode, toFactoryError } from './lib/errors';
 import { logger } from './lib/logger';
-import { executionNameFor, platformsOf, recipesFromEnvironment, type Recipe } from './lib/recipes';
+import { executionNameFor, platformsOf, recipeSchema, recipesFromEnvironment, type Recipe } from './lib/recipes';
 import { defineStage } from './lib/stage';
 
 const triggerSchema = z.object({
   source: z.enum(['schedule', 'ecr-push', 'manual']),
   recipe: z.string().min(1),
+  /** The recipe itself, sent by the RecipeTriggers targets when it fits their input limit; else looked up in RECIPES. */
+  definition: recipeSchema.optional(),
   force: z.boolean().optional(),
   repositoryName: z.string().optional(),
 });
@@ -80,7 +83,7 @@ const run = async (input: Input): Promise<StartBuildOutput> => {
       .map((recipe) => ({ recipe, source: 'ecr-push' as const, force: false }));
     if (targets.length === 0) return { started: [], ignored: `no recipe watches repository ${detail['repository-name']}` };
   } else {
-    const recipe = recipes.find((r) => r.name === input.recipe);
+    const recipe = input.definition?.name === input.recipe ? input.definition : recipes.find((r) => r.name === input.recipe);
     if (!recipe) throw new InvalidInputError(`recipe "${input.recipe}" is not configured (known: ${recipes.map((r) => r.name).join(', ') || 'none'}).`);
     if (input.source === 'ecr-push' && input.repositoryName && !recipe.watchRepositories.includes(input.repositoryName)) {
       return { started: [], ignored: `recipe ${recipe.name} does not watch repository ${input.repositoryName}` };

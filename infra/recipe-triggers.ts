@@ -15,6 +15,9 @@ import { TimeZone } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { recipesSchema, type Recipe, type RecipeSettings } from '../functions/lib/recipes';
 
+/** Longest input a Scheduler or EventBridge rule target accepts, in characters. */
+export const TARGET_INPUT_LIMIT = 8192;
+
 export interface RecipeTriggersProps {
   /** The recipes from the settings (parsed again here, so defaults apply: schedule on at 03:00 UTC). */
   readonly recipes: readonly RecipeSettings[];
@@ -47,13 +50,17 @@ export class RecipeTriggers extends Construct {
     this.recipes = parsed.data;
 
     for (const recipe of this.recipes) {
+      // The recipe travels in the trigger input when it fits (Scheduler and rule inputs are capped at 8 KB), so
+      // start-build does not depend on its RECIPES variable, which Lambda caps at 4 KB for all variables together.
+      const withDefinition = (input: Record<string, unknown>) =>
+        JSON.stringify({ ...input, definition: recipe }).length <= TARGET_INPUT_LIMIT ? { ...input, definition: recipe } : input;
       this.schedules[recipe.name] = new Schedule(this, `Schedule-${recipe.name}`, {
         description: `Nightly freshness check of snapshot recipe ${recipe.name}`,
         schedule: ScheduleExpression.expression(recipe.schedule.cron, TimeZone.of(recipe.schedule.timezone)),
         enabled: recipe.schedule.enabled,
         // LambdaInvoke creates a role that may invoke this one function only.
         target: new LambdaInvoke(props.startBuildFunction, {
-          input: ScheduleTargetInput.fromObject({ source: 'schedule', recipe: recipe.name }),
+          input: ScheduleTargetInput.fromObject(withDefinition({ source: 'schedule', recipe: recipe.name })),
           retryAttempts: 3,
           maxEventAge: Duration.hours(1),
         }),
@@ -73,8 +80,7 @@ export class RecipeTriggers extends Construct {
       rule.addTarget(
         new eventsTargets.LambdaFunction(props.startBuildFunction, {
           event: events.RuleTargetInput.fromObject({
-            source: 'ecr-push',
-            recipe: recipe.name,
+            ...withDefinition({ source: 'ecr-push', recipe: recipe.name, repositoryName: 'x'.repeat(256) }),
             repositoryName: events.EventField.fromPath('$.detail.repository-name'),
           }),
           retryAttempts: 3,

@@ -124,6 +124,15 @@ describe('start-build', () => {
     expect(JSON.parse(executions()[0]!.input)).toMatchObject({ force: true });
   });
 
+  it('uses the recipe sent in the trigger input without needing RECIPES', async () => {
+    vi.stubEnv('RECIPES', '');
+
+    const output = await start({ source: 'schedule', recipe: 'solo', definition: { name: 'solo', images: [PUBLIC], architectures: ['arm64'] } });
+
+    expect(output.started[0]?.executionName).toMatch(/^solo-20261124-[0-9a-f]{16}$/);
+    expect(JSON.parse(executions()[0]!.input)).toMatchObject({ recipe: 'solo', images: [PUBLIC], architectures: ['arm64'] });
+  });
+
   it('fails when the recipe is not configured', async () => {
     await expect(start({ source: 'schedule', recipe: 'nope' })).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('"nope" is not configured (known: ml, web)') });
   });

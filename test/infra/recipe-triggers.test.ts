@@ -32,13 +32,13 @@ describe('RecipeTriggers', () => {
       ScheduleExpression: 'cron(0 3 * * ? *)',
       ScheduleExpressionTimezone: 'UTC',
       State: 'ENABLED',
-      Target: Match.objectLike({ Input: JSON.stringify({ source: 'schedule', recipe: 'ml' }) }),
+      Target: Match.objectLike({ Input: Match.serializedJson(Match.objectLike({ source: 'schedule', recipe: 'ml', definition: Match.objectLike({ name: 'ml', images: RECIPES[0]!.images }) })) }),
     });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(30 1 * * ? *)',
       ScheduleExpressionTimezone: 'Europe/Paris',
       State: 'DISABLED',
-      Target: Match.objectLike({ Input: JSON.stringify({ source: 'schedule', recipe: 'web' }) }),
+      Target: Match.objectLike({ Input: Match.serializedJson(Match.objectLike({ source: 'schedule', recipe: 'web' })) }),
     });
   });
 
@@ -90,6 +90,16 @@ describe('RecipeTriggers', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'states:StartExecution', Resource: { Ref: Match.stringLikeRegexp('^Machine') } })]) },
       Roles: [{ Ref: Match.stringLikeRegexp('^StartBuildServiceRole') }],
     });
+  });
+
+  it('leaves the recipe out of a trigger input that would exceed the 8 KB target input limit', () => {
+    const images = Array.from({ length: 100 }, (_, i) => `registry.example.com/a-team-with-a-long-name/an-image-with-a-long-name-${i}:v1.2.3`);
+    const { template } = synth([{ name: 'big', images, watchRepositories: ['team/big'] }]);
+
+    const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule'))[0] as { Properties: { Target: { Input: string } } };
+    expect(JSON.parse(schedule.Properties.Target.Input)).toEqual({ source: 'schedule', recipe: 'big' });
+    const rule = Object.values(template.findResources('AWS::Events::Rule'))[0] as { Properties: { Targets: { InputTransformer: { InputTemplate: string } }[] } };
+    expect(rule.Properties.Targets[0]!.InputTransformer.InputTemplate).not.toContain('definition');
   });
 
   it('fails when two recipes share a name', () => {
