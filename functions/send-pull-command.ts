@@ -2,6 +2,9 @@
  * State `SendPullCommand`: sends the pull script (functions/lib/pull-script.ts) to the builder with SSM Run
  * Command (`AWS-RunShellScript`) and returns the command's ID for `CheckPullCommand`.
  *
+ * A builder runs one build, so a factory command already Pending/InProgress/Success on it is this build's (a
+ * retry after a lost answer): it is adopted, not sent twice.
+ *
  * Every image reference is validated and normalised first (functions/lib/image-reference.ts); the script is
  * generated from the validated references only. The command's parameters hold the script and nothing secret:
  * private ECR images get their credentials on the instance (the kubelet ECR credential provider).
@@ -10,7 +13,7 @@
  * not fit in one command), `TransientAwsError` (retryable; includes `InvalidInstanceId` just after the agent came
  * Online), `AccessDeniedError`, `AwsRequestError`.
  */
-import { SendCommandCommand } from '@aws-sdk/client-ssm';
+import { ListCommandInvocationsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { ssm } from './lib/clients';
 import { InvalidInputError, TransientAwsError, awsErrorCode, callAws } from './lib/errors';
@@ -34,6 +37,24 @@ export const DELIVERY_TIMEOUT_SECONDS = 600;
 /** Bytes of `commands` we send at most: well under what SSM accepts in one request's parameters. */
 export const MAX_COMMANDS_BYTES = 60 * 1024;
 
+const COMMENT_PREFIX = 'snapshot-factory ';
+const ADOPTABLE = new Set(['Pending', 'InProgress', 'Delayed', 'Success']);
+
+/**
+ * A pull command this build already sent to the builder (a retry after SendCommand succeeded but its answer was
+ * lost): adopting it avoids a second script emptying the image store under the first one.
+ */
+const alreadySent = async (instanceId: string): Promise<Output | undefined> => {
+  const out = await callAws(`ssm:ListCommandInvocations ${instanceId}`, () =>
+    ssm.send(new ListCommandInvocationsCommand({ InstanceId: instanceId, MaxResults: 50 })),
+  );
+  const found = (out.CommandInvocations ?? [])
+    .filter((i) => i.DocumentName === 'AWS-RunShellScript' && i.Comment?.startsWith(COMMENT_PREFIX) && ADOPTABLE.has(i.Status ?? ''))
+    .sort((a, b) => (b.RequestedDateTime?.getTime() ?? 0) - (a.RequestedDateTime?.getTime() ?? 0))[0];
+  if (!found?.CommandId) return undefined;
+  return { commandId: found.CommandId, sentAt: (found.RequestedDateTime ?? new Date()).toISOString() };
+};
+
 const run = async ({ build, instance }: Input): Promise<Output> => {
   const images = build.images.map((image) => parseImageReference(image.reference));
   const script = generatePullScript({
@@ -50,7 +71,9 @@ const run = async ({ build, instance }: Input): Promise<Output> => {
       `the pull script for ${images.length} images is ${bytes} bytes, more than one SSM command carries (${MAX_COMMANDS_BYTES}); split the recipe's images into several recipes.`,
     );
   }
-  const comment = fitText(`snapshot-factory ${build.recipe} ${build.architecture} ${images.length} images`, COMMENT_MAX);
+  const previous = await alreadySent(instance.instanceId);
+  if (previous) return previous;
+  const comment = fitText(`${COMMENT_PREFIX}${build.recipe} ${build.architecture} ${images.length} images`, COMMENT_MAX);
 
   let out;
   try {

@@ -437,7 +437,7 @@ export class SimulatedSsmCommands {
         Comment: command.Comment,
         DocumentName: command.DocumentName,
         RequestedDateTime: new Date(command.sentAt),
-        Status: this.statusOf(command).Status,
+        Status: Date.now() < command.sentAt + this.options.invocationVisibleMs ? 'Pending' : this.statusOf(command).Status,
         StatusDetails: this.statusOf(command).StatusDetails,
       })),
     };

@@ -168,6 +168,32 @@ describe('send-pull-command', () => {
     expect(account.core.callsOf('ssm', 'SendCommand')).toHaveLength(0);
   });
 
+  it('adopts the command it already sent when a retry repeats the request', async () => {
+    // Prepare
+    const target = build();
+    const instance = await onlineBuilder(target);
+    const first = await sendPull({ build: target, instance });
+    // Act
+    const retried = await sendPull({ build: target, instance });
+    // Assess
+    expect(retried).toEqual(first);
+    expect(account.core.callsOf('ssm', 'SendCommand')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(300_000);
+    // After the first command succeeded, a repeat still adopts it: the images are on the volume.
+    expect((await sendPull({ build: target, instance })).commandId).toBe(first.commandId);
+  });
+
+  it('sends a new command when the previous one on the builder failed', async () => {
+    const target = build();
+    const instance = await onlineBuilder(target);
+    account.ssmCommands.nextCommandFails('boom');
+    const failed = await sendPull({ build: target, instance });
+    await vi.advanceTimersByTimeAsync(300_000);
+    const again = await sendPull({ build: target, instance });
+    expect(again.commandId).not.toBe(failed.commandId);
+    expect(account.core.callsOf('ssm', 'SendCommand')).toHaveLength(2);
+  });
+
   it('treats InvalidInstanceId right after the agent came Online as transient', async () => {
     const target = build();
     const instance = await onlineBuilder(target);
