@@ -351,7 +351,9 @@ const toSimulationEvent = (event: EventLog, startTime: number, architectureOf: M
 const failureOf = (error: unknown, events: readonly SimulationEvent[]): Pick<SimulationReport, 'status' | 'error' | 'cause'> => {
   const name = (error as Error)?.name;
   if (name === 'ExecutionTimeoutError') return { status: 'TIMED_OUT', error: 'States.Timeout', cause: 'The execution ran past the state machine TimeoutSeconds.' };
+  // The runner's ExecutionFailed event carries `error.cause ?? error.message`: for a handler's error that is the
+  // SDK exception it wraps, not the message Step Functions would show. The error it rejects with keeps both.
   const failed = [...events].reverse().find((e) => e.type === 'ExecutionFailed');
   const inner = (error as { cause?: Error })?.cause;
-  return { status: 'FAILED', error: failed?.error ?? inner?.name ?? name, cause: failed?.cause ?? inner?.message ?? (error as Error)?.message };
+  return { status: 'FAILED', error: inner?.name ?? failed?.error ?? name, cause: inner?.message ?? failed?.cause ?? (error as Error)?.message };
 };

@@ -11,7 +11,7 @@ import type { NeverFinishKind } from '../aws/ec2';
 import type { SimulatedRegistries } from '../registries';
 
 export type FaultSpec =
-  | { kind: 'aws'; rule: FaultRule; text: string }
+  | { kind: 'aws'; rule: FaultRule; text: string; /** Inject only when this Task state first runs. */ fromState?: string }
   | { kind: 'no-capacity'; instanceType: string; code: string; text: string }
   | { kind: 'lose-instance'; state: string; vanish: boolean; architecture?: string; text: string }
   | { kind: 'snapshot-error'; text: string }
@@ -42,6 +42,7 @@ export const FAULT_GRAMMAR = [
   'volume-too-small                                   the pull fails for lack of space on /dev/xvdb',
   'pull-image-missing:<reference>                     the pull of that image fails on the instance (not found)',
   '<service> is one of ec2, ssm, ecr, sfn, events; <Operation> is the API name (RunInstances) or *',
+  'an AWS-level fault may end in @<State>: it starts only when Task <State> first runs, e.g. throttle:ec2:DescribeInstances:7@CheckInstanceStopped',
 ];
 
 const SERVICES = new Set<ServiceName>(['ec2', 'ssm', 'ecr', 'sfn', 'events']);
@@ -68,6 +69,12 @@ const times = (text: string, value: string | undefined): number => {
  * @example parseFaultSpec('throttle:ec2:RunInstances:3') // { kind: 'aws', rule: { service: 'ec2', operation: 'RunInstances', times: 3, code: 'RequestLimitExceeded', ... } }
  */
 export const parseFaultSpec = (text: string): FaultSpec => {
+  const at = /^(.*)@([A-Z][A-Za-z]+)$/.exec(text);
+  if (at) {
+    const fault = parseFaultSpec(at[1]!);
+    if (fault.kind !== 'aws') throw new Error(`fault "${text}": only AWS-level faults (throttle, server-error, access-denied, aws-error) take @<State>`);
+    return { ...fault, text, fromState: at[2] };
+  }
   const [kind, ...args] = text.split(':');
   switch (kind) {
     case 'throttle':
@@ -123,9 +130,19 @@ export const applyFaults = (
 ): void => {
   for (const fault of faults) {
     switch (fault.kind) {
-      case 'aws':
-        account.core.inject(fault.rule);
+      case 'aws': {
+        if (!fault.fromState) {
+          account.core.inject(fault.rule);
+          break;
+        }
+        let injected = false;
+        addHook(hooks, fault.fromState, () => {
+          if (injected) return;
+          injected = true;
+          account.core.inject(fault.rule);
+        });
         break;
+      }
       case 'no-capacity':
         account.ec2.refuseInstanceType(fault.instanceType, fault.code);
         break;

@@ -17,9 +17,9 @@ const mapState = states.find(([, state]) => state.Type === 'Map')![1];
 const iterationStates = Object.entries(mapState.ItemProcessor.States as Record<string, Record<string, unknown>>);
 const LAMBDA_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 const exportedErrorNames = new Set(
-  Object.values(errors)
-    .filter((value): value is new (message: string) => Error => typeof value === 'function' && value.prototype instanceof Error)
-    .map((ErrorClass) => new ErrorClass('probe').name),
+  (Object.values(errors) as unknown[])
+    .filter((value) => typeof value === 'function' && (value as { prototype?: unknown }).prototype instanceof Error)
+    .map((ErrorClass) => new (ErrorClass as new (message: string) => Error)('probe').name),
 );
 
 describe('statemachine/snapshot-factory.asl.json', () => {

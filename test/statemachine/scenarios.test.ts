@@ -1,0 +1,188 @@
+/**
+ * The whole workflow, run by the simulation harness (real ASL, real handlers, simulated AWS, virtual time),
+ * under every fault kind at every stage. Each scenario asserts the execution's end (status, error name, a cause
+ * naming the failed stage) and that the simulated account holds no builder instance that is not terminated and
+ * no snapshot in `error`.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadDefinition, runSimulation, type SimulationReport } from '../../simulation/run-state-machine';
+import { SimulatedRegistries } from '../../simulation/registries';
+import { createSimulatedAccount } from '../../simulation/aws/account';
+
+const NGINX = 'public.ecr.aws/docker/library/nginx:1.27';
+const REDIS = 'redis:7';
+
+/** Calls one attempt makes; `MaxAttempts + 1` throttles in a row exhaust the retries of TransientAwsError. */
+const transientRetrier = (loadDefinition().States.PrepareBuild.Retry as { ErrorEquals: string[]; MaxAttempts: number }[]).find((r) => r.ErrorEquals.includes('TransientAwsError'))!;
+const BEYOND_RETRIES = transientRetrier.MaxAttempts + 1;
+const WITHIN_RETRIES = 2;
+
+/** Each stage and the AWS operation it depends on. */
+const STAGES: { state: string; stage: string; service: string; operation: string }[] = [
+  { state: 'PrepareBuild', stage: 'prepare-build', service: 'ssm', operation: 'GetParameters' },
+  { state: 'LaunchInstance', stage: 'launch-instance', service: 'ec2', operation: 'RunInstances' },
+  { state: 'CheckSsmAgent', stage: 'check-ssm-agent', service: 'ssm', operation: 'DescribeInstanceInformation' },
+  { state: 'SendPullCommand', stage: 'send-pull-command', service: 'ssm', operation: 'SendCommand' },
+  { state: 'CheckPullCommand', stage: 'check-pull-command', service: 'ssm', operation: 'GetCommandInvocation' },
+  { state: 'StopInstance', stage: 'stop-instance', service: 'ec2', operation: 'StopInstances' },
+  { state: 'CheckInstanceStopped', stage: 'check-instance-stopped', service: 'ec2', operation: 'DescribeInstances' },
+  { state: 'CreateSnapshot', stage: 'create-snapshot', service: 'ec2', operation: 'CreateSnapshot' },
+  { state: 'CheckSnapshot', stage: 'check-snapshot', service: 'ec2', operation: 'DescribeSnapshots' },
+  { state: 'TerminateInstance', stage: 'terminate-instance', service: 'ec2', operation: 'TerminateInstances' },
+  { state: 'PublishSnapshot', stage: 'publish-snapshot', service: 'ssm', operation: 'PutParameter' },
+];
+
+interface Scenario {
+  name: string;
+  input?: Record<string, unknown>;
+  faults?: string[];
+  status: SimulationReport['status'];
+  error?: string;
+  /** The stage the cause must name (kebab-case, as in functions/<stage>.ts). */
+  stage?: string;
+  /** Asserts something particular to the scenario. */
+  also?: (report: SimulationReport) => void;
+}
+
+const launchedNothing = (report: SimulationReport) => expect(report.account.core.callsOf('ec2', 'RunInstances')).toHaveLength(0);
+const retried = (state: string) => (report: SimulationReport) =>
+  expect(report.events.some((e) => e.type === 'StateRetried' && e.state === state), `${state} retried`).toBe(true);
+
+const SCENARIOS: Scenario[] = [
+  { name: 'one architecture succeeds', status: 'SUCCEEDED' },
+  { name: 'two architectures succeed', input: { architectures: ['x86_64', 'arm64'] }, status: 'SUCCEEDED' },
+  {
+    name: 'the combined layout succeeds with one builder',
+    input: { architectures: ['x86_64', 'arm64'], layout: 'combined' },
+    status: 'SUCCEEDED',
+    also: (report) => expect(report.account.core.callsOf('ec2', 'RunInstances')).toHaveLength(1),
+  },
+  { name: 'no capacity for the first instance type falls back to the next', faults: ['no-capacity:m7i.xlarge'], status: 'SUCCEEDED' },
+
+  ...STAGES.flatMap(({ state, stage, service, operation }): Scenario[] => [
+    { name: `${stage}: throttling within the retries`, faults: [`throttle:${service}:${operation}:${WITHIN_RETRIES}@${state}`], status: 'SUCCEEDED', also: retried(state) },
+    { name: `${stage}: server errors within the retries`, faults: [`server-error:${service}:${operation}:${WITHIN_RETRIES}@${state}`], status: 'SUCCEEDED', also: retried(state) },
+    { name: `${stage}: throttling beyond the retries`, faults: [`throttle:${service}:${operation}:${BEYOND_RETRIES}@${state}`], status: 'FAILED', error: 'TransientAwsError', stage },
+    { name: `${stage}: access denied`, faults: [`access-denied:${service}:${operation}:1@${state}`], status: 'FAILED', error: 'AccessDeniedError', stage },
+  ]),
+
+  ...(['CheckSsmAgent', 'CheckInstanceStopped', 'CreateSnapshot'] as const).flatMap((state): Scenario[] => {
+    const stage = state.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
+    return [
+      { name: `${stage}: the instance is lost`, faults: [`lose-instance:${state}`], status: 'FAILED', error: 'InstanceLostError', stage },
+      { name: `${stage}: the instance vanishes`, faults: [`vanish-instance:${state}`], status: 'FAILED', error: 'InstanceLostError', stage },
+    ];
+  }),
+  // Lost during the pull: the simulated command still reports success, so the stop notices.
+  { name: 'check-pull-command: the instance is lost (stop-instance notices)', faults: ['lose-instance:CheckPullCommand'], status: 'FAILED', error: 'InstanceLostError', stage: 'stop-instance' },
+  { name: 'stop-instance: the instance is lost', faults: ['lose-instance:StopInstance'], status: 'FAILED', error: 'InstanceLostError', stage: 'stop-instance' },
+  { name: 'stop-instance: the instance vanishes', faults: ['vanish-instance:StopInstance'], status: 'FAILED', error: 'InstanceLostError', stage: 'stop-instance' },
+  // send-pull-command reads InvalidInstanceId as "agent not ready yet" and retries it until the retries run out.
+  { name: 'send-pull-command: the instance is lost', faults: ['lose-instance:SendPullCommand'], status: 'FAILED', error: 'TransientAwsError', stage: 'send-pull-command' },
+  { name: 'terminate-instance: an instance already gone is terminated', faults: ['vanish-instance:TerminateInstance'], status: 'SUCCEEDED' },
+
+  { name: 'check-pull-command: the command fails', faults: ['command-fails'], status: 'FAILED', error: 'PullFailedError', stage: 'check-pull-command' },
+  { name: 'check-pull-command: an image is missing at pull time', faults: [`pull-image-missing:${NGINX}`], status: 'FAILED', error: 'PullFailedError', stage: 'check-pull-command' },
+  { name: 'check-pull-command: the data volume is too small', faults: ['volume-too-small'], status: 'FAILED', error: 'DataVolumeTooSmallError', stage: 'check-pull-command' },
+  {
+    name: 'check-pull-command: SSM times the command out',
+    input: { pull: { commandTimeoutSeconds: 300 } },
+    faults: ['command-times-out'],
+    status: 'FAILED',
+    error: 'PullCommandTimedOutError',
+    stage: 'check-pull-command',
+  },
+  {
+    name: 'check-snapshot: the snapshot goes to error',
+    faults: ['snapshot-error'],
+    status: 'FAILED',
+    error: 'SnapshotFailedError',
+    stage: 'check-snapshot',
+    also: (report) => expect(report.account.ec2.liveSnapshots().map((s) => s.SnapshotId)).toEqual([]),
+  },
+
+  { name: 'check-ssm-agent: time limit exceeded (agent never online)', input: { limits: { ssmOnlineSeconds: 120 } }, faults: ['agent-never-online'], status: 'FAILED', error: 'SsmAgentTimeoutError', stage: 'check-ssm-agent' },
+  { name: 'check-ssm-agent: time limit exceeded (instance never running)', input: { limits: { ssmOnlineSeconds: 120 } }, faults: ['never-finish:launch'], status: 'FAILED', error: 'SsmAgentTimeoutError', stage: 'check-ssm-agent' },
+  {
+    name: 'check-pull-command: time limit exceeded',
+    input: { pull: { commandTimeoutSeconds: 120 }, limits: { pullSeconds: 180 } },
+    faults: ['never-finish:pull'],
+    status: 'FAILED',
+    error: 'PullTimeoutError',
+    stage: 'check-pull-command',
+  },
+  { name: 'check-instance-stopped: time limit exceeded', input: { limits: { stopSeconds: 120 } }, faults: ['never-finish:stop'], status: 'FAILED', error: 'StopTimeoutError', stage: 'check-instance-stopped' },
+  {
+    name: 'check-snapshot: time limit exceeded',
+    input: { limits: { snapshotSeconds: 120 } },
+    faults: ['never-finish:snapshot'],
+    status: 'FAILED',
+    error: 'SnapshotTimeoutError',
+    stage: 'check-snapshot',
+    also: (report) => expect(report.account.ec2.liveSnapshots().filter((s) => s.State !== 'completed')).toEqual([]),
+  },
+
+  { name: 'prepare-build: input invalid', input: { dataVolume: { sizeGiB: 0 } }, status: 'FAILED', error: 'InvalidInputError', stage: 'prepare-build', also: launchedNothing },
+  { name: 'prepare-build: image reference invalid', input: { images: ['Not A Reference'] }, status: 'FAILED', error: 'InvalidImageReferenceError', stage: 'prepare-build', also: launchedNothing },
+  { name: 'prepare-build: image missing from its registry', faults: [`image-missing:${NGINX}`], status: 'FAILED', error: 'ImageNotFoundError', stage: 'prepare-build', also: launchedNothing },
+  { name: 'prepare-build: registry down beyond the retries', faults: ['registry-down:public.ecr.aws'], status: 'FAILED', error: 'RegistryUnavailableError', stage: 'prepare-build', also: launchedNothing },
+  { name: 'launch-instance: no capacity for any instance type', faults: ['no-capacity:m7i.xlarge', 'no-capacity:m6i.xlarge', 'no-capacity:m5.xlarge'], status: 'FAILED', error: 'InstanceCapacityError', stage: 'launch-instance' },
+
+  {
+    name: 'a failed arm64 build stops and cleans up its x86_64 sibling',
+    input: { architectures: ['x86_64', 'arm64'] },
+    faults: ['lose-instance:CheckInstanceStopped:arm64'],
+    status: 'FAILED',
+    error: 'InstanceLostError',
+    stage: 'check-instance-stopped',
+    also: (report) => {
+      expect(report.account.core.callsOf('ec2', 'RunInstances')).toHaveLength(2);
+      expect(report.events.some((e) => e.state === 'CleanupExecution' && e.type === 'StateExited')).toBe(true);
+    },
+  },
+];
+
+const started = Date.now();
+afterAll(() => {
+  console.log(`state machine scenarios: ${SCENARIOS.length + 1} run in ${((Date.now() - started) / 1000).toFixed(1)} s of real time`);
+});
+
+describe('the state machine under every fault', () => {
+  it.each(SCENARIOS.map((scenario) => [scenario.name, scenario] as const))('%s', async (_, scenario) => {
+    // Act
+    const report = await runSimulation({ input: { images: [NGINX, REDIS], ...scenario.input }, faults: scenario.faults });
+
+    // Assess
+    expect({ status: report.status, error: report.error }, report.cause).toEqual({ status: scenario.status, error: scenario.error });
+    if (scenario.stage) expect(report.cause).toContain(scenario.stage);
+    expect(report.leftovers).toEqual({ instances: [], snapshotsInError: [] });
+    if (report.status === 'SUCCEEDED') {
+      const output = report.output as { status: string; snapshots: { snapshotId: string; images: unknown[]; timings: Record<string, string> }[] };
+      expect(output.status).toBe('BUILT');
+      for (const snapshot of output.snapshots) {
+        expect(snapshot.snapshotId).toMatch(/^snap-/);
+        expect(snapshot.images.length).toBeGreaterThan(0);
+        expect(Object.keys(snapshot.timings)).toHaveLength(8);
+      }
+    }
+    scenario.also?.(report);
+  });
+
+  it('ends UP_TO_DATE and launches nothing when the current snapshot holds the same digests', async () => {
+    // Prepare: a first build publishes the snapshot and its digest set.
+    const account = createSimulatedAccount();
+    const registries = new SimulatedRegistries();
+    registries.push(NGINX, { seed: 'nginx-1' });
+    const first = await runSimulation({ input: { images: [NGINX], recipe: 'web' }, account, registries, executionName: 'first' });
+    expect(first.status).toBe('SUCCEEDED');
+    const launches = account.core.callsOf('ec2', 'RunInstances').length;
+
+    // Act
+    const second = await runSimulation({ input: { images: [NGINX], recipe: 'web' }, account, registries, executionName: 'second', startTime: first.endedAt + 3_600_000 });
+
+    // Assess
+    expect(second.status).toBe('SUCCEEDED');
+    expect(second.output).toMatchObject({ status: 'UP_TO_DATE', recipe: 'web', builds: [], current: [{ architecture: 'x86_64', snapshotId: (first.output as { snapshots: { snapshotId: string }[] }).snapshots[0]!.snapshotId }] });
+    expect(account.core.callsOf('ec2', 'RunInstances')).toHaveLength(launches);
+  });
+});
