@@ -63,6 +63,8 @@ export interface DigestResolverOptions {
   plainHttpHosts?: readonly string[];
   /** Basic credentials per registry host, for private registries. */
   credentials?: Record<string, { username: string; password: string }>;
+  /** Time allowed for each registry request before it counts as unavailable. @default 10000 */
+  timeoutMs?: number;
 }
 
 export const MANIFEST_ACCEPT = [
@@ -112,7 +114,7 @@ export const platformDigests = (reference: string, digest: string, body: string,
 const sha256 = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
 /** Resolves through the registry HTTP API v2, with the bearer-token (anonymous or Basic-authenticated) flow. */
-export const httpRegistryLookup = (options: Pick<DigestResolverOptions, 'fetch' | 'plainHttpHosts' | 'credentials'> = {}): RegistryLookup => {
+export const httpRegistryLookup = (options: Pick<DigestResolverOptions, 'fetch' | 'plainHttpHosts' | 'credentials' | 'timeoutMs'> = {}): RegistryLookup => {
   const doFetch = options.fetch ?? fetch;
   const plain = new Set(options.plainHttpHosts ?? []);
   for (const host of plain) {
@@ -124,7 +126,8 @@ export const httpRegistryLookup = (options: Pick<DigestResolverOptions, 'fetch' 
 
   const request = async (url: string, init: RequestInit, reference: string): Promise<Response> => {
     try {
-      return await doFetch(url, init);
+      // A registry that accepts the connection and never answers must not hold the Lambda until its own timeout.
+      return await doFetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000) });
     } catch (error) {
       throw new RegistryUnavailableError(`Registry for ${reference} is unreachable (${url}): ${(error as Error).message}`, { cause: error });
     }

@@ -132,6 +132,22 @@ describe('digest resolution against a real registry', () => {
     });
   });
 
+  it('fails with RegistryUnavailableError when the registry accepts the connection but never answers', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const host = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      await expect(createDigestResolver({ plainHttpHosts: [host], timeoutMs: 200 })(`${host}/team/app:v1`, ['linux/amd64'])).rejects.toMatchObject({
+        name: 'RegistryUnavailableError',
+        message: expect.stringContaining('unreachable'),
+      });
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('needs no lookup for a reference pinned by digest', async () => {
     const digest = `sha256:${'b'.repeat(64)}`;
     const resolved = await createDigestResolver({ fetch: () => Promise.reject(new Error('no network')) })(`quay.io/team/app@${digest}`, ['linux/amd64', 'linux/arm64']);
