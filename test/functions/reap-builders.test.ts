@@ -1,8 +1,10 @@
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { sfn } from '../../functions/lib/clients';
 import { handler as launch } from '../../functions/launch-instance';
 import { executionArn, handler as reap } from '../../functions/reap-builders';
 import type { SimulatedAccount } from '../../simulation/aws/account';
-import { AwsServiceError, FAULTS } from '../../simulation/aws/core';
+import { FAULTS } from '../../simulation/aws/core';
 import { buildTarget, simulatedAws } from './ec2-fixtures';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-west-2:111122223333:stateMachine:SnapshotFactory';
@@ -10,20 +12,15 @@ const STATE_MACHINE_ARN = 'arn:aws:states:us-west-2:111122223333:stateMachine:Sn
 describe('reap-builders', () => {
   let account: SimulatedAccount;
   let restore: () => void;
-  const statuses = new Map<string, string>();
   beforeEach(() => {
     ({ account, restore } = simulatedAws());
     vi.stubEnv('STATE_MACHINE_ARN', STATE_MACHINE_ARN);
-    statuses.clear();
-    // A minimal Step Functions: only what the reaper asks.
-    account.core.register('sfn', {
-      DescribeExecution: ({ executionArn: arn }: { executionArn: string }) => {
-        const status = statuses.get(arn);
-        if (!status) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
-        return { executionArn: arn, status };
-      },
-    });
   });
+  /** An execution in the simulated Step Functions, left in `status`. */
+  const execution = async (name: string, status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED') => {
+    const { executionArn: arn } = await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name, input: '{}' }));
+    account.sfn.executions.get(arn!)!.status = status;
+  };
   afterEach(() => {
     vi.unstubAllEnvs();
     restore();
@@ -36,8 +33,8 @@ describe('reap-builders', () => {
     const aborted = await builderOf('aborted-run');
     const vanished = await builderOf('deleted-run');
     const running = await builderOf('long-run');
-    statuses.set(executionArn(STATE_MACHINE_ARN, 'aborted-run'), 'ABORTED');
-    statuses.set(executionArn(STATE_MACHINE_ARN, 'long-run'), 'RUNNING');
+    await execution('aborted-run', 'ABORTED');
+    await execution('long-run', 'RUNNING');
     vi.advanceTimersByTime(7 * 3_600_000);
     const young = await builderOf('fresh-run');
     // Act
