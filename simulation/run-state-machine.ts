@@ -208,7 +208,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
       ]),
     );
 
-    const machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    const machine = stateMachineFor(definition);
     const execution = machine.run(options.input as never, {
       overrides: { taskResourceLocalHandlers },
       context: { Execution: { Name: executionName, Id: `arn:aws:states:us-west-2:111122223333:execution:snapshot-factory:${executionName}` } } as never,
@@ -301,6 +301,18 @@ const alignPulledDigests = (account: SimulatedAccount, digests: Map<string, stri
       return { ...output, StandardOutputContent: stdout };
     },
   });
+};
+
+const machines = new Map<string, StateMachine>();
+/** Constructing a StateMachine validates the definition (ajv, ~100 ms): once per distinct definition. */
+const stateMachineFor = (definition: AslDefinition): StateMachine => {
+  const key = JSON.stringify(definition);
+  let machine = machines.get(key);
+  if (!machine) {
+    machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    machines.set(key, machine);
+  }
+  return machine;
 };
 
 /** Lets every pending promise callback run (the simulated AWS answers in microtasks). */
