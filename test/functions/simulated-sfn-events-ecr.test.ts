@@ -1,0 +1,80 @@
+import { DescribeExecutionCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { DescribeImagesCommand } from '@aws-sdk/client-ecr';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ecr, eventBridge, sfn } from '../../functions/lib/clients';
+import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
+import { installSimulatedAws } from '../../simulation/aws/install';
+
+const ARN = 'arn:aws:states:us-west-2:111122223333:stateMachine:snapshot-factory';
+let account: SimulatedAccount;
+let uninstall: () => void;
+
+beforeEach(() => {
+  account = createSimulatedAccount();
+  uninstall = installSimulatedAws(account.core);
+});
+afterEach(() => uninstall());
+
+const startExecution = (client: SFNClient, name: string, input: unknown) => client.send(new StartExecutionCommand({ stateMachineArn: ARN, name, input: JSON.stringify(input) }));
+
+describe('simulated Step Functions (Standard) execution names', () => {
+  it('returns the running execution for the same name and input', async () => {
+    const first = await startExecution(sfn, 'ml-abc', { a: 1 });
+    const second = await startExecution(sfn, 'ml-abc', { a: 1 });
+    expect(second.executionArn).toBe(first.executionArn);
+    expect((await sfn.send(new DescribeExecutionCommand({ executionArn: first.executionArn }))).status).toBe('RUNNING');
+  });
+
+  it('fails with ExecutionAlreadyExists for the same name with another input', async () => {
+    await startExecution(sfn, 'ml-abc', { a: 1 });
+    await expect(startExecution(sfn, 'ml-abc', { a: 2 })).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
+  });
+
+  it('fails with ExecutionAlreadyExists for the name of a finished execution', async () => {
+    const { executionArn } = await startExecution(sfn, 'ml-abc', { a: 1 });
+    account.sfn.finish(executionArn!, { output: {} });
+    await expect(startExecution(sfn, 'ml-abc', { a: 1 })).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
+  });
+
+  it('fails with InvalidName for a name over 80 characters or with other characters', async () => {
+    await expect(startExecution(sfn, 'x'.repeat(81), {})).rejects.toMatchObject({ name: 'InvalidName' });
+    await expect(startExecution(sfn, 'ml:abc', {})).rejects.toMatchObject({ name: 'InvalidName' });
+  });
+
+  it('closes the execution with the runner result when a runner is set', async () => {
+    account.sfn.runner = async (execution) => ({ echoed: JSON.parse(execution.input) });
+    const { executionArn } = await startExecution(sfn, 'ml-run', { a: 1 });
+    await [...account.sfn.executions.values()][0]!.done;
+    const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    expect(described).toMatchObject({ status: 'SUCCEEDED', output: JSON.stringify({ echoed: { a: 1 } }) });
+  });
+});
+
+describe('simulated EventBridge PutEvents limits', () => {
+  const entry = (detail: unknown = { a: 1 }) => ({ Source: 'snapshot-factory', DetailType: 'Snapshot Ready', Detail: JSON.stringify(detail) });
+
+  it('records events and reports malformed entries per entry', async () => {
+    const output = await eventBridge.send(new PutEventsCommand({ Entries: [entry(), { Source: 'x', DetailType: 'y', Detail: 'not json' }] }));
+    expect(output.FailedEntryCount).toBe(1);
+    expect(output.Entries?.[1]?.ErrorCode).toBe('MalformedDetail');
+    expect(account.events.ofType('Snapshot Ready')).toHaveLength(1);
+  });
+
+  it('fails with ValidationException for more than 10 entries or more than 256 KB', async () => {
+    await expect(eventBridge.send(new PutEventsCommand({ Entries: Array.from({ length: 11 }, () => entry()) }))).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(eventBridge.send(new PutEventsCommand({ Entries: [entry({ big: 'x'.repeat(256 * 1024) })] }))).rejects.toMatchObject({ name: 'ValidationException' });
+    expect(account.events.events).toHaveLength(0);
+  });
+});
+
+describe('simulated ECR DescribeImages', () => {
+  it('describes a pushed image by tag and fails with ImageNotFoundException or RepositoryNotFoundException like ECR', async () => {
+    const image = account.ecr.pushImage('team/app', 'v1');
+    const described = await ecr.send(new DescribeImagesCommand({ repositoryName: 'team/app', imageIds: [{ imageTag: 'v1' }] }));
+    expect(described.imageDetails?.[0]).toMatchObject({ imageDigest: image.digest, imageTags: ['v1'] });
+    await expect(ecr.send(new DescribeImagesCommand({ repositoryName: 'team/app', imageIds: [{ imageTag: 'v2' }] }))).rejects.toMatchObject({ name: 'ImageNotFoundException' });
+    await expect(ecr.send(new DescribeImagesCommand({ repositoryName: 'team/none' }))).rejects.toMatchObject({ name: 'RepositoryNotFoundException' });
+  });
+});
+
