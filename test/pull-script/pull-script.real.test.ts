@@ -139,6 +139,24 @@ describe('pull script against a real containerd and registry', () => {
     expect(maxOverlap(intervals)).toBeGreaterThanOrEqual(2);
   });
 
+  it('never runs more pulls at once than the concurrency', async () => {
+    // Prepare
+    const before = (await host.pullIntervals()).length;
+    const commands = pullCommands(
+      generatePullScript(
+        { images: pushed.map((image) => parseImageReference(image.reference)), platforms: ['linux/amd64'], concurrency: 2 },
+        { containerdAddress: host.address, containerdRoot: host.root, plainHttp: true, minFreeBytes: 2 * MiB },
+      ),
+    );
+    // Act
+    const result = await runCommands(host, commands);
+    // Assess
+    expect(result.code).toBe(0);
+    const intervals = (await host.pullIntervals()).slice(before);
+    expect(intervals).toHaveLength(4);
+    expect(maxOverlap(intervals)).toBe(2);
+  });
+
   it('fails naming the missing image and still reports the others', async () => {
     // Prepare
     const missing = parseImageReference(`${registry.host}/team/absent:v9`);
