@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import * as errors from '../../functions/lib/errors';
 import { AwsServiceError } from '../../simulation/aws/core';
 
-const errorClasses = Object.values(errors).filter(
-  (value): value is new (message: string) => errors.FactoryError =>
-    typeof value === 'function' && value.prototype instanceof errors.FactoryError,
+type ErrorClass = (new (message: string) => errors.FactoryError) & { name: string };
+
+const errorClasses = (Object.values(errors) as unknown[]).filter(
+  (value): value is ErrorClass => typeof value === 'function' && value.prototype instanceof errors.FactoryError,
 );
 
 describe('error names', () => {
