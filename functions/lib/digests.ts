@@ -75,6 +75,7 @@ export const MANIFEST_ACCEPT = [
 ];
 
 const ECR_ACCOUNT = /^(\d{12})\./;
+const ECR_REGION = /\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com/;
 
 /** True for private ECR registry hosts. */
 export const isPrivateEcr = (registry: string): boolean => isEcrDomain(registry);
@@ -193,6 +194,14 @@ const basic = (credential: { username: string; password: string }): string =>
 /** Resolves through the ECR API: one BatchGetImage per reference. */
 export const ecrLookup = (client: ECRClient = defaultEcr): RegistryLookup => async (parsed, reference, platforms) => {
   const [, registryId] = ECR_ACCOUNT.exec(parsed.registry) ?? [];
+  // A same-named repository in the functions' region would answer with the wrong image: refuse instead.
+  const region = ECR_REGION.exec(parsed.registry)?.[1];
+  const clientRegion = await client.config.region();
+  if (region && region !== clientRegion) {
+    throw new InvalidImageReferenceError(
+      `Image ${reference} is in ECR region ${region}; the factory resolves private ECR digests in ${clientRegion} only. Pin it by digest (${parsed.registry}/${parsed.repository}@sha256:...).`,
+    );
+  }
   const imageId = parsed.digest ? { imageDigest: parsed.digest } : { imageTag: parsed.tag };
   let output;
   try {

@@ -177,6 +177,10 @@ describe('digest resolution of private ECR through the ECR API (simulated)', () 
       expect(resolved.platforms).toEqual(pushed.platformDigests);
       await expect(resolve(`${host}/team/model:nope`, ['linux/amd64'])).rejects.toMatchObject({ name: 'ImageNotFoundError', message: expect.stringContaining('team/model:nope') });
       await expect(resolve(`${host}/team/missing:v1`, ['linux/amd64'])).rejects.toMatchObject({ name: 'ImageNotFoundError', message: expect.stringContaining('does not exist') });
+      await expect(resolve(`${account.core.accountId}.dkr.ecr.eu-west-1.amazonaws.com/team/model:v1`, ['linux/amd64'])).rejects.toMatchObject({
+        name: 'InvalidImageReferenceError',
+        message: expect.stringContaining('Pin it by digest'),
+      });
       expect(account.core.callsOf('ecr', 'BatchGetImage')).toHaveLength(3);
     } finally {
       restoreLookup();
