@@ -7,7 +7,7 @@
  * triggers starts exactly one execution: Step Functions answers the same name and input with the existing
  * execution, and `ExecutionAlreadyExists` (same digests, other input, or already finished) counts as
  * started. Scheduled runs add the date to the name so each night starts one execution, which ends
- * `UP_TO_DATE` when nothing changed.
+ * `UP_TO_DATE` when nothing changed; forced runs add the time, so a forced build is never deduplicated.
  *
  * Input, one of:
  * - `{ "source": "schedule" | "ecr-push" | "manual", "recipe": "<name>", "force"?: boolean }` (Scheduler and rule targets);
@@ -105,7 +105,8 @@ const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: stri
     for (const platform of platforms) digests.push({ reference, platform, digest: resolved.platforms[platform] as string });
   }
   const digestSet = digestSetHash(digests);
-  const executionName = executionNameFor(recipe.name, digestSet, source === 'schedule' ? new Date(Date.now()) : undefined) + (force ? '-force' : '');
+  const now = new Date(Date.now());
+  const executionName = executionNameFor(recipe.name, digestSet, force ? { forcedAt: now } : source === 'schedule' ? { day: now } : {});
   // No timestamps or event details in the input: identical triggers must send identical input to stay idempotent.
   // prepare-build validates the input strictly, so the trigger's source shows only in the execution name.
   const executionInput = {
@@ -117,7 +118,7 @@ const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: stri
     force,
   };
   try {
-    const output = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: executionName.slice(0, 80), input: JSON.stringify(executionInput) }));
+    const output = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: executionName, input: JSON.stringify(executionInput) }));
     logger.info('build started', { recipe: recipe.name, executionName, source });
     return { recipe: recipe.name, executionName, executionArn: output.executionArn as string, alreadyStarted: false, digestSet };
   } catch (error) {

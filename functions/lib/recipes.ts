@@ -95,14 +95,20 @@ export const defaultRecipeName = (images: readonly string[], layout: Layout = 'p
 export const EXECUTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 
 /**
- * Execution name of a triggered build: `<recipe>-<16 hex of the digest set>`, or
- * `<recipe>-<YYYYMMDD>-<16 hex>` for a scheduled run. Identical triggers therefore start one execution;
- * a nightly run starts a new execution each day (which ends `UP_TO_DATE` when nothing changed).
+ * Execution name of a triggered build:
+ * - `<recipe>-<16 hex of the digest set>` (ECR push, manual): identical triggers start one execution;
+ * - `<recipe>-<YYYYMMDD>-<16 hex>` (schedule, UTC date): one execution per night, which ends `UP_TO_DATE` when
+ *   nothing changed;
+ * - `<recipe>-f<YYYYMMDDHHMMSS>-<12 hex>` (forced): a forced build is never deduplicated against an earlier one.
+ * At most 80 characters of `[A-Za-z0-9_-]`.
  *
  * @example executionNameFor('ml', 'sha256:0123456789abcdef…') // 'ml-0123456789abcdef'
  */
-export const executionNameFor = (recipe: string, digestSet: string, day?: Date): string => {
-  const hash = digestSet.replace(/^sha256:/, '').slice(0, 16);
-  const date = day ? `${day.toISOString().slice(0, 10).replaceAll('-', '')}-` : '';
-  return `${recipe.slice(0, 48)}-${date}${hash}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
+export const executionNameFor = (recipe: string, digestSet: string, options: { day?: Date; forcedAt?: Date } = {}): string => {
+  const hash = digestSet.replace(/^sha256:/, '');
+  const stamp = (date: Date, length: number) => date.toISOString().replace(/[^0-9]/g, '').slice(0, length);
+  const name = options.forcedAt
+    ? `${recipe.slice(0, 48)}-f${stamp(options.forcedAt, 14)}-${hash.slice(0, 12)}`
+    : `${recipe.slice(0, 48)}-${options.day ? `${stamp(options.day, 8)}-` : ''}${hash.slice(0, 16)}`;
+  return name.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
 };

@@ -117,11 +117,28 @@ describe('start-build', () => {
     expect(executions().map((e) => e.name)).toEqual([night1.started[0]?.executionName, night2.started[0]?.executionName]);
   });
 
-  it('marks a forced build in its name and input', async () => {
-    const output = await start({ source: 'manual', recipe: 'web', force: true });
+  it('starts every forced build, naming it with the time', async () => {
+    const first = await start({ source: 'manual', recipe: 'web', force: true });
+    vi.advanceTimersByTime(60_000);
+    const second = await start({ source: 'manual', recipe: 'web', force: true });
 
-    expect(output.started[0]?.executionName).toMatch(/^web-[0-9a-f]{16}-force$/);
+    expect(first.started[0]?.executionName).toBe(`web-f20261124030000-${first.started[0]?.digestSet.slice(7, 19)}`);
+    expect(second.started[0]?.executionName).toMatch(/^web-f20261124030100-[0-9a-f]{12}$/);
+    expect(executions()).toHaveLength(2);
     expect(JSON.parse(executions()[0]!.input)).toMatchObject({ force: true });
+  });
+
+  it('keeps the longest names within 80 characters', async () => {
+    const name = 'r'.repeat(48);
+    vi.stubEnv('RECIPES', JSON.stringify([{ name, images: [PUBLIC] }]));
+
+    const names = [
+      (await start({ source: 'schedule', recipe: name })).started[0]!.executionName,
+      (await start({ source: 'manual', recipe: name, force: true })).started[0]!.executionName,
+    ];
+
+    expect(names.map((n) => n.length)).toEqual([74, 77]);
+    for (const n of names) expect(n).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
   });
 
   it('uses the recipe sent in the trigger input without needing RECIPES', async () => {
