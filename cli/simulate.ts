@@ -68,26 +68,35 @@ export const summarizeTask = (state: string, output: Any): string => {
   }
 };
 
-/** The progress line of an event, or undefined for events not worth a line (Wait, Choice, Pass...). */
-export const formatEvent = (event: SimulationEvent): string | undefined => {
-  const where = (event.architecture ?? '').padEnd(7);
-  const prefix = `[${formatElapsed(event.elapsedMs)}] ${where} ${(event.state ?? '').padEnd(22)}`;
-  switch (event.type) {
-    case 'StateExited':
-      return event.stateType === 'Task' ? `${prefix} ${summarizeTask(event.state!, event.output)}` : undefined;
-    case 'StateFailed':
-      return `${prefix} failed: ${event.error}: ${firstLine(event.cause)}`;
-    case 'StateRetried':
-      return `${prefix} retry #${event.attempt}`;
-    case 'StateCaught':
-      return `${prefix} caught: going to cleanup`;
-    case 'ExecutionFailed':
-      return `[${formatElapsed(event.elapsedMs)}] execution failed: ${event.error}`;
-    case 'ExecutionSucceeded':
-      return `[${formatElapsed(event.elapsedMs)}] execution succeeded`;
-    default:
-      return undefined;
-  }
+/**
+ * Formats events as progress lines; undefined for events not worth a line (Wait, Choice, Pass...).
+ * Stateful: a Task whose error was caught still "exits", and that exit is not a result to show.
+ */
+export const createProgressFormatter = () => {
+  const caught = new Set<string>();
+  return (event: SimulationEvent): string | undefined => {
+    const key = `${event.index ?? '-'}:${event.state}`;
+    const where = (event.architecture ?? '').padEnd(7);
+    const prefix = `[${formatElapsed(event.elapsedMs)}] ${where} ${(event.state ?? '').padEnd(24)}`;
+    switch (event.type) {
+      case 'StateExited':
+        if (caught.delete(key)) return undefined;
+        return event.stateType === 'Task' ? `${prefix} ${summarizeTask(event.state!, event.output)}` : undefined;
+      case 'StateFailed':
+        return `${prefix} failed: ${event.error} (${firstLine(event.cause).slice(0, 200)})`;
+      case 'StateRetried':
+        return `${prefix} retry #${event.attempt}`;
+      case 'StateCaught':
+        caught.add(key);
+        return `${prefix} caught: going to cleanup`;
+      case 'ExecutionFailed':
+        return `[${formatElapsed(event.elapsedMs)}] execution failed: ${event.error}`;
+      case 'ExecutionSucceeded':
+        return `[${formatElapsed(event.elapsedMs)}] execution succeeded`;
+      default:
+        return undefined;
+    }
+  };
 };
 
 const firstLine = (text: string | undefined): string => (text ?? '').split('\n')[0]!.slice(0, 300);
@@ -138,6 +147,7 @@ export const main = async (argv: readonly string[], out: (line: string) => void 
     ...(options.arch ? { architectures: options.arch } : {}),
     ...(options.layout ? { layout: options.layout } : {}),
   };
+  const formatEvent = createProgressFormatter();
   const report = await runSimulation({
     input,
     faults: options.fault,
