@@ -2,12 +2,12 @@
  * Trigger (outside the state machine): starts a recipe's build from its nightly schedule, an ECR push
  * to a repository it watches, or a direct invocation.
  *
- * Resolves the recipe's image digests, then StartExecution (`STATE_MACHINE_ARN`) named after the recipe
- * and the digest set (see `executionNameFor` in functions/lib/recipes.ts), so a burst of identical
- * triggers starts exactly one execution: Step Functions answers the same name and input with the existing
- * execution, and `ExecutionAlreadyExists` (same digests, other input, or already finished) counts as
- * started. Scheduled runs add the date to the name so each night starts one execution, which ends
- * `UP_TO_DATE` when nothing changed; forced runs add the time, so a forced build is never deduplicated.
+ * Resolves the recipe's image digests, then StartExecution (`STATE_MACHINE_ARN`) named after the recipe, the
+ * UTC date and the digest set (see `executionNameFor` in functions/lib/recipes.ts), so a burst of identical
+ * triggers on one day starts exactly one execution: Step Functions answers the same name and input with the
+ * existing execution, and `ExecutionAlreadyExists` (same digests already started that day) counts as started.
+ * Each night therefore starts one execution (ending `UP_TO_DATE` when nothing changed) unless that image set was
+ * already built that day; forced runs add the time, so a forced build is never deduplicated.
  *
  * Input, one of:
  * - `{ "source": "schedule" | "ecr-push" | "manual", "recipe": "<name>", "force"?: boolean }` (Scheduler and rule targets);
@@ -106,7 +106,8 @@ const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: stri
   }
   const digestSet = digestSetHash(digests);
   const now = new Date(Date.now());
-  const executionName = executionNameFor(recipe.name, digestSet, force ? { forcedAt: now } : source === 'schedule' ? { day: now } : {});
+  // The date bounds deduplication to one day: a rollback to an image set built on an earlier day builds again.
+  const executionName = executionNameFor(recipe.name, digestSet, force ? { forcedAt: now } : { day: now });
   // No timestamps or event details in the input: identical triggers must send identical input to stay idempotent.
   // prepare-build validates the input strictly, so the trigger's source shows only in the execution name.
   const executionInput = {

@@ -96,13 +96,13 @@ export const EXECUTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 
 /**
  * Execution name of a triggered build:
- * - `<recipe>-<16 hex of the digest set>` (ECR push, manual): identical triggers start one execution;
- * - `<recipe>-<YYYYMMDD>-<16 hex>` (schedule, UTC date): one execution per night, which ends `UP_TO_DATE` when
- *   nothing changed;
+ * - `<recipe>-<YYYYMMDD>-<16 hex of the digest set>` (schedule, ECR push, manual; UTC date): identical triggers
+ *   on one day start one execution; the nightly run starts one a day (ending `UP_TO_DATE` when nothing changed);
+ *   a rollback to an image set built on an earlier day builds again;
  * - `<recipe>-f<YYYYMMDDHHMMSS>-<12 hex>` (forced): a forced build is never deduplicated against an earlier one.
  * At most 80 characters of `[A-Za-z0-9_-]`.
  *
- * @example executionNameFor('ml', 'sha256:0123456789abcdef…') // 'ml-0123456789abcdef'
+ * @example executionNameFor('ml', 'sha256:0123456789abcdef…', { day: new Date('2026-11-24') }) // 'ml-20261124-0123456789abcdef'
  */
 export const executionNameFor = (recipe: string, digestSet: string, options: { day?: Date; forcedAt?: Date } = {}): string => {
   const hash = digestSet.replace(/^sha256:/, '');

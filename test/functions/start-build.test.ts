@@ -90,10 +90,26 @@ describe('start-build', () => {
 
     const second = await start({ source: 'ecr-push', recipe: 'ml', repositoryName: 'team/model' });
 
-    expect(first.started[0]?.executionName).toMatch(/^ml-[0-9a-f]{16}$/);
-    expect(second.started[0]?.executionName).toMatch(/^ml-[0-9a-f]{16}$/);
+    expect(first.started[0]?.executionName).toMatch(/^ml-20261124-[0-9a-f]{16}$/);
+    expect(second.started[0]?.executionName).toMatch(/^ml-20261124-[0-9a-f]{16}$/);
     expect(second.started[0]?.executionName).not.toBe(first.started[0]?.executionName);
     expect(executions()).toHaveLength(2);
+  });
+
+  it('builds again on a later day when the images roll back to a set built before', async () => {
+    const v1 = { platforms: ['linux/amd64', 'linux/arm64'], seed: 'model v1' };
+    account.ecr.pushImage('team/model', 'v1', v1);
+    const first = await start({ source: 'ecr-push', recipe: 'ml' });
+    account.sfn.finish(first.started[0]!.executionArn, { output: { status: 'BUILT' } });
+    account.ecr.pushImage('team/model', 'v1', { platforms: ['linux/amd64', 'linux/arm64'], seed: 'model v2' });
+    await start({ source: 'ecr-push', recipe: 'ml' });
+    vi.setSystemTime(new Date('2026-11-25T09:00:00Z'));
+    account.ecr.pushImage('team/model', 'v1', v1); // rollback
+
+    const rollback = await start({ source: 'ecr-push', recipe: 'ml' });
+
+    expect(rollback.started[0]).toMatchObject({ digestSet: first.started[0]?.digestSet, alreadyStarted: false });
+    expect(executions()).toHaveLength(3);
   });
 
   it('counts ExecutionAlreadyExists as started once the first build has finished', async () => {
