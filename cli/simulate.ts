@@ -6,7 +6,7 @@
  * cause. Exits 1 when the execution fails, 2 on a usage error. docs/simulation.md describes it.
  */
 import '../simulation/quiet-logs';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { FAULT_GRAMMAR, parseFaultSpec, type FaultSpec } from '../simulation/scenarios/faults';
 import { runSimulation, type SimulationEvent, type SimulationReport } from '../simulation/run-state-machine';
 import { architecturesFromPlatforms, splitImageList } from './snapshot-flags';
@@ -115,14 +115,23 @@ export const reportJson = (report: SimulationReport) => ({
   events: report.events.map(({ input: _input, output: _output, ...event }) => event),
 });
 
+/** Commander prints an InvalidArgumentError's message with the option it concerns; any other error it would rethrow bare. */
+const invalidArgument = <T>(parse: (value: string) => T) => (value: string): T => {
+  try {
+    return parse(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+
 export const buildProgram = (): Command =>
   new Command('simulate')
     .description('Run the snapshot factory state machine against a simulated AWS account, on a virtual clock.')
-    .requiredOption('--images <list>', 'comma-separated image references', splitImageList)
-    .addOption(new Option('--arch <list>', 'architectures: x86_64, arm64 (or amd64), comma-separated').argParser(architecturesFromPlatforms))
+    .requiredOption('--images <list>', 'comma-separated image references', invalidArgument(splitImageList))
+    .addOption(new Option('--arch <list>', 'architectures: x86_64, arm64 (or amd64), comma-separated').argParser(invalidArgument(architecturesFromPlatforms)))
     .addOption(new Option('--layout <layout>', 'per-architecture (one snapshot per architecture) or combined').choices(['per-architecture', 'combined']))
-    .option('--input <json>', 'extra execution input fields as JSON, e.g. \'{"dataVolume":{"sizeGiB":200}}\'', (value: string) => JSON.parse(value) as Record<string, unknown>)
-    .option('--fault <spec>', 'inject a fault (repeatable); see --help-faults', (value: string, previous: FaultSpec[]) => [...previous, parseFaultSpec(value)], [] as FaultSpec[])
+    .option('--input <json>', 'extra execution input fields as JSON, e.g. \'{"dataVolume":{"sizeGiB":200}}\'', invalidArgument((value: string) => JSON.parse(value) as Record<string, unknown>))
+    .option('--fault <spec>', 'inject a fault (repeatable); see --help-faults', (value: string, previous: FaultSpec[]) => [...previous, invalidArgument(parseFaultSpec)(value)], [] as FaultSpec[])
     .option('--execution-name <name>', 'execution name (tags every simulated resource)')
     .option('--json', 'print the report as JSON instead of progress lines')
     .option('--help-faults', 'list the fault specs and exit')
