@@ -144,7 +144,7 @@ const SCENARIOS: Scenario[] = [
 
 const started = Date.now();
 afterAll(() => {
-  console.log(`state machine scenarios: ${SCENARIOS.length + 1} run in ${((Date.now() - started) / 1000).toFixed(1)} s of real time`);
+  console.log(`state machine scenarios: ${SCENARIOS.length + 2} run in ${((Date.now() - started) / 1000).toFixed(1)} s of real time`);
 });
 
 describe('the state machine under every fault', () => {
@@ -166,6 +166,16 @@ describe('the state machine under every fault', () => {
       }
     }
     scenario.also?.(report);
+  });
+
+  it('times out at the execution time limit, leaving the builder to the reaper', async () => {
+    // Act
+    const report = await runSimulation({ input: { images: [NGINX] }, transformDefinition: (definition) => ({ ...definition, TimeoutSeconds: 120 }) });
+
+    // Assess: a timed-out execution runs no Catch, as in Step Functions; functions/reap-builders.ts finds its builder by tag.
+    expect(report.status).toBe('TIMED_OUT');
+    expect(report.durationMs).toBe(120_000);
+    expect(report.leftovers.instances).toHaveLength(1);
   });
 
   it('ends UP_TO_DATE and launches nothing when the current snapshot holds the same digests', async () => {
