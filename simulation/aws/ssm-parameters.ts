@@ -11,6 +11,7 @@ interface StoredParameter {
   Version: number;
   LastModifiedDate: Date;
   Description?: string;
+  Tier: 'Standard' | 'Advanced';
   Tags: { Key: string; Value: string }[];
 }
 
@@ -54,7 +55,7 @@ export class SimulatedParameterStore {
 
   /** Seeds a parameter, e.g. a Bottlerocket AMI ID at its public path. */
   seed(name: string, value: string): void {
-    this.parameters.set(name, { Name: name, Value: value, Type: 'String', Version: 1, LastModifiedDate: new Date(), Tags: [] });
+    this.parameters.set(name, { Name: name, Value: value, Type: 'String', Version: 1, LastModifiedDate: new Date(), Tier: 'Standard', Tags: [] });
   }
 
   private get(name: string): StoredParameter & { ARN: string } {
@@ -75,17 +76,29 @@ export class SimulatedParameterStore {
     if (!NAME_PATTERN.test(input.Name)) {
       throw new AwsServiceError('ValidationException', `Parameter name ${input.Name} does not match ${NAME_PATTERN}.`);
     }
-    const limit = input.Tier === 'Advanced' ? 8192 : STANDARD_VALUE_LIMIT;
-    if (Buffer.byteLength(input.Value, 'utf8') > limit) {
+    const existing = this.parameters.get(input.Name);
+    const size = Buffer.byteLength(input.Value, 'utf8');
+    // Intelligent-Tiering picks Advanced only when the value needs it; an Advanced parameter never goes back.
+    const tier: StoredParameter['Tier'] =
+      input.Tier === 'Advanced' || (input.Tier === 'Intelligent-Tiering' && (size > STANDARD_VALUE_LIMIT || existing?.Tier === 'Advanced'))
+        ? 'Advanced'
+        : 'Standard';
+    if (existing?.Tier === 'Advanced' && tier === 'Standard') {
       throw new AwsServiceError(
         'ValidationException',
-        `${input.Tier ?? 'Standard'} tier parameters support a maximum parameter value of ${limit} characters.`,
+        `The parameter ${input.Name} is an advanced parameter and cannot be changed to a standard parameter.`,
+      );
+    }
+    const limit = tier === 'Advanced' ? 8192 : STANDARD_VALUE_LIMIT;
+    if (size > limit) {
+      throw new AwsServiceError(
+        'ValidationException',
+        `${tier} tier parameters support a maximum parameter value of ${limit} characters.`,
       );
     }
     if (input.Description && input.Description.length > 1024) {
       throw new AwsServiceError('ValidationException', 'Description must be at most 1024 characters.');
     }
-    const existing = this.parameters.get(input.Name);
     if (existing && !input.Overwrite) {
       throw new AwsServiceError('ParameterAlreadyExists', `The parameter ${input.Name} already exists.`);
     }
@@ -100,8 +113,9 @@ export class SimulatedParameterStore {
       Version: version,
       LastModifiedDate: new Date(),
       Description: input.Description ?? existing?.Description,
+      Tier: tier,
       Tags: existing?.Tags ?? input.Tags ?? [],
     });
-    return { Version: version, Tier: input.Tier ?? 'Standard' };
+    return { Version: version, Tier: tier };
   }
 }
