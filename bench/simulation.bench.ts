@@ -7,7 +7,7 @@
  * time lost per event, the build's duration, and the state transitions and Lambda invocations per build.
  * Durations are the simulated AWS's (simulation/aws/ec2.ts, ssm-commands.ts), not real AWS's.
  */
-import '../simulation/quiet-logs';
+import '../simulation/environment';
 import type { AslDefinition, SimulationReport } from '../simulation/run-state-machine';
 import { loadDefinition, runSimulation } from '../simulation/run-state-machine';
 import { createSimulatedAccount } from '../simulation/aws/account';

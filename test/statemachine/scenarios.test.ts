@@ -57,6 +57,7 @@ const SCENARIOS: Scenario[] = [
     status: 'SUCCEEDED',
     also: (report) => expect(report.account.core.callsOf('ec2', 'RunInstances')).toHaveLength(1),
   },
+  { name: 'a private ECR image resolves through the ECR API and builds', input: { images: ['111122223333.dkr.ecr.us-west-2.amazonaws.com/ml/trainer:2.4', NGINX] }, status: 'SUCCEEDED' },
   { name: 'no capacity for the first instance type falls back to the next', faults: ['no-capacity:m7i.xlarge'], status: 'SUCCEEDED' },
 
   ...STAGES.flatMap(({ state, stage, service, operation }): Scenario[] => [
