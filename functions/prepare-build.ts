@@ -1,11 +1,14 @@
 /**
  * State `PrepareBuild`: the first state. Validates the execution input, fills every setting from the
  * execution input, then the deployed defaults (`FACTORY_DEFAULTS`), then the built-in defaults, and plans one
- * {@link BuildTarget} per builder instance: one per architecture, or one for the `combined` layout.
- * Nothing is launched when the input is invalid.
+ * {@link BuildTarget} per builder instance: one per architecture, or one for the `combined` layout. Then resolves
+ * every image's digests and compares them with the recipe's current snapshot (functions/lib/freshness.ts):
+ * status `UP_TO_DATE` makes the state machine end without launching anything. docs/input.md lists every field.
  *
- * Throws InvalidInputError (a field is missing, malformed or inconsistent; the message names it) and
- * InvalidImageReferenceError (an entry of `images` is not an image reference; the message names it).
+ * Throws InvalidInputError (a field is missing, malformed or inconsistent; the message names it),
+ * InvalidImageReferenceError (an entry of `images` is not an image reference; the message names it),
+ * ImageNotFoundError (a tag or digest does not exist in its registry), RegistryUnavailableError and
+ * TransientAwsError (retryable), AccessDeniedError, AwsRequestError (reading the current snapshot's parameters).
  */
 import { z } from 'zod';
 import { deployedDefaults, PULL_LIMIT_MARGIN_SECONDS, settingSchemas as s, type BuildDefaults } from './lib/build-defaults';
