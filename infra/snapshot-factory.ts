@@ -262,10 +262,17 @@ export class SnapshotFactory extends Construct {
       ecrRepositoryArns,
     };
 
+    // Lambda caps a function's environment at 4 KB; fail at synth rather than in CloudFormation.
+    const recipesJson = JSON.stringify(settings.recipes);
+    if (recipesJson.length > 3584) {
+      throw new InvalidSettingsError(
+        `Invalid snapshot factory settings in ${source}:\n- setting "recipes" = ${settings.recipes.length} recipes, ${recipesJson.length} characters of JSON: expected at most 3584 (Lambda's 4 KB environment limit of start-build); move image lists into fewer or shorter recipes`,
+      );
+    }
     const environments: Partial<Record<FunctionName, Record<string, string>>> = {
       'prepare-build': { FACTORY_DEFAULTS: stack.toJsonString(defaults) },
       'reap-builders': { MAX_BUILDER_AGE_HOURS: String(settings.reaperMaxAgeHours) },
-      'start-build': { RECIPES: JSON.stringify(settings.recipes) },
+      'start-build': { RECIPES: recipesJson },
     };
     const timeouts: Partial<Record<FunctionName, Duration>> = {
       'prepare-build': Duration.seconds(60),
