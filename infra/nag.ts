@@ -17,7 +17,7 @@ export const WILDCARD_REASONS: ReadonlyArray<{ readonly pattern: RegExp; readonl
   {
     pattern: /^\*$/,
     reason:
-      'Only for actions that support no resource-level permission: ec2:Describe*, ssm:DescribeInstanceInformation, ssm:GetCommandInvocation, ecr:GetAuthorizationToken, and the X-Ray / log-delivery calls of the state machine.',
+      'Only for actions that support no resource-level permission: ec2:Describe*, ssm:DescribeInstanceInformation, ssm:GetCommandInvocation, ssm:ListCommandInvocations, ecr:GetAuthorizationToken, and the X-Ray / log-delivery calls of the state machine.',
   },
   {
     pattern: /^<[A-Za-z0-9]+\.Arn>:\*$/,

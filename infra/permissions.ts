@@ -34,7 +34,7 @@ export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
   'prepare-build': ['ssm:GetParameters', 'ecr:BatchGetImage'],
   'launch-instance': ['ssm:GetParameter', 'ec2:RunInstances', 'ec2:DescribeInstances'],
   'check-ssm-agent': ['ssm:DescribeInstanceInformation', 'ec2:DescribeInstances'],
-  'send-pull-command': ['ssm:SendCommand'],
+  'send-pull-command': ['ssm:ListCommandInvocations', 'ssm:SendCommand'],
   'check-pull-command': ['ssm:GetCommandInvocation'],
   'stop-instance': ['ec2:DescribeInstances', 'ec2:StopInstances'],
   'check-instance-stopped': ['ec2:DescribeInstances'],
@@ -101,6 +101,7 @@ const SCOPES: Record<string, Scope> = {
   'ec2:DescribeSnapshots': anyResource('ec2:DescribeSnapshots'),
   'ssm:DescribeInstanceInformation': anyResource('ssm:DescribeInstanceInformation'),
   'ssm:GetCommandInvocation': anyResource('ssm:GetCommandInvocation'),
+  'ssm:ListCommandInvocations': anyResource('ssm:ListCommandInvocations'),
   'ec2:RunInstances': (ctx) => {
     const statements = [
       // The instance: tagged as the factory's, IMDSv2 only, with the factory's instance profile.
