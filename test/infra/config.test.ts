@@ -146,3 +146,13 @@ describe('synth with settings', () => {
     expect(new Set(retentions)).toEqual(new Set([7]));
   });
 });
+
+describe('cdk-nag', () => {
+  it('fails synth on a finding nobody acknowledged', async () => {
+    const iam = await import('aws-cdk-lib/aws-iam');
+    const { app, stack } = createApp({ 'aws:cdk:bundling-stacks': [] });
+    const role = new iam.Role(stack, 'Careless', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['arn:aws:s3:::some-bucket/*'] }));
+    expect(() => app.synth()).toThrow(/AwsSolutions-IAM5/);
+  });
+});
