@@ -83,7 +83,7 @@ export interface BuildPlan {
   recipe: string;
   /** `BUILD`: the Map runs `builds`. `UP_TO_DATE`: the current snapshots already hold these images; nothing is launched. */
   status: 'BUILD' | 'UP_TO_DATE';
-  /** Why: `NEW` (no current snapshot), `CHANGED` (a digest differs), `FORCED` (unchanged, `force` set) or `UP_TO_DATE`. */
+  /** Why: `NEW` (no current snapshot), `CHANGED` (a digest differs, or the current snapshot is gone), `FORCED` (unchanged, `force` set) or `UP_TO_DATE`. */
   reason: FreshnessResult['reason'];
   layout: Layout;
   architectures: Architecture[];

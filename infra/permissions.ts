@@ -31,7 +31,7 @@ export type FunctionName = (typeof ALL_FUNCTIONS)[number];
 
 /** The AWS actions each function's code calls (one per SDK command it sends). */
 export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
-  'prepare-build': ['ssm:GetParameters', 'ecr:BatchGetImage'],
+  'prepare-build': ['ssm:GetParameters', 'ecr:BatchGetImage', 'ec2:DescribeSnapshots'],
   'launch-instance': ['ssm:GetParameter', 'ec2:RunInstances', 'ec2:DescribeInstances'],
   'check-ssm-agent': ['ssm:DescribeInstanceInformation', 'ec2:DescribeInstances'],
   'send-pull-command': ['ssm:ListCommandInvocations', 'ssm:SendCommand'],

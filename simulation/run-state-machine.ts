@@ -177,7 +177,10 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
   const substitutions = Object.fromEntries(bindings.map((b) => [b.substitution, FAKE_ARN(b.functionName)]));
   const definition = substitute(options.transformDefinition ? options.transformDefinition(structuredClone(raw)) : raw, substitutions);
 
-  const startTime = options.startTime ?? DEFAULT_START;
+  // An account that already lived through earlier runs keeps its clock moving forward: restarting at the same
+  // instant would make its resources' ages negative (a completed snapshot would look pending again).
+  const lastCallAt = options.account?.core.calls.at(-1)?.at;
+  const startTime = options.startTime ?? (lastCallAt === undefined ? DEFAULT_START : Math.max(DEFAULT_START, lastCallAt + 60_000));
   const clock = FakeTimers.install({ now: startTime, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], shouldClearNativeTimers: true });
   const account = options.account ?? createSimulatedAccount();
   const uninstallAws = installSimulatedAws(account.core);

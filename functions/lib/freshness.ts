@@ -3,8 +3,9 @@
  * of the recipe's current snapshot. prepare-build calls {@link resolveAndCompare}; when it answers
  * `upToDate`, the execution launches nothing and ends with status `UP_TO_DATE` and the current snapshot IDs.
  */
+import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { GetParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { ssm as defaultSsm } from './clients';
+import { ec2 as defaultEc2, ssm as defaultSsm } from './clients';
 import {
   decodeDigestRecord,
   digestSetHash,
@@ -13,7 +14,7 @@ import {
   type PlatformDigest,
 } from './current-snapshot';
 import { createDigestResolver, type DigestResolver, type ResolvedImage } from './digests';
-import { callAws } from './errors';
+import { awsErrorCode, callAws } from './errors';
 import type { Architecture, BuildTarget } from './schemas';
 
 export interface FreshnessPlan {
@@ -46,6 +47,7 @@ export interface FreshnessResult {
 export interface FreshnessDeps {
   resolve?: DigestResolver;
   ssm?: SSMClient;
+  ec2?: EC2Client;
 }
 
 /**
@@ -58,6 +60,7 @@ export interface FreshnessDeps {
 export const resolveAndCompare = async (plan: FreshnessPlan, deps: FreshnessDeps = {}): Promise<FreshnessResult> => {
   const resolve = deps.resolve ?? createDigestResolver();
   const client = deps.ssm ?? defaultSsm;
+  const ec2Client = deps.ec2 ?? defaultEc2;
 
   const platformsOfReference = new Map<string, Set<string>>();
   for (const build of plan.builds) {
@@ -89,7 +92,8 @@ export const resolveAndCompare = async (plan: FreshnessPlan, deps: FreshnessDeps
   for (const build of builds) {
     const found = await readCurrent(client, plan.recipe, build.architecture);
     if (found) anyCurrent = true;
-    if (found && found.digestSet === build.digestSet) current.push(found);
+    // The parameters outlive the snapshot when someone deletes it: "up to date" must name a snapshot nodes can use.
+    if (found && found.digestSet === build.digestSet && (await isCompletedSnapshot(ec2Client, found.snapshotId))) current.push(found);
     else changed.push(build.architecture);
   }
   const unchanged = changed.length === 0 && builds.length > 0;
@@ -108,4 +112,15 @@ export const readCurrent = async (client: SSMClient, recipe: string, architectur
   // Someone who points the ID parameter at another snapshot by hand breaks the link to the digests: rebuild.
   if (!snapshotId || !record || record.snapshotId !== snapshotId) return undefined;
   return { architecture, snapshotId, digestSet: record.digestSet, parameterName: idName };
+};
+
+/** True when the snapshot exists and is `completed`; a deleted snapshot is not an error, only not current. */
+export const isCompletedSnapshot = async (client: EC2Client, snapshotId: string): Promise<boolean> => {
+  try {
+    const output = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
+    return output.Snapshots?.[0]?.State === 'completed';
+  } catch (error) {
+    if (awsErrorCode(error) === 'InvalidSnapshot.NotFound') return false;
+    return callAws(`ec2:DescribeSnapshots ${snapshotId}`, () => Promise.reject(error));
+  }
 };

@@ -1,4 +1,6 @@
+import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ec2 } from '../../functions/lib/clients';
 import { digestSetParameterName, snapshotIdParameterName, decodeDigestRecord } from '../../functions/lib/current-snapshot';
 import { useRegistryLookup } from '../../functions/lib/digests';
 import { handler as prepareBuild, type BuildPlan } from '../../functions/prepare-build';
@@ -184,6 +186,17 @@ describe('skip when unchanged (prepare-build + resolveAndCompare)', () => {
 
     // arm64 is still current; x86_64's link to its digests is broken, so it counts as changed.
     expect(plan).toMatchObject({ status: 'BUILD', reason: 'CHANGED', current: [expect.objectContaining({ architecture: 'arm64' })] });
+  });
+
+  it('rebuilds when the current snapshot was deleted although the digests are unchanged', async () => {
+    await publishFirstBuild();
+    const deleted = account.parameters.parameters.get('/snapshot-factory/web/x86_64/snapshot-id')!.Value;
+    await ec2.send(new DeleteSnapshotCommand({ SnapshotId: deleted }));
+
+    const plan = await prepare({ recipe: 'web', images: [NGINX, PYTHON], architectures: ['x86_64', 'arm64'] }, 'exec-2');
+
+    expect(plan).toMatchObject({ status: 'BUILD', reason: 'CHANGED', current: [expect.objectContaining({ architecture: 'arm64' })] });
+    expect(plan.current.map((c) => c.snapshotId)).not.toContain(deleted);
   });
 
   it('fails with ImageNotFoundError naming the image before anything launches when a tag does not exist', async () => {
