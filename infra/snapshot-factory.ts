@@ -311,6 +311,9 @@ export class SnapshotFactory extends Construct {
           sourceMap: false,
           target: 'node22',
           format: OutputFormat.CJS,
+          // The Node.js runtime ships AWS SDK v3; bundling it would triple each bundle (~0.5 MB -> ~1.5 MB) for
+          // no call the runtime's SDK lacks. Stated here rather than left to NodejsFunction's default.
+          externalModules: ['@aws-sdk/*'],
           logLevel: LogLevel.ERROR,
         },
       });
