@@ -188,8 +188,9 @@ pull_job() {
     platform=\${PLATFORMS[$j]}
     log "pull start $ref $platform"
     if ! ctr_host images pull "\${PULL_FLAGS[@]}" \${auth[@]+"\${auth[@]}"} --platform "$platform" "$ref" >/dev/null 2>"$WORK/$i.$j.err"; then
-      # ctr's own error ("ctr: ...") is the reason; containerd's info/debug log lines before it are noise.
-      reason=$(grep -v -e '^[[:space:]]*$' -e 'level=info' -e 'level=debug' "$WORK/$i.$j.err" | tail -n 2 | one_line)
+      # ctr's own error ("ctr: ...") is the reason; containerd's log lines (level=info/warning...) are noise.
+      reason=$(grep '^ctr: ' "$WORK/$i.$j.err" | tail -n 2 | one_line)
+      [ -n "$reason" ] || reason=$(grep -v -e '^[[:space:]]*$' -e 'level=' "$WORK/$i.$j.err" | tail -n 2 | one_line)
       [ -n "$reason" ] || reason=$(grep -v '^[[:space:]]*$' "$WORK/$i.$j.err" | tail -n 3 | one_line)
       if [ -n "$SECRET" ]; then reason=\${reason//"$SECRET"/"<redacted>"}; fi
       if grep -qi 'no space left on device' "$WORK/$i.$j.err"; then : >"$WORK/disk-full"; fi
