@@ -193,8 +193,6 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
   try {
     if (!options.registries) publishInputImages(options.input, registries, account, missingImages(faults));
     applyFaults(faults, { account, registries, hooks });
-    const resolvedDigests = new Map<string, string>();
-    alignPulledDigests(account, resolvedDigests);
 
     const invocationsByFunction: Record<string, number> = {};
     const taskResourceLocalHandlers = Object.fromEntries(
@@ -205,7 +203,6 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
           invocationsByFunction[binding.functionName] = (invocationsByFunction[binding.functionName] ?? 0) + 1;
           for (const hook of hooks.get(binding.state) ?? []) hook(payload);
           const result = await handlers.get(binding.functionName)!(payload);
-          if (binding.functionName === 'prepare-build') recordResolvedDigests(result, resolvedDigests);
           return { Payload: result } as never;
         },
       ]),
@@ -271,39 +268,6 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
     uninstallAws();
     clock.uninstall();
   }
-};
-
-/** Remembers the digest prepare-build resolved for each reference (as written and normalised). */
-const recordResolvedDigests = (plan: unknown, digests: Map<string, string>): void => {
-  for (const build of (plan as { builds?: { images?: { reference: string; digest?: string }[] }[] })?.builds ?? []) {
-    for (const image of build.images ?? []) {
-      if (!image.digest) continue;
-      digests.set(image.reference, image.digest);
-      digests.set(parseImageReference(image.reference).normalized, image.digest);
-    }
-  }
-};
-
-/**
- * The simulated agent (simulation/aws/ssm-commands.ts) makes up a digest per reference, while the simulated
- * registries serve their own: left alone, every pull would look like a tag that moved during the build.
- * The registries are the truth, so the pull report is rewritten to the digest the registry served to
- * prepare-build, as a real `ctr pull` of an unchanged tag would report.
- */
-const alignPulledDigests = (account: SimulatedAccount, digests: Map<string, string>): void => {
-  const agent = account.ssmCommands as unknown as { getCommandInvocation: (input: unknown) => unknown };
-  const original = agent.getCommandInvocation.bind(account.ssmCommands);
-  account.core.register('ssm', {
-    GetCommandInvocation: (input: unknown) => {
-      const output = original(input) as { StandardOutputContent?: string };
-      if (!output?.StandardOutputContent) return output;
-      const stdout = output.StandardOutputContent.replace(
-        /^(SNAPSHOT_FACTORY_IMAGE\t([^\t]+)\t[^\t]+\t)(sha256:[0-9a-f]{64})/gm,
-        (line, head: string, reference: string) => (digests.has(reference) ? `${head}${digests.get(reference)}` : line),
-      );
-      return { ...output, StandardOutputContent: stdout };
-    },
-  });
 };
 
 const machines = new Map<string, StateMachine>();
