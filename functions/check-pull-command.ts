@@ -8,10 +8,12 @@
  * Throws `PullFailedError` (the script failed, an image is missing from the report, or an image's digest changed
  * since it was resolved), `DataVolumeTooSmallError` (the data volume ran out of space), `PullCommandTimedOutError`
  * (SSM ended the command `TimedOut` or `Cancelled`), `PullTimeoutError` (not finished within
- * `build.limits.pullSeconds` of `pull.sentAt`), `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
+ * `build.limits.pullSeconds` of `pull.sentAt`), `InstanceLostError` (the command is still running but the builder
+ * is stopping, stopped, terminated or gone), `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
 import { GetCommandInvocationCommand, type GetCommandInvocationCommandOutput } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
+import { assertBuilderAlive } from './lib/builder-liveness';
 import { ssm } from './lib/clients';
 import {
   DataVolumeTooSmallError,
@@ -127,7 +129,11 @@ const run = async ({ build, instance, pull }: Input): Promise<Output> => {
   }
 
   const status = invocation.Status ?? 'Pending';
-  if (RUNNING.has(status)) return notDone(status);
+  if (RUNNING.has(status)) {
+    // SSM keeps a command of a builder that went away InProgress until its timeout, possibly hours: ask EC2.
+    await assertBuilderAlive(instance.instanceId, 'pulling images');
+    return notDone(status);
+  }
   if (status === 'TimedOut' || status === 'Cancelled') {
     throw new PullCommandTimedOutError(
       `pull command ${commandId} ended ${status} (${invocation.StatusDetails ?? status}); its execution timeout is ` +

@@ -6,11 +6,11 @@
  * `SsmAgentTimeoutError` (not Online within `build.limits.ssmOnlineSeconds` of `instance.launchedAt`),
  * `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
-import { ec2, ssm } from './lib/clients';
-import { InstanceLostError, SsmAgentTimeoutError, awsErrorCode, callAws } from './lib/errors';
+import { assertBuilderAlive } from './lib/builder-liveness';
+import { ssm } from './lib/clients';
+import { SsmAgentTimeoutError, callAws } from './lib/errors';
 import { buildTargetSchema, instanceSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 
@@ -20,25 +20,6 @@ const inputSchema = z.object({
 });
 type Input = z.infer<typeof inputSchema>;
 type Output = { online: boolean; pingStatus: string; checkedAt: string };
-
-const LOST_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
-
-/** The agent never comes Online on a builder that is going away: fail now rather than at the time limit. */
-const assertInstanceAlive = async (instanceId: string): Promise<void> => {
-  let state: string | undefined;
-  try {
-    const out = await callAws(`ec2:DescribeInstances ${instanceId}`, () =>
-      ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
-    );
-    state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name;
-  } catch (error) {
-    if (awsErrorCode((error as Error).cause) !== 'InvalidInstanceID.NotFound') throw error;
-  }
-  if (!state) throw new InstanceLostError(`builder ${instanceId} vanished while waiting for its SSM agent.`);
-  if (LOST_STATES.has(state)) {
-    throw new InstanceLostError(`builder ${instanceId} is ${state} while waiting for its SSM agent; it cannot pull images.`);
-  }
-};
 
 const run = async ({ build, instance }: Input): Promise<Output> => {
   const { instanceId } = instance;
@@ -50,7 +31,8 @@ const run = async ({ build, instance }: Input): Promise<Output> => {
   const checkedAt = new Date();
   if (pingStatus === 'Online') return { online: true, pingStatus, checkedAt: checkedAt.toISOString() };
 
-  await assertInstanceAlive(instanceId);
+  // The agent never comes Online on a builder that is going away: fail now rather than at the time limit.
+  await assertBuilderAlive(instanceId, 'waiting for its SSM agent');
   const waitedSeconds = Math.floor((checkedAt.getTime() - Date.parse(instance.launchedAt)) / 1000);
   if (waitedSeconds > build.limits.ssmOnlineSeconds) {
     throw new SsmAgentTimeoutError(

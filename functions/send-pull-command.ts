@@ -10,11 +10,13 @@
  * private ECR images get their credentials on the instance (the kubelet ECR credential provider).
  *
  * Throws `InvalidImageReferenceError` (an image reference is invalid), `InvalidInputError` (the image list does
- * not fit in one command), `TransientAwsError` (retryable; includes `InvalidInstanceId` just after the agent came
- * Online), `AccessDeniedError`, `AwsRequestError`.
+ * not fit in one command), `InstanceLostError` (SSM answers `InvalidInstanceId` and the builder is stopping,
+ * stopped, terminated or gone), `TransientAwsError` (retryable; includes `InvalidInstanceId` for a running builder
+ * just after its agent came Online), `AccessDeniedError`, `AwsRequestError`.
  */
 import { ListCommandInvocationsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
+import { assertBuilderAlive } from './lib/builder-liveness';
 import { ssm } from './lib/clients';
 import { InvalidInputError, TransientAwsError, awsErrorCode, callAws } from './lib/errors';
 import { parseImageReference } from './lib/image-reference';
@@ -92,8 +94,10 @@ const run = async ({ build, instance }: Input): Promise<Output> => {
     );
   } catch (error) {
     // Right after DescribeInstanceInformation reports Online, SendCommand can still answer InvalidInstanceId
-    // while the agent finishes registering; the same request succeeds seconds later, so it is transient.
+    // while the agent finishes registering; the same request succeeds seconds later, so it is transient —
+    // unless the builder is gone, which SSM reports the same way.
     if (awsErrorCode((error as Error).cause) === 'InvalidInstanceId') {
+      await assertBuilderAlive(instance.instanceId, 'sending the pull command');
       throw new TransientAwsError(`ssm:SendCommand ${instance.instanceId}: the SSM agent is not ready for commands yet (InvalidInstanceId).`, {
         cause: error,
       });

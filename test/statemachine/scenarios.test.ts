@@ -75,11 +75,10 @@ const SCENARIOS: Scenario[] = [
     ];
   }),
   // Lost during the pull: the simulated command still reports success, so the stop notices.
-  { name: 'check-pull-command: the instance is lost (stop-instance notices)', faults: ['lose-instance:CheckPullCommand'], status: 'FAILED', error: 'InstanceLostError', stage: 'stop-instance' },
+  { name: 'check-pull-command: the instance is lost', faults: ['lose-instance:CheckPullCommand'], status: 'FAILED', error: 'InstanceLostError', stage: 'check-pull-command' },
   { name: 'stop-instance: the instance is lost', faults: ['lose-instance:StopInstance'], status: 'FAILED', error: 'InstanceLostError', stage: 'stop-instance' },
   { name: 'stop-instance: the instance vanishes', faults: ['vanish-instance:StopInstance'], status: 'FAILED', error: 'InstanceLostError', stage: 'stop-instance' },
-  // send-pull-command reads InvalidInstanceId as "agent not ready yet" and retries it until the retries run out.
-  { name: 'send-pull-command: the instance is lost', faults: ['lose-instance:SendPullCommand'], status: 'FAILED', error: 'TransientAwsError', stage: 'send-pull-command' },
+  { name: 'send-pull-command: the instance is lost', faults: ['lose-instance:SendPullCommand'], status: 'FAILED', error: 'InstanceLostError', stage: 'send-pull-command' },
   { name: 'terminate-instance: an instance already gone is terminated', faults: ['vanish-instance:TerminateInstance'], status: 'SUCCEEDED' },
 
   { name: 'check-pull-command: the command fails', faults: ['command-fails'], status: 'FAILED', error: 'PullFailedError', stage: 'check-pull-command' },
