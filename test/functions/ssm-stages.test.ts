@@ -202,6 +202,14 @@ describe('send-pull-command', () => {
     await expect(sendPull({ build: target, instance })).resolves.toMatchObject({ commandId: expect.any(String) });
   });
 
+  it('fails with InstanceLostError when SSM answers InvalidInstanceId because the builder is gone', async () => {
+    const target = build();
+    const instance = await onlineBuilder(target);
+    account.ec2.loseInstance(instance.instanceId);
+    account.core.inject({ service: 'ssm', operation: 'SendCommand', code: 'InvalidInstanceId', message: 'Instances not in a valid state for account' });
+    await expect(sendPull({ build: target, instance })).rejects.toMatchObject({ name: 'InstanceLostError', message: expect.stringContaining('sending the pull command') });
+  });
+
   it('fails with AccessDeniedError when IAM refuses SendCommand', async () => {
     const target = build();
     const instance = await onlineBuilder(target);
@@ -243,6 +251,13 @@ describe('check-pull-command', () => {
       simulatedDigest('docker.io/library/nginx:latest'),
     );
     expect(finished.reportTruncated).toBeUndefined();
+  });
+
+  it('fails with InstanceLostError while the command runs on a builder that went away', async () => {
+    const input = await started(build());
+    await vi.advanceTimersByTimeAsync(5_000);
+    account.ec2.loseInstance(input.instance.instanceId, { vanish: true });
+    await expect(checkPull(input)).rejects.toMatchObject({ name: 'InstanceLostError', message: expect.stringContaining('vanished while pulling images') });
   });
 
   it('fails with PullFailedError naming the image the registry does not have', async () => {
