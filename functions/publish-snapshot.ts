@@ -7,7 +7,9 @@
  * 2. writes, for every architecture the snapshot serves (a combined-layout snapshot serves both),
  *    `/snapshot-factory/<recipe>/<architecture>/digest-set` (read by the skip check) and then
  *    `/snapshot-factory/<recipe>/<architecture>/snapshot-id` (read by consumers);
- * 3. puts one `Snapshot Ready` event per snapshot on the default EventBridge bus (source `snapshot-factory`).
+ * 3. when the deployment names a result parameter (env `RESULT_PARAMETER_NAME`, setting `resultParameterName`), writes
+ *    the snapshot ID to it too, resolved per served architecture (functions/lib/result-parameter.ts);
+ * 4. puts one `Snapshot Ready` event per snapshot on the default EventBridge bus (source `snapshot-factory`).
  * Returns the execution's output: status `BUILT`, the recipe, each snapshot with its images and timings.
  *
  * Throws TransientAwsError (retryable), AccessDeniedError, AwsRequestError, InvalidInputError.
@@ -29,6 +31,7 @@ import {
 } from './lib/current-snapshot';
 import { AwsRequestError, TransientAwsError, callAws } from './lib/errors';
 import { logger } from './lib/logger';
+import { RESULT_PARAMETER_ENV, resultParameterNames } from './lib/result-parameter';
 import { defineStage } from './lib/stage';
 import { architectureSchema, pulledImageSchema, type Architecture } from './lib/schemas';
 
@@ -83,6 +86,8 @@ export interface PublishedSnapshot {
   volumeSizeGiB?: number;
   digestSet: string;
   parameters: { snapshotId: string; digestSet: string }[];
+  /** Result parameters (setting `resultParameterName`) written with this snapshot's ID; empty when not set. */
+  resultParameters: string[];
   images: z.infer<typeof pulledImageSchema>[];
   timings: Record<string, string>;
   /** Seconds from the earliest timing to each timing, and `total`. */
@@ -101,8 +106,14 @@ const run = async (input: Input): Promise<PublishOutput> => {
   const { plan } = input;
   const publishedAt = new Date(Date.now()).toISOString();
   const snapshots: PublishedSnapshot[] = [];
+  const results = resultParameterNames(process.env[RESULT_PARAMETER_ENV], plan.recipe, input.builds.map(servedArchitectures));
+  if (results.conflicts.length > 0) {
+    logger.warn('result parameters left unwritten: several snapshots of this execution resolve to them (add {architecture} to resultParameterName)', {
+      conflicts: results.conflicts,
+    });
+  }
 
-  for (const build of input.builds) {
+  for (const [index, build] of input.builds.entries()) {
     const planned = plan.builds.find((b) => b.architecture === build.architecture);
     const platformDigests = platformDigestsOf(build, planned);
     // The skip check hashes what prepare-build resolved; reuse that hash so the two always agree.
@@ -140,6 +151,10 @@ const run = async (input: Input): Promise<PublishOutput> => {
       await putParameter(names.snapshotId, build.snapshotId, 'Standard', `Current snapshot of recipe ${plan.recipe} for ${architecture}`);
       parameters.push(names);
     }
+    // After the factory's own parameters: those stay the source of truth, this one is a copy for the user.
+    // Intelligent-Tiering: naming Standard would fail on a parameter the user created as Advanced.
+    const resultParameters = results.names[index] ?? [];
+    for (const name of resultParameters) await putParameter(name, build.snapshotId, 'Intelligent-Tiering');
 
     snapshots.push({
       architecture: build.architecture,
@@ -149,6 +164,7 @@ const run = async (input: Input): Promise<PublishOutput> => {
       volumeSizeGiB: build.volumeSizeGiB,
       digestSet,
       parameters,
+      resultParameters,
       images: build.images,
       timings: build.timings,
       durationsSeconds: durationsOf(build.timings),
@@ -189,7 +205,8 @@ export const durationsOf = (timings: Record<string, string>): Record<string, num
   return durations;
 };
 
-const putParameter = async (name: string, value: string, tier: 'Standard' | 'Advanced' | 'Intelligent-Tiering', description: string) =>
+/** Without a description, an overwrite keeps the one the parameter has (the result parameter may be the user's own). */
+const putParameter = async (name: string, value: string, tier: 'Standard' | 'Advanced' | 'Intelligent-Tiering', description?: string) =>
   callAws(`ssm:PutParameter ${name}`, () =>
     ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: 'String', Tier: tier, Overwrite: true, Description: description })),
   );

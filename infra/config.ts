@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { PULL_LIMIT_MARGIN_SECONDS, buildDefaultsSchema, settingSchemas } from '../functions/lib/build-defaults';
 import { recipesSchema } from '../functions/lib/recipes';
+import { resultParameterNameProblem } from '../functions/lib/result-parameter';
 
 /** Context key in `cdk.json` holding the settings. */
 export const CONTEXT_KEY = 'snapshotFactory';
@@ -120,6 +121,14 @@ export const settingsSchema = z
     recipes: recipesSchema.default([]),
     /** Extra tags applied to every resource the builds create. */
     tags: s.tags.default({}),
+    /** Extra SSM parameter each snapshot ID is written to (the old script's -op); `{recipe}`, `{architecture}` placeholders. */
+    resultParameterName: z
+      .string()
+      .superRefine((template, ctx) => {
+        const problem = resultParameterNameProblem(template);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
   })
   .strict()
   .superRefine((settings, ctx) => {
@@ -144,6 +153,24 @@ export const settingsSchema = z
         message: 'vpcId or securityGroupIds are set without subnetIds: name the subnets the builder launches in',
       });
     }
+    const template = settings.resultParameterName;
+    if (template && !template.includes('{architecture}')) {
+      const builders = multiArchitectureBuilders(settings);
+      if (builders.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resultParameterName'],
+          message: `has no {architecture} placeholder but ${builders.join(' and ')} build${builders.length > 1 ? '' : 's'} one snapshot per architecture: the snapshots would overwrite each other; add {architecture} (or use layout "combined")`,
+        });
+      }
+    }
+    if (template && !template.includes('{recipe}') && settings.recipes.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['resultParameterName'],
+        message: `has no {recipe} placeholder but ${settings.recipes.length} recipes are configured: their snapshots would overwrite each other; add {recipe}`,
+      });
+    }
     const waits = waitSeconds(settings.timeLimits);
     if (settings.timeLimits.executionSeconds < waits) {
       ctx.addIssue({
@@ -153,6 +180,22 @@ export const settingsSchema = z
       });
     }
   });
+
+/**
+ * What builds one snapshot per architecture for more than one architecture: the deployed defaults (executions
+ * naming no architectures) and each such recipe. A recipe's own architectures and layout always win over its overrides.
+ */
+const multiArchitectureBuilders = (settings: {
+  architectures: readonly string[];
+  layout: string;
+  recipes: readonly { name: string; architectures: readonly string[]; layout: string }[];
+}): string[] => {
+  const multi = (architectures: readonly string[], layout: string) => layout === 'per-architecture' && new Set(architectures).size > 1;
+  return [
+    ...(multi(settings.architectures, settings.layout) ? [`the default settings (architectures ${settings.architectures.join(', ')})`] : []),
+    ...settings.recipes.filter((r) => multi(r.architectures, r.layout)).map((r) => `recipe "${r.name}"`),
+  ];
+};
 
 /** Seconds the workflow may spend waiting in one build: SSM online + pull + stop + snapshot. */
 export const waitSeconds = (limits: {

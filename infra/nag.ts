@@ -71,8 +71,20 @@ const flatten = (node: unknown): string => {
 
 const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
-/** Acknowledges, on each IAM policy under `scope`, the wildcard resources that match {@link WILDCARD_REASONS}. */
-export const acknowledgeWildcardResources = (scope: IConstruct): void => {
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The result parameter (setting `resultParameterName`): its placeholders, and only those, are wildcards. */
+export const resultParameterReason = (template: string): { readonly pattern: RegExp; readonly reason: string } => ({
+  pattern: arn('ssm', ACCOUNT, `parameter${template.split(/\{recipe\}|\{architecture\}/).map(escape).join(String.raw`\*`)}`),
+  reason: 'The result parameter named by the resultParameterName setting: its {recipe} and {architecture} placeholders (any recipe, hand-started ones too; either architecture), write only.',
+});
+
+/**
+ * Acknowledges, on each IAM policy under `scope`, the wildcard resources that match {@link WILDCARD_REASONS}
+ * (and the result parameter's, when `resultParameterName` is set).
+ */
+export const acknowledgeWildcardResources = (scope: IConstruct, resultParameterName?: string): void => {
+  const reasons = resultParameterName ? [...WILDCARD_REASONS, resultParameterReason(resultParameterName)] : WILDCARD_REASONS;
   for (const node of scope.node.findAll()) {
     if (!(node instanceof iam.CfnPolicy)) continue;
     const document = Stack.of(node).resolve(node.policyDocument) as { Statement?: Array<{ Effect: string; Resource?: unknown }> };
@@ -81,7 +93,7 @@ export const acknowledgeWildcardResources = (scope: IConstruct): void => {
     );
     for (const resource of resources) {
       if (!resource.includes('*')) continue;
-      const known = WILDCARD_REASONS.find(({ pattern }) => pattern.test(resource));
+      const known = reasons.find(({ pattern }) => pattern.test(resource));
       if (known) Validations.of(node).acknowledge({ id: `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`, reason: known.reason });
     }
   }

@@ -66,8 +66,10 @@ export interface ScopeContext {
   readonly securityGroupArns: readonly string[];
   readonly kmsKeyArn?: string;
   readonly encrypted: boolean;
-  /** Parameters the factory writes: its prefix, plus the result parameter if set. */
+  /** The factory's own parameters (its prefix): read by the skip check and launch, written by publish. */
   readonly ownParameterArns: readonly string[];
+  /** The result parameter (setting `resultParameterName`, placeholders as wildcards): written only, by publish. */
+  readonly resultParameterArns?: readonly string[];
   readonly ecrRepositoryArns: readonly string[];
   /** ARN of the state machine; absent while the state machine's own functions are scoped. */
   readonly stateMachineArn?: string;
@@ -185,7 +187,9 @@ const SCOPES: Record<string, Scope> = {
   ],
   'ssm:GetParameter': (ctx) => readParameters('ssm:GetParameter', ctx),
   'ssm:GetParameters': (ctx) => readParameters('ssm:GetParameters', ctx),
-  'ssm:PutParameter': (ctx) => [statement({ actions: ['ssm:PutParameter'], resources: [...ctx.ownParameterArns] })],
+  'ssm:PutParameter': (ctx) => [
+    statement({ actions: ['ssm:PutParameter'], resources: [...ctx.ownParameterArns, ...(ctx.resultParameterArns ?? [])] }),
+  ],
   'ssm:SendCommand': (ctx) => [
     statement({
       actions: ['ssm:SendCommand'],

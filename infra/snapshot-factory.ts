@@ -21,6 +21,7 @@ import { Construct } from 'constructs';
 import { buildDefaultsSchema, type BuildDefaults } from '../functions/lib/build-defaults';
 import type { RecipeSettings } from '../functions/lib/recipes';
 import { PARAMETER_PREFIX } from '../functions/lib/current-snapshot';
+import { RESULT_PARAMETER_ENV, resultParameterWildcard } from '../functions/lib/result-parameter';
 import { InvalidSettingsError, parseSettings, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
 import { ALL_FUNCTIONS, STAGE_FUNCTIONS, statementsFor, type FunctionName, type ScopeContext } from './permissions';
 import { acknowledgeWildcardResources } from './nag';
@@ -96,6 +97,11 @@ export interface SnapshotFactoryProps {
   readonly recipes?: RecipeSettings[];
   /** Extra tags on every resource builds create. @default {} */
   readonly tags?: Record<string, string>;
+  /**
+   * Extra SSM parameter publish-snapshot writes each snapshot ID to (the old script's -op), e.g.
+   * `/platform/bottlerocket/{recipe}/{architecture}/snapshot-id`. @default - none: only the factory's own parameters
+   */
+  readonly resultParameterName?: string;
   /**
    * Where the props came from, named in validation errors.
    * @default 'SnapshotFactory props'
@@ -248,6 +254,10 @@ export class SnapshotFactory extends Construct {
     const ownParameterArns = [
       stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${PARAMETER_PREFIX.slice(1)}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
     ];
+    // The template's placeholders become wildcards: any recipe (hand-started ones too), either architecture.
+    const resultParameterArns = settings.resultParameterName
+      ? [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: resultParameterWildcard(settings.resultParameterName).slice(1), arnFormat: ArnFormat.SLASH_RESOURCE_NAME })]
+      : [];
     const ec2ResourceArn = (type: string, resourceId: string) =>
       stack.formatArn({ service: 'ec2', resource: type, resourceName: resourceId, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
     const iamScope: ScopeContext = {
@@ -259,6 +269,7 @@ export class SnapshotFactory extends Construct {
       kmsKeyArn: settings.kmsKeyArn,
       encrypted: settings.encrypted,
       ownParameterArns,
+      resultParameterArns,
       ecrRepositoryArns,
     };
 
@@ -273,6 +284,7 @@ export class SnapshotFactory extends Construct {
       'prepare-build': { FACTORY_DEFAULTS: stack.toJsonString(defaults) },
       'reap-builders': { MAX_BUILDER_AGE_HOURS: String(settings.reaperMaxAgeHours) },
       'start-build': { RECIPES: recipesJson },
+      ...(settings.resultParameterName ? { 'publish-snapshot': { [RESULT_PARAMETER_ENV]: settings.resultParameterName } } : {}),
     };
     const timeouts: Partial<Record<FunctionName, Duration>> = {
       'prepare-build': Duration.seconds(60),
@@ -393,7 +405,7 @@ export class SnapshotFactory extends Construct {
       id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
       reason: 'The builder instance must register with SSM to receive the pull command; this AWS managed policy is the documented minimum for that.',
     });
-    acknowledgeWildcardResources(this);
+    acknowledgeWildcardResources(this, this.settings.resultParameterName);
   }
 }
 

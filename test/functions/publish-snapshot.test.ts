@@ -121,9 +121,78 @@ describe('publish-snapshot', () => {
 
   it('leaves the image list out of an event that would exceed PutEvents 256 KB entry limit', () => {
     const images = Array.from({ length: 3000 }, (_, i) => ({ reference: `registry.example.com/team/image-${i}:tag`, platform: 'linux/amd64', digest: `sha256:${'c'.repeat(64)}`, sizeBytes: 1 }));
-    const entry = readyEvent('big', 'exec', { architecture: 'x86_64', servesArchitectures: ['x86_64'], platforms: ['linux/amd64'], snapshotId: 'snap-1', digestSet: 'sha256:x', parameters: [], images, timings: {}, durationsSeconds: {} });
+    const entry = readyEvent('big', 'exec', { architecture: 'x86_64', servesArchitectures: ['x86_64'], platforms: ['linux/amd64'], snapshotId: 'snap-1', digestSet: 'sha256:x', parameters: [], resultParameters: [], images, timings: {}, durationsSeconds: {} });
     expect(Buffer.byteLength(entry.Detail!)).toBeLessThan(256 * 1024);
     expect(JSON.parse(entry.Detail!)).toMatchObject({ imageCount: 3000, imagesOmitted: true });
+  });
+
+  describe('with a result parameter (setting resultParameterName)', () => {
+    afterEach(() => {
+      vi.unstubAllEnvs();
+    });
+
+    it('writes each snapshot ID to the result parameter of its architecture, after the factory\'s own parameters', async () => {
+      // Prepare
+      vi.stubEnv('RESULT_PARAMETER_NAME', '/platform/bottlerocket/{recipe}/{architecture}/snapshot-id');
+      const plan = await prepare({ recipe: 'web', images: [NGINX], architectures: ['x86_64', 'arm64'] });
+      const builds = completedBuilds(plan);
+      // Act
+      const output = (await publishSnapshot({ plan, builds })) as PublishOutput;
+      // Assess
+      const written = account.parameters.parameters;
+      expect(written.get('/platform/bottlerocket/web/x86_64/snapshot-id')).toMatchObject({ Value: builds[0]!.snapshotId, Type: 'String' });
+      expect(written.get('/platform/bottlerocket/web/arm64/snapshot-id')).toMatchObject({ Value: builds[1]!.snapshotId, Type: 'String' });
+      expect(output.snapshots.map((s) => s.resultParameters)).toEqual([['/platform/bottlerocket/web/x86_64/snapshot-id'], ['/platform/bottlerocket/web/arm64/snapshot-id']]);
+      const names = account.core.callsOf('ssm', 'PutParameter').map((c) => (c.input as { Name: string }).Name);
+      expect(names.indexOf('/platform/bottlerocket/web/x86_64/snapshot-id')).toBeGreaterThan(names.indexOf(snapshotIdParameterName('web', 'x86_64')));
+    });
+
+    it('overwrites a result parameter that already exists', async () => {
+      vi.stubEnv('RESULT_PARAMETER_NAME', '/platform/{recipe}/snapshot-id');
+      account.parameters.seed('/platform/web/snapshot-id', 'snap-0123456789abcdef0');
+      const plan = await prepare({ recipe: 'web', images: [NGINX] });
+      const builds = completedBuilds(plan);
+
+      await publishSnapshot({ plan, builds });
+
+      expect(account.parameters.parameters.get('/platform/web/snapshot-id')?.Value).toBe(builds[0]!.snapshotId);
+    });
+
+    it('writes a combined snapshot once to a name without {architecture}', async () => {
+      vi.stubEnv('RESULT_PARAMETER_NAME', '/platform/{recipe}/snapshot-id');
+      const plan = await prepare({ recipe: 'both', images: [NGINX], layout: 'combined', architectures: ['x86_64', 'arm64'] });
+      const builds = completedBuilds(plan);
+
+      const output = (await publishSnapshot({ plan, builds })) as PublishOutput;
+
+      expect(account.parameters.parameters.get('/platform/both/snapshot-id')?.Value).toBe(builds[0]!.snapshotId);
+      expect(account.core.callsOf('ssm', 'PutParameter').filter((c) => (c.input as { Name: string }).Name === '/platform/both/snapshot-id')).toHaveLength(1);
+      expect(output.snapshots[0]?.resultParameters).toEqual(['/platform/both/snapshot-id']);
+    });
+
+    it('leaves a name two snapshots of the execution resolve to unwritten rather than overwrite one with the other', async () => {
+      vi.stubEnv('RESULT_PARAMETER_NAME', '/platform/{recipe}/snapshot-id');
+      const plan = await prepare({ recipe: 'web', images: [NGINX], architectures: ['x86_64', 'arm64'] });
+      const builds = completedBuilds(plan);
+
+      const output = (await publishSnapshot({ plan, builds })) as PublishOutput;
+
+      expect(account.parameters.parameters.has('/platform/web/snapshot-id')).toBe(false);
+      expect(output.snapshots.map((s) => s.resultParameters)).toEqual([[], []]);
+      expect(account.parameters.parameters.get(snapshotIdParameterName('web', 'arm64'))?.Value).toBe(builds[1]!.snapshotId);
+    });
+
+    it('writes no result parameter when the setting is not set', async () => {
+      vi.stubEnv('RESULT_PARAMETER_NAME', '');
+      const plan = await prepare({ recipe: 'web', images: [NGINX], architectures: ['x86_64', 'arm64'] });
+
+      const output = (await publishSnapshot({ plan, builds: completedBuilds(plan) })) as PublishOutput;
+
+      const names = account.core.callsOf('ssm', 'PutParameter').map((c) => (c.input as { Name: string }).Name);
+      expect(names.every((name) => name.startsWith('/snapshot-factory/web/'))).toBe(true);
+      expect(names).toHaveLength(4);
+      expect(output.snapshots.map((s) => s.resultParameters)).toEqual([[], []]);
+    });
   });
 
   it('fails with TransientAwsError when Parameter Store throttles', async () => {

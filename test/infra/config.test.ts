@@ -2,10 +2,12 @@
  * Settings validation (infra/config.ts) and what other settings change in the template. Variant apps skip
  * bundling (context aws:cdk:bundling-stacks = []), so these tests stay fast.
  */
+import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { buildDefaultsSchema } from '../../functions/lib/build-defaults';
 import { createApp } from '../../infra/app';
 import { InvalidSettingsError, parseSettings } from '../../infra/config';
+import { ALL_FUNCTIONS, type FunctionName } from '../../infra/permissions';
 import { actionsOf, allowing, asArray, cdkJsonContext, deploymentWith, statementsOfRole } from './synthesized';
 
 const text = (value: unknown): string => JSON.stringify(value);
@@ -75,6 +77,49 @@ describe('parseSettings', () => {
     expect(failure({ timeLimits: { executionSeconds: 3600 } })).toMatch(/setting "timeLimits\.executionSeconds" = 3600: expected at least the sum of the wait limits \(12600 s\)/);
   });
 
+  describe('resultParameterName', () => {
+    const template = '/platform/bottlerocket/{recipe}/{architecture}/snapshot-id';
+
+    it('accepts a template with both placeholders, whatever builds several architectures', () => {
+      const settings = parseSettings({ resultParameterName: template, architectures: ['x86_64', 'arm64'], recipes: [{ name: 'web', images: ['nginx:1'] }, { name: 'ml', images: ['python:3'] }] }, 'test settings');
+      expect(settings.resultParameterName).toBe(template);
+    });
+
+    it('accepts a name without {architecture} when every build makes one snapshot', () => {
+      expect(() => parseSettings({ resultParameterName: '/platform/{recipe}/snapshot-id', recipes: [{ name: 'both', images: ['nginx:1'], layout: 'combined' }, { name: 'arm', images: ['nginx:1'], architectures: ['arm64'] }] }, 'test settings')).not.toThrow();
+    });
+
+    it('fails when the name is not a path, has characters Parameter Store refuses, or an unknown placeholder', () => {
+      expect(failure({ resultParameterName: 'platform/{recipe}' })).toMatch(/setting "resultParameterName" = "platform\/\{recipe\}": expected a parameter path starting with "\/"/);
+      expect(failure({ resultParameterName: '/platform/{recipe}/snapshot id' })).toContain('setting "resultParameterName" = "/platform/{recipe}/snapshot id": expected only the characters Parameter Store accepts');
+      expect(failure({ resultParameterName: '/platform/{recipe}/{arch}' })).toContain('setting "resultParameterName" = "/platform/{recipe}/{arch}": unknown placeholder "{arch}"');
+      expect(failure({ resultParameterName: '/platform//{recipe}' })).toContain('no empty path level');
+    });
+
+    it('fails when the name is under a reserved prefix or the factory\'s own', () => {
+      expect(failure({ resultParameterName: '/aws/{recipe}' })).toContain('setting "resultParameterName" = "/aws/{recipe}": names starting with /aws or /ssm are reserved');
+      expect(failure({ resultParameterName: '/SSM/{recipe}' })).toContain('reserved by AWS');
+      expect(failure({ resultParameterName: '/snapshot-factory/{recipe}/{architecture}/digest-set' })).toContain('the /snapshot-factory/ prefix holds the factory\'s own parameters');
+    });
+
+    it('fails when the name is too long for Parameter Store', () => {
+      expect(failure({ resultParameterName: `/${'a'.repeat(920)}/{recipe}` })).toMatch(/setting "resultParameterName" = .*: expected at most 950 characters/);
+    });
+
+    it('fails without {architecture} when the defaults or a recipe build one snapshot per architecture for several', () => {
+      expect(failure({ resultParameterName: '/platform/{recipe}/snapshot-id', architectures: ['x86_64', 'arm64'] })).toMatch(
+        /setting "resultParameterName" = "\/platform\/\{recipe\}\/snapshot-id": has no \{architecture\} placeholder but the default settings \(architectures x86_64, arm64\) builds one snapshot per architecture/,
+      );
+      // A recipe builds both architectures unless it names them.
+      expect(failure({ resultParameterName: '/platform/{recipe}/snapshot-id', recipes: [{ name: 'web', images: ['nginx:1'] }] })).toContain('recipe "web" builds one snapshot per architecture');
+    });
+
+    it('fails without {recipe} when several recipes are configured', () => {
+      const recipes = [{ name: 'web', images: ['nginx:1'], architectures: ['x86_64'] }, { name: 'ml', images: ['python:3'], architectures: ['x86_64'] }];
+      expect(failure({ resultParameterName: '/platform/{architecture}/snapshot-id', recipes })).toContain('has no {recipe} placeholder but 2 recipes are configured');
+    });
+  });
+
   it('fails when a recipe is invalid, with the recipe field named', () => {
     expect(failure({ recipes: [{ name: 'nightly', images: [] }] })).toContain('setting "recipes.0.images" = []');
   });
@@ -136,6 +181,27 @@ describe('synth with settings', () => {
     const runs = allowing(statementsOfRole(stack, template, stack.factory.functions['launch-instance'].role!), 'ec2:RunInstances');
     const volume = runs.find((s) => text(s.Resource).includes(':volume/*'))!;
     expect(volume.Condition).toEqual({ StringEquals: { 'aws:RequestTag/snapshot-factory:managed': 'true' } });
+  });
+
+  it('lets publish-snapshot alone write the result parameter, placeholders as wildcards, and passes it the template', () => {
+    // One synth (no bundling) with cdk-nag: the new wildcard resource is acknowledged, nothing else is.
+    const resultParameterName = '/platform/bottlerocket/{recipe}/{architecture}/snapshot-id';
+    const { app, stack } = createApp({ snapshotFactory: { resultParameterName }, 'aws:cdk:bundling-stacks': [] });
+    app.synth();
+    const template = Template.fromStack(stack);
+    const puts = (name: FunctionName) => allowing(statementsOfRole(stack, template, stack.factory.functions[name].role!), 'ssm:PutParameter').flatMap((s) => asArray(s.Resource)).map(text);
+    const publish = puts('publish-snapshot');
+    expect(publish.some((r) => r.includes(':parameter/platform/bottlerocket/*/*/snapshot-id'))).toBe(true);
+    expect(publish.every((r) => r.includes(':parameter/platform/bottlerocket/*/*/snapshot-id') || r.includes(':parameter/snapshot-factory/*'))).toBe(true);
+    for (const name of ALL_FUNCTIONS) {
+      const env = template.toJSON().Resources[stack.getLogicalId(stack.factory.functions[name].node.defaultChild as never)].Properties.Environment.Variables;
+      expect(env.RESULT_PARAMETER_NAME, name).toBe(name === 'publish-snapshot' ? resultParameterName : undefined);
+      if (name !== 'publish-snapshot') expect(puts(name).filter((r) => r.includes('/platform/')), name).toEqual([]);
+    }
+    const reads = ['ssm:GetParameter', 'ssm:GetParameters'].flatMap((action) =>
+      ALL_FUNCTIONS.flatMap((name) => allowing(statementsOfRole(stack, template, stack.factory.functions[name].role!), action)),
+    );
+    expect(reads.flatMap((s) => asArray(s.Resource)).map(text).filter((r) => r.includes('/platform/'))).toEqual([]);
   });
 
   it('applies the execution time limit and log retention settings', () => {
