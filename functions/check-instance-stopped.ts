@@ -5,10 +5,9 @@
  * `build.limits.stopSeconds` of `stop.stopRequestedAt`), `TransientAwsError` (retryable), `AccessDeniedError`,
  * `AwsRequestError`.
  */
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { ec2 } from './lib/clients';
-import { InstanceLostError, StopTimeoutError, awsErrorCode, callAws } from './lib/errors';
+import { builderState } from './lib/builder-liveness';
+import { InstanceLostError, StopTimeoutError } from './lib/errors';
 import { buildTargetSchema, instanceSchema, stopRequestSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 
@@ -22,15 +21,7 @@ type Output = { stopped: boolean; state: string; checkedAt: string };
 
 const run = async ({ build, instance, stop }: Input): Promise<Output> => {
   const { instanceId } = instance;
-  let state: string | undefined;
-  try {
-    const out = await callAws(`ec2:DescribeInstances ${instanceId}`, () =>
-      ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
-    );
-    state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name;
-  } catch (error) {
-    if (awsErrorCode((error as Error).cause) !== 'InvalidInstanceID.NotFound') throw error;
-  }
+  const state = await builderState(instanceId);
   if (!state) throw new InstanceLostError(`builder ${instanceId} vanished while it was stopping.`);
   if (state === 'terminated' || state === 'shutting-down') {
     throw new InstanceLostError(`builder ${instanceId} is ${state} while it was stopping; its data volume is gone.`);

@@ -4,9 +4,9 @@
  * Throws `InstanceLostError` (the instance is terminated or gone), `TransientAwsError` (retryable),
  * `AccessDeniedError`, `AwsRequestError`.
  */
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
+import { builderState } from './lib/builder-liveness';
 import { ec2 } from './lib/clients';
 import { InstanceLostError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
@@ -16,18 +16,6 @@ import { defineStage } from './lib/stage';
 const inputSchema = z.object({ instance: instanceSchema });
 type Input = z.infer<typeof inputSchema>;
 type Output = { stopRequestedAt: string };
-
-const currentState = async (instanceId: string): Promise<string | undefined> => {
-  try {
-    const out = await callAws(`ec2:DescribeInstances ${instanceId}`, () =>
-      ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
-    );
-    return out.Reservations?.[0]?.Instances?.[0]?.State?.Name;
-  } catch (error) {
-    if (awsErrorCode((error as Error).cause) === 'InvalidInstanceID.NotFound') return undefined;
-    throw error;
-  }
-};
 
 const run = async ({ instance }: Input): Promise<Output> => {
   const { instanceId } = instance;
@@ -39,7 +27,7 @@ const run = async ({ instance }: Input): Promise<Output> => {
     const code = awsErrorCode((error as Error).cause);
     if (code !== 'IncorrectInstanceState' && code !== 'InvalidInstanceID.NotFound') throw error;
     // A retried stop finds the instance already stopping or stopped: the request it made still stands.
-    const state = await currentState(instanceId);
+    const state = await builderState(instanceId);
     if (state === 'stopping' || state === 'stopped') return { stopRequestedAt: new Date().toISOString() };
     if (state === 'pending' || state === 'running') throw error;
     throw new InstanceLostError(`builder ${instanceId} cannot be stopped: it is ${state ?? 'gone (no such instance)'}.`, { cause: error });
