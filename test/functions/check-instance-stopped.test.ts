@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as checkStopped } from '../../functions/check-instance-stopped';
-import { handler as launch } from '../../functions/launch-instance';
 import { handler as stop } from '../../functions/stop-instance';
 import type { LaunchedInstance } from '../../functions/lib/schemas';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
-import { buildTarget, simulatedAws } from './ec2-fixtures';
+import { buildTarget, launchedBuilder, simulatedAws } from './ec2-fixtures';
 
 describe('check-instance-stopped', () => {
   let account: SimulatedAccount;
@@ -14,8 +13,7 @@ describe('check-instance-stopped', () => {
   const build = buildTarget();
   beforeEach(async () => {
     ({ account, restore } = simulatedAws());
-    instance = await launch({ build });
-    vi.advanceTimersByTime(60_000);
+    instance = await launchedBuilder(build, { stopped: false });
   });
   afterEach(() => restore());
 

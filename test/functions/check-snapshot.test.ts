@@ -1,32 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as checkSnapshot } from '../../functions/check-snapshot';
 import { handler as createSnapshot } from '../../functions/create-snapshot';
-import { handler as launch } from '../../functions/launch-instance';
-import { handler as stop } from '../../functions/stop-instance';
 import type { LaunchedInstance } from '../../functions/lib/schemas';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
-import { buildTarget, simulatedAws } from './ec2-fixtures';
+import { PULL_STATUS, buildTarget, launchedBuilder, simulatedAws } from './ec2-fixtures';
 
 describe('check-snapshot', () => {
   let account: SimulatedAccount;
   let restore: () => void;
   let instance: LaunchedInstance;
   const build = buildTarget();
-  const pullStatus = {
-    done: true,
-    status: 'Success',
-    checkedAt: '2026-11-24T12:05:00Z',
-    images: [
-      { reference: 'public.ecr.aws/docker/library/python:3.12', platform: 'linux/amd64', digest: 'sha256:' + 'b'.repeat(64), sizeBytes: 1000 },
-    ],
-  };
+  const pullStatus = PULL_STATUS;
   beforeEach(async () => {
     ({ account, restore } = simulatedAws());
-    instance = await launch({ build });
-    vi.advanceTimersByTime(60_000);
-    await stop({ build, instance });
-    vi.advanceTimersByTime(60_000);
+    instance = await launchedBuilder(build);
   });
   afterEach(() => restore());
 

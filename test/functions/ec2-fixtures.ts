@@ -1,6 +1,8 @@
 /** Shared by the EC2 stage tests: a simulated account routed to the SDK clients, a build target, fake timers. */
 import { vi } from 'vitest';
-import type { BuildTarget } from '../../functions/lib/schemas';
+import { handler as launch } from '../../functions/launch-instance';
+import type { BuildTarget, LaunchedInstance } from '../../functions/lib/schemas';
+import { handler as stop } from '../../functions/stop-instance';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
 import { installSimulatedAws } from '../../simulation/aws/install';
 
@@ -37,4 +39,23 @@ export const simulatedAws = (): { account: SimulatedAccount; restore: () => void
       vi.useRealTimers();
     },
   };
+};
+
+/** What check-pull-command returns after pulling the build target's one image. */
+export const PULL_STATUS = {
+  done: true,
+  status: 'Success',
+  checkedAt: '2026-11-24T12:05:00Z',
+  images: [{ reference: 'public.ecr.aws/docker/library/python:3.12', platform: 'linux/amd64', digest: 'sha256:' + 'b'.repeat(64), sizeBytes: 1000 }],
+};
+
+/** Launches a builder for `build` and, unless `stopped` is false, stops it, advancing virtual time past each step. */
+export const launchedBuilder = async (build: BuildTarget, { stopped = true } = {}): Promise<LaunchedInstance> => {
+  const instance = await launch({ build });
+  vi.advanceTimersByTime(60_000);
+  if (stopped) {
+    await stop({ build, instance });
+    vi.advanceTimersByTime(60_000);
+  }
+  return instance;
 };

@@ -5,7 +5,7 @@ import { handler as stop } from '../../functions/stop-instance';
 import type { LaunchedInstance } from '../../functions/lib/schemas';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
-import { buildTarget, simulatedAws } from './ec2-fixtures';
+import { buildTarget, launchedBuilder, simulatedAws } from './ec2-fixtures';
 
 describe('stop-instance', () => {
   let account: SimulatedAccount;
@@ -14,8 +14,7 @@ describe('stop-instance', () => {
   const build = buildTarget();
   beforeEach(async () => {
     ({ account, restore } = simulatedAws());
-    instance = await launch({ build });
-    vi.advanceTimersByTime(60_000);
+    instance = await launchedBuilder(build, { stopped: false });
   });
   afterEach(() => restore());
 

@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { requireTools } from './registry';
+import { stopProcess } from './process';
 
 const run = promisify(execFile);
 
@@ -136,12 +137,7 @@ export const startContainerd = async (options: { diskBytes?: number } = {}): Pro
     (await run('/usr/bin/ctr', ['-a', address, '-n', 'k8s.io', ...args], { maxBuffer: 16 * 1024 * 1024 })).stdout;
 
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await stopProcess(child);
     // Snapshot mounts (overlay) may outlive containerd; unmount whatever is under the dir before removing it.
     try {
       const mounts = (await readFile('/proc/mounts', 'utf8'))

@@ -34,6 +34,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { stopProcess } from './process';
 
 const run = promisify(execFile);
 
@@ -309,12 +310,7 @@ export const startRegistry = async (options: { auth?: RegistryAuth } = {}): Prom
   };
 
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await stopProcess(child);
     await rm(root, { recursive: true, force: true });
   };
 
