@@ -10,6 +10,9 @@ export default defineConfig({
       AWS_SECRET_ACCESS_KEY: 'test-no-aws',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     },
+    // In CI a JSON report as well, from which .ci/run prints a plain "N passed, N failed" line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.tmp/vitest-report.json' },
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },
