@@ -134,6 +134,7 @@ export const planBuild = (executionName: string, request: ExecutionInput, defaul
   const amiPattern = request.amiParameter ?? defaults.amiParameter;
 
   checkDataVolume(dataVolume);
+  checkKmsKey(request.dataVolume?.kmsKeyId, defaults.dataVolume.kmsKeyId);
   checkTags(tags);
   const pullSeconds = limits.pullSeconds ?? pull.commandTimeoutSeconds + PULL_LIMIT_MARGIN_SECONDS;
   if (pullSeconds < pull.commandTimeoutSeconds) {
@@ -200,6 +201,18 @@ const checkDataVolume = (volume: BuildDefaults['dataVolume']): void => {
   if (volume.kmsKeyId && !volume.encrypted) {
     throw new InvalidInputError('dataVolume.kmsKeyId is set but dataVolume.encrypted is false: set encrypted to true or remove kmsKeyId');
   }
+};
+
+/**
+ * The functions' IAM allows KMS only for the key the factory was deployed with: another key would be refused at
+ * launch as AccessDenied, far from its cause. Say so before anything is launched.
+ */
+const checkKmsKey = (requested: string | undefined, deployed: string | undefined): void => {
+  if (requested === undefined || requested === deployed) return;
+  throw new InvalidInputError(
+    `dataVolume.kmsKeyId is "${requested}" but the factory may use only ${deployed ? `the key it was deployed with, "${deployed}"` : "the account's default EBS key (it was deployed without kmsKeyArn)"}: ` +
+      'omit dataVolume.kmsKeyId, or redeploy with that key as the kmsKeyArn setting',
+  );
 };
 
 const checkTags = (tags: Record<string, string>): void => {

@@ -71,6 +71,14 @@ describe('prepare-build', () => {
     });
   });
 
+  it('accepts the deployed KMS key named again in the input, and refuses another one', () => {
+    const key = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const deployed = buildDefaultsSchema.parse({ dataVolume: { kmsKeyId: key } });
+    expect(plan({ dataVolume: { kmsKeyId: key } }, deployed).builds[0]?.dataVolume.kmsKeyId).toBe(key);
+    expect(plan({}, deployed).builds[0]?.dataVolume.kmsKeyId).toBe(key);
+    expect(() => plan({ dataVolume: { kmsKeyId: 'alias/other' } }, deployed)).toThrow(/may use only the key it was deployed with/);
+  });
+
   it('fails at cold start when FACTORY_DEFAULTS is invalid, naming the key', () => {
     expect(() => parseBuildDefaults('{"dataVolume":{"sizeGiB":0}}')).toThrow(/dataVolume\.sizeGiB/);
     expect(() => parseBuildDefaults('{"unknownSetting":1}')).toThrow(/unknownSetting/);
@@ -87,6 +95,7 @@ describe('prepare-build', () => {
     ['gp3 IOPS exceed 500 per GiB', { images: [NGINX], dataVolume: { sizeGiB: 8, iops: 5000 } }, /dataVolume\.iops/],
     ['throughput exceeds IOPS / 4', { images: [NGINX], dataVolume: { iops: 3000, throughputMiBps: 1000 } }, /dataVolume\.throughputMiBps/],
     ['a KMS key is given without encryption', { images: [NGINX], dataVolume: { encrypted: false, kmsKeyId: 'alias/x' } }, /kmsKeyId/],
+    ['a KMS key other than the deployed one is given', { images: [NGINX], dataVolume: { kmsKeyId: 'alias/other' } }, /dataVolume\.kmsKeyId is "alias\/other".*kmsKeyArn/],
     ['the subnet ID is malformed', { images: [NGINX], subnetId: 'my-subnet' }, /subnetId/],
     ['the pull limit is below the command timeout', { images: [NGINX], limits: { pullSeconds: 600 } }, /limits\.pullSeconds/],
     ['an image is listed twice', { images: [NGINX, NGINX] }, /more than once/],
