@@ -8,10 +8,14 @@
  * machine retries it; a terminal AWS failure (e.g. access denied) is reported in `cleanupProblems` and the `cause`
  * instead, because failing here would hide the original error (the reaper catches what is left).
  */
-import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  DeleteSnapshotCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  TerminateInstancesCommand,
+  paginateDescribeInstances,
+  paginateDescribeSnapshots,
+} from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { ec2 } from './lib/clients';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
@@ -83,20 +87,16 @@ const attempt = async <T>(problems: string[], step: () => Promise<T>): Promise<T
 
 const findBuilders = async (input: Input, problems: string[]): Promise<string[]> => {
   const ids = new Set<string>();
-  await attempt(problems, async () => {
-    let NextToken: string | undefined;
-    do {
-      const out = await callAws(`ec2:DescribeInstances tagged ${input.executionName}`, () =>
-        ec2.send(
-          new DescribeInstancesCommand({ Filters: [...tagFilters(input), { Name: 'instance-state-name', Values: LIVE_STATES }], MaxResults: 1000, NextToken }),
-        ),
-      );
-      for (const instance of (out.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-        if (instance.InstanceId) ids.add(instance.InstanceId);
+  await attempt(problems, () =>
+    callAws(`ec2:DescribeInstances tagged ${input.executionName}`, async () => {
+      const filters = [...tagFilters(input), { Name: 'instance-state-name', Values: LIVE_STATES }];
+      for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 1000 }, { Filters: filters })) {
+        for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+          if (instance.InstanceId) ids.add(instance.InstanceId);
+        }
       }
-      NextToken = out.NextToken;
-    } while (NextToken);
-  });
+    }),
+  );
   // Tag filters are eventually consistent: also look up the recorded ID directly.
   const recorded = input.instance?.instanceId;
   if (recorded && !ids.has(recorded)) {
@@ -124,16 +124,13 @@ const terminate = async (instanceIds: string[], problems: string[]): Promise<str
 
 const cleanSnapshots = async (input: Input, problems: string[]) => {
   const found = new Map<string, string>();
-  await attempt(problems, async () => {
-    let NextToken: string | undefined;
-    do {
-      const out = await callAws(`ec2:DescribeSnapshots tagged ${input.executionName}`, () =>
-        ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: tagFilters(input), MaxResults: 1000, NextToken })),
-      );
-      for (const s of out.Snapshots ?? []) if (s.SnapshotId) found.set(s.SnapshotId, s.State ?? 'unknown');
-      NextToken = out.NextToken;
-    } while (NextToken);
-  });
+  await attempt(problems, () =>
+    callAws(`ec2:DescribeSnapshots tagged ${input.executionName}`, async () => {
+      for await (const page of paginateDescribeSnapshots({ client: ec2, pageSize: 1000 }, { OwnerIds: ['self'], Filters: tagFilters(input) })) {
+        for (const s of page.Snapshots ?? []) if (s.SnapshotId) found.set(s.SnapshotId, s.State ?? 'unknown');
+      }
+    }),
+  );
   const recorded = input.snapshot?.snapshotId;
   if (recorded && !found.has(recorded)) {
     const out = await attempt(problems, () =>

@@ -11,8 +11,7 @@
  * Throws `InvalidInputError` (STATE_MACHINE_ARN missing or not a state machine ARN), `TransientAwsError` (retryable),
  * `AccessDeniedError`, `AwsRequestError`.
  */
-import { DescribeInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
-import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { TerminateInstancesCommand, paginateDescribeInstances, type Instance } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { ec2, sfn } from './lib/clients';
@@ -70,23 +69,15 @@ const executionStatus = async (arn: string): Promise<string | undefined> => {
 /** Every live managed instance, page by page: the reaper scans the whole account. */
 const managedInstances = async (): Promise<Instance[]> => {
   const instances: Instance[] = [];
-  let NextToken: string | undefined;
-  do {
-    const out = await callAws('ec2:DescribeInstances managed builders', () =>
-      ec2.send(
-        new DescribeInstancesCommand({
-          Filters: [
-            { Name: `tag:${TAG_MANAGED}`, Values: ['true'] },
-            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-          ],
-          MaxResults: 1000,
-          NextToken,
-        }),
-      ),
-    );
-    instances.push(...(out.Reservations ?? []).flatMap((r) => r.Instances ?? []));
-    NextToken = out.NextToken;
-  } while (NextToken);
+  const filters = [
+    { Name: `tag:${TAG_MANAGED}`, Values: ['true'] },
+    { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+  ];
+  await callAws('ec2:DescribeInstances managed builders', async () => {
+    for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 1000 }, { Filters: filters })) {
+      instances.push(...(page.Reservations ?? []).flatMap((r) => r.Instances ?? []));
+    }
+  });
   return instances;
 };
 

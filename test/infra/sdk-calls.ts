@@ -1,7 +1,7 @@
 /**
  * Reads a handler's source (and the functions/ modules it imports, transitively) and lists the IAM actions
  * of the AWS SDK commands it sends: `new RunInstancesCommand(` imported from `@aws-sdk/client-ec2` is
- * `ec2:RunInstances`.
+ * `ec2:RunInstances`, and so is `paginateRunInstances(` (the SDK paginator sends the same command per page).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -52,13 +52,15 @@ export const actionsInFile = (file: string): string[] => {
     }
   }
   const actions = new Set<string>();
-  for (const match of source.matchAll(/new\s+([A-Za-z0-9]+)Command\s*\(/g)) {
-    const command = `${match[1]}Command`;
+  // `new XxxCommand(` sends Xxx; the SDK's `paginateXxx(` sends Xxx page by page.
+  for (const match of source.matchAll(/(?:new\s+([A-Za-z0-9]+)Command|\bpaginate([A-Z][A-Za-z0-9]+))\s*\(/g)) {
+    const operation = (match[1] ?? match[2])!;
+    const command = match[1] ? `${operation}Command` : `paginate${operation}`;
     const client = clientOf.get(command);
     if (!client) throw new Error(`${file}: ${command} is not imported from an @aws-sdk/client-* package`);
     const prefix = IAM_PREFIX[client];
     if (!prefix) throw new Error(`${file}: no IAM prefix known for @aws-sdk/client-${client}`);
-    actions.add(`${prefix}:${match[1]}`);
+    actions.add(`${prefix}:${operation}`);
   }
   return [...actions];
 };
