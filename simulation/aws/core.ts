@@ -91,12 +91,39 @@ export const FAULTS = {
   }),
 };
 
+/**
+ * Who makes a request the simulated IAM evaluates: a factory function (by its file name in functions/, e.g.
+ * `launch-instance`: the harness knows which handler is running) or a builder instance (its instance profile's
+ * role: host-container pulls at boot, image pulls of the pull script).
+ */
+export type IamPrincipal = { kind: 'function'; name: string } | { kind: 'instance'; instanceId: string };
+
+/** One IAM authorization request, as the AWS service authorization reference describes the action. */
+export interface IamRequest {
+  /** `service:Action`, e.g. `ecr:BatchGetImage`. */
+  action: string;
+  /** Each resource the action authorizes, with the resource's current tags (for `aws:ResourceTag/*`). */
+  resources: { arn: string; tags?: Record<string, string> }[];
+  /** Condition keys of the request (`aws:RequestTag/k`, `ec2:CreateAction`, `iam:PassedToService`...). */
+  context?: Record<string, string | string[]>;
+}
+
+export interface IamDecision {
+  allowed: boolean;
+  /** For a denial: the action, the resource and what no statement allowed. */
+  explanation?: string;
+}
+
+/** Decides an {@link IamRequest}; installed by the harness from the synthesized template's policies. */
+export type Authorizer = (principal: IamPrincipal, request: IamRequest) => IamDecision;
+
 export class SimulatedAwsCore {
   readonly region: string;
   readonly accountId: string;
   readonly calls: RecordedCall[] = [];
   private readonly services = new Map<ServiceName, Record<string, Operation>>();
   private readonly faults: ActiveFault[] = [];
+  private authorizer?: Authorizer;
 
   constructor(options: { region?: string; accountId?: string } = {}) {
     this.region = options.region ?? 'us-west-2';
@@ -127,6 +154,19 @@ export class SimulatedAwsCore {
       const index = this.faults.indexOf(fault);
       if (index >= 0) this.faults.splice(index, 1);
     };
+  }
+
+  /**
+   * Installs the IAM evaluator. Without one every request is allowed: only the simulated services' own unit
+   * tests run that way; the harness (simulation/run-state-machine.ts) always installs the deployed policies.
+   */
+  setAuthorizer(authorizer: Authorizer | undefined): void {
+    this.authorizer = authorizer;
+  }
+
+  /** Whether `principal` may make `request` (always allowed while no authorizer is installed). */
+  authorize(principal: IamPrincipal, request: IamRequest): IamDecision {
+    return this.authorizer ? this.authorizer(principal, request) : { allowed: true };
   }
 
   /** Calls of one operation, e.g. `callsOf('ec2', 'RunInstances')`. */
