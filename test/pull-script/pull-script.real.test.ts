@@ -8,12 +8,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImageReference, type ImageReference } from '../../functions/lib/image-reference';
 import { WIPE_UNIT, generatePullScript, parsePullReport, pullCommands, type PullScriptOptions } from '../../functions/lib/pull-script';
 import { ADMIN_NOT_RUNNING, FIXTURE_INSTANCE_ID, HOST_PLATFORM, startContainerd, type TestContainerd } from '../support/containerd';
 import { startRegistry, type PushedImage, type TestRegistry } from '../support/registry';
 
+const run = promisify(execFile);
 const BOTH = ['linux/amd64', 'linux/arm64'];
 const MiB = 1024 ** 2;
 
@@ -408,5 +410,61 @@ describe('hostile input never reaches a shell', () => {
     expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64;reboot'], concurrency: 1 })).toThrow(/platform/);
     expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64'], concurrency: 0 })).toThrow(/concurrency/);
     expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64'], concurrency: 1 }, { containerdRoot: '/x $(id)' })).toThrow(/path/);
+  });
+});
+
+/**
+ * Which platforms of a pushed image containerd has unpacked: the unpacker labels the platform's config blob with
+ * `containerd.io/gc.ref.snapshot.<snapshotter>=<chain ID>` once its layers are in the snapshotter (containerd
+ * core/unpack/unpacker.go; client/image.go in 1.6), so the snapshot stays referenced.
+ */
+const unpackedPlatforms = async (host: TestContainerd, image: PushedImage): Promise<string[]> => {
+  const content = await host.ctr('content', 'ls');
+  const unpacked: string[] = [];
+  for (const [platform, manifestDigest] of Object.entries(image.platformDigests)) {
+    const manifest = JSON.parse(await host.ctr('content', 'get', manifestDigest)) as { config: { digest: string } };
+    const line = content.split('\n').find((row) => row.startsWith(manifest.config.digest));
+    if (line?.includes('containerd.io/gc.ref.snapshot.overlayfs=')) unpacked.push(platform);
+  }
+  return unpacked.sort();
+};
+
+describe('pull script on containerd 2.x (Bottlerocket aws-k8s-1.33 and later)', () => {
+  let registry: TestRegistry;
+  let host: TestContainerd;
+  const FOREIGN = HOST_PLATFORM === 'linux/amd64' ? 'linux/arm64' : 'linux/amd64';
+
+  beforeAll(async () => {
+    [registry, host] = await Promise.all([startRegistry(), startContainerd({ containerdMajor: 2 })]);
+  });
+  afterAll(async () => {
+    await Promise.all([registry?.stop(), host?.stop()]);
+  });
+
+  it('leaves a foreign platform fetched but not unpacked when the pull goes through the transfer service (the stand-in is 2.x)', async () => {
+    // Prepare
+    const image = await registry.pushImage('team/transfer', 'v1', { platforms: BOTH });
+    // Act: the pull the script made before it knew of 2.x, one platform at a time, without --local.
+    for (const platform of BOTH) {
+      await run('apiclient', ['exec', 'admin', 'sheltie', 'ctr', '-a', host.address, '-n', 'k8s.io', 'images', 'pull', '--plain-http', '--platform', platform, image.reference], { env: host.env });
+    }
+    // Assess
+    expect(await unpackedPlatforms(host, image)).toEqual([HOST_PLATFORM]);
+    expect(await host.skippedUnpacks()).toEqual([expect.stringContaining(`Unpack configuration not supported, skipping" platform=${FOREIGN}`)]);
+    expect((await host.images()).map((stored) => stored.name)).toContain(image.reference);
+  });
+
+  it('unpacks both platforms in the combined layout: it sees the 2.x server and pulls with --local', async () => {
+    // Prepare
+    const image = await registry.pushImage('team/combined', 'v1', { platforms: BOTH });
+    const warningsBefore = (await host.skippedUnpacks()).length;
+    // Act
+    const result = await runCommands(host, scriptFor(host, [parseImageReference(image.reference)], BOTH));
+    // Assess
+    expect(result.code).toBe(0);
+    expect(parsePullReport(result.stdout).summary).toEqual({ expected: 2, ok: 2, failed: 0 });
+    expect(await unpackedPlatforms(host, image)).toEqual([...BOTH].sort());
+    expect(result.stderr).toContain('containerd server major version 2');
+    expect(await host.skippedUnpacks()).toHaveLength(warningsBefore);
   });
 });
