@@ -411,6 +411,15 @@ describe('hostile input never reaches a shell', () => {
     expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64'], concurrency: 0 })).toThrow(/concurrency/);
     expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64'], concurrency: 1 }, { containerdRoot: '/x $(id)' })).toThrow(/path/);
   });
+
+  it('fails when the admin wait or the host-containers directory is not what the script allows', () => {
+    const nginx = parseImageReference('nginx');
+    const input = { images: [nginx], platforms: ['linux/amd64'], concurrency: 1 };
+    expect(() => generatePullScript(input, { adminWaitSeconds: -1 })).toThrow(/adminWaitSeconds must be an integer from 0 to 3600/);
+    expect(() => generatePullScript(input, { adminWaitSeconds: 1.5 })).toThrow(/adminWaitSeconds/);
+    expect(() => generatePullScript(input, { hostContainersDir: '/local/host containers' })).toThrow(/path "\/local\/host containers" is not allowed/);
+    expect(generatePullScript(input)).toContain("AGENT_STATE='/local/host-containers/control/ssm'");
+  });
 });
 
 /**
