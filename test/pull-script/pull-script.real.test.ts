@@ -143,6 +143,18 @@ describe('pull script against a real containerd and registry', () => {
     expect(maxOverlap(intervals)).toBeGreaterThanOrEqual(2);
   });
 
+  it('has a stand-in apiclient that behaves as the real one: one output stream, stdin passed, exit code returned', async () => {
+    // Act
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile('apiclient', ['exec', 'admin', 'sheltie', 'bash', '-c', 'read -r line; echo "out $line"; echo "err $line" >&2; exit 7'], { env: host.env }, (error, stdout, stderr) =>
+        resolve({ code: (error as { code?: number } | null)?.code ?? 0, stdout, stderr }),
+      );
+      child.stdin?.end('hello\n');
+    });
+    // Assess: stderr arrives on stdout (apiserver exec/child.rs pipe_fds), nothing on apiclient's stderr.
+    expect(result).toEqual({ code: 7, stdout: 'out hello\nerr hello\n', stderr: '' });
+  });
+
   it('never runs more pulls at once than the concurrency', async () => {
     // Prepare
     const before = (await host.pullIntervals()).length;
