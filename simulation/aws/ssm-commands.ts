@@ -439,6 +439,7 @@ export class SimulatedSsmCommands {
     const arn = `arn:${partition}:ecr:${region}:${account}:repository/${parsed.path}`;
     const denied = this.host.deniedPull(instanceId, arn);
     if (!denied) return undefined;
+    // The simulation knows the instance profile, not its role's name: "builder" stands in for it in the message.
     const role = `arn:${partition}:sts::${this.core.accountId}:assumed-role/builder/${instanceId}`;
     const url = `https://${parsed.domain}/v2/${parsed.path}`;
     switch (denied.action) {

@@ -181,6 +181,19 @@ describe('simulated SSM', () => {
       expect(Date.parse(out.ExecutionEndDateTime)).toBe(adminReadyAt - deliveryMs + baseRunMs + pullMs);
     });
 
+    it('fails with the script\'s own error when the admin container is not up within its wait', async () => {
+      // Prepare: a script that waits 1 s for an admin container that comes up about 2 s after the command starts.
+      await untilAgentOnline();
+      const oneSecond = pullCommands(generatePullScript({ images: [parseImageReference('nginx')], platforms: ['linux/amd64'], concurrency: 1 }, { adminWaitSeconds: 1 }));
+      // Act
+      const { Command } = await send({ Parameters: { commands: oneSecond } });
+      await vi.advanceTimersByTimeAsync(10_000);
+      // Assess
+      const out = await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId });
+      expect(out.Status).toBe('Failed');
+      expect(parsePullReport(out.StandardOutputContent).error).toMatch(/^the admin container did not accept apiclient exec within 1 s .*: ctr: no running task found/);
+    });
+
     it('fails a private ECR pull the builder role may not read with ECR\'s 403', async () => {
       // Prepare
       const arn = 'arn:aws:ecr:us-west-2:123456789012:repository/team/model';
