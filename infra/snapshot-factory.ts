@@ -24,6 +24,7 @@ import { PARAMETER_PREFIX } from '../functions/lib/current-snapshot';
 import { RESULT_PARAMETER_ENV, resultParameterWildcard } from '../functions/lib/result-parameter';
 import { InvalidSettingsError, parseSettings, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
 import { ALL_FUNCTIONS, STAGE_FUNCTIONS, statementsFor, type FunctionName, type ScopeContext } from './permissions';
+import { HOST_CONTAINER_PULL_ACTIONS, hostContainerRepositoryArns } from './bottlerocket-registries';
 import { acknowledgeWildcardResources } from './nag';
 import { RecipeTriggers } from './recipe-triggers';
 
@@ -64,7 +65,12 @@ export interface SnapshotFactoryProps {
   readonly encrypted?: boolean;
   /** Customer managed KMS key ARN for the volumes. @default - the account's aws/ebs key */
   readonly kmsKeyArn?: string;
-  /** Existing IAM role name for the builder. @default - a role with SSM core and ECR read only */
+  /**
+   * Existing IAM role name for the builder. It must trust ec2.amazonaws.com, allow SSM (AmazonSSMManagedInstanceCore),
+   * `ecr:BatchGetImage` and `ecr:GetDownloadUrlForLayer` on Bottlerocket's bottlerocket-control and bottlerocket-admin
+   * repositories (see docs/configuration.md) and the pulls of your images.
+   * @default - a role with SSM core, Bottlerocket's host containers and ECR read only
+   */
   readonly instanceRoleName?: string;
   /** VPC of `subnetIds` (to create the builder security group in). @default - none */
   readonly vpcId?: string;
@@ -200,10 +206,19 @@ export class SnapshotFactory extends Construct {
     } else {
       const role = new iam.Role(this, 'BuilderRole', {
         assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-        description: 'Bottlerocket snapshot builder: SSM Run Command and ECR pulls only',
+        description: 'Bottlerocket snapshot builder: SSM Run Command, its host containers and ECR pulls only',
         managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
       });
       role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+      // At boot, host-ctr pulls the control container (the SSM agent) and the admin container from Bottlerocket's
+      // own registries with this role: without this statement the SSM agent never starts (infra/bottlerocket-registries.ts).
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'BottlerocketHostContainers',
+          actions: [...HOST_CONTAINER_PULL_ACTIONS],
+          resources: hostContainerRepositoryArns(),
+        }),
+      );
       role.addToPolicy(
         new iam.PolicyStatement({
           actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
