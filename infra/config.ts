@@ -246,7 +246,7 @@ const describe = (value: unknown): string => (value === undefined ? 'nothing' : 
 export const settingsFromContext = (value: unknown, key: string = CONTEXT_KEY): { settings: Record<string, unknown>; source: string } => {
   if (value === undefined) return { settings: {}, source: `cdk.json context "${key}"` };
   const fromString = typeof value === 'string';
-  const source = fromString ? `context "${key}" (a JSON string, as -c ${key}='{...}' gives it)` : `cdk.json context "${key}"`;
+  const source = fromString ? `context "${key}" (a JSON string, as the CDK CLI's -c gives it)` : `cdk.json context "${key}"`;
   const example = `-c ${key}='{"dataVolume":{"sizeGiB":200}}'`;
   let parsed: unknown = value;
   if (fromString) {

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnResource, Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -345,6 +345,7 @@ export class SnapshotFactory extends Construct {
         },
       });
       logGroup.grantWrite(role);
+      omitDependencyImpliedByReference(fn.node.defaultChild as CfnResource, role.node.defaultChild as CfnResource);
       return fn;
     };
     const functions = Object.fromEntries(ALL_FUNCTIONS.map((name) => [name, createFunction(name)])) as Record<FunctionName, NodejsFunction>;
@@ -381,6 +382,7 @@ export class SnapshotFactory extends Construct {
       logs: { destination: executionLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     for (const name of STAGE_FUNCTIONS) functions[name].grantInvoke(this.stateMachine);
+    omitDependencyImpliedByReference(this.stateMachine.node.defaultChild as CfnResource, this.stateMachine.role.node.defaultChild as CfnResource);
 
     // Outside the state machine: the trigger and the reaper, scoped to this state machine.
     const outsideScope: ScopeContext = {
@@ -423,6 +425,30 @@ export class SnapshotFactory extends Construct {
     acknowledgeWildcardResources(this, this.settings.resultParameterName);
   }
 }
+
+/**
+ * Drops `target` from `resource`'s DependsOn, where a property of `resource` references `target` already (a
+ * function's `Role`, a state machine's `RoleArn`): CloudFormation orders them by that reference, and cfn-lint
+ * reports the redundant DependsOn CDK renders (W3005; aws/aws-cdk#24578). The dependency on the role's policy,
+ * which no property implies, stays. Computed at synthesis, when CDK has turned construct dependencies into
+ * resource ones.
+ */
+const omitDependencyImpliedByReference = (resource: CfnResource, target: CfnResource): void => {
+  resource.addOverride(
+    'DependsOn',
+    Lazy.list(
+      {
+        produce: () =>
+          resource
+            .obtainDependencies()
+            .filter((dependency): dependency is CfnResource => dependency instanceof CfnResource && dependency !== target)
+            .map((dependency) => Stack.of(resource).resolve(dependency.logicalId) as string)
+            .sort(),
+      },
+      { omitEmpty: true },
+    ),
+  );
+};
 
 const grantAll = (fn: lambda.IFunction, statements: iam.PolicyStatement[]): void => {
   for (const statement of statements) fn.addToRolePolicy(statement);
