@@ -240,7 +240,8 @@ const describe = (value: unknown): string => (value === undefined ? 'nothing' : 
  * @param value the context value (`app.node.tryGetContext(key)`); undefined means no settings
  * @param key the context key, named in errors
  * @returns the settings object and where it came from, for error messages
- * @throws InvalidSettingsError when a string is not valid JSON, or the value is not a JSON object
+ * @throws InvalidSettingsError when a string is not valid JSON, the value is not a JSON object, or it names a
+ *   construct-only prop (`settingsSource`, `definitionFile`)
  * @example settingsFromContext('{"dataVolume":{"sizeGiB":200}}').settings // { dataVolume: { sizeGiB: 200 } }
  */
 export const settingsFromContext = (value: unknown, key: string = CONTEXT_KEY): { settings: Record<string, unknown>; source: string } => {
@@ -262,6 +263,13 @@ export const settingsFromContext = (value: unknown, key: string = CONTEXT_KEY): 
     const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
     throw new InvalidSettingsError(
       `Invalid snapshot factory settings in ${source}: expected a JSON object of settings, received ${kind} (${describeText(JSON.stringify(parsed) ?? String(parsed))}); for example ${example}`,
+    );
+  }
+  // The construct's own props (not settings) would otherwise pass through the app unchecked.
+  const propsOnly = ['settingsSource', 'definitionFile'].filter((name) => name in parsed);
+  if (propsOnly.length > 0) {
+    throw new InvalidSettingsError(
+      `Invalid snapshot factory settings in ${source}:\n- unknown setting(s) ${propsOnly.map((name) => `"${name}"`).join(', ')}: a prop of the SnapshotFactory construct, not a setting; see docs/configuration.md for the accepted settings`,
     );
   }
   return { settings: parsed as Record<string, unknown>, source };

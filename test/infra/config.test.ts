@@ -155,6 +155,10 @@ describe('settingsFromContext', () => {
     expect(message).toContain(`-c snapshotFactory='{"dataVolume":{"sizeGiB":200}}'`);
   });
 
+  it('fails when the settings name a prop of the construct that is no setting', () => {
+    expect(contextFailure({ definitionFile: '/tmp/other.asl.json' })).toContain('unknown setting(s) "definitionFile": a prop of the SnapshotFactory construct');
+  });
+
   it('fails when the value is JSON but not an object', () => {
     expect(contextFailure('[1,2]')).toMatch(/context "snapshotFactory".*expected a JSON object of settings, received an array/);
     expect(contextFailure('"big"')).toMatch(/received a string/);
