@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { CONTEXT_KEY } from './config';
+import { CONTEXT_KEY, settingsFromContext } from './config';
 import { SnapshotFactoryStack } from './stack';
 
 /** Builds the app; tests call it with their own context. */
@@ -14,9 +14,11 @@ export const createApp = (context: Record<string, unknown> = {}): { app: App; st
   const app = new App({ context });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const stackName = (app.node.tryGetContext('stackName') as string | undefined) ?? 'SnapshotFactory';
+  // cdk.json gives an object, `-c snapshotFactory='{...}'` a string: both become one settings object here.
+  const { settings, source } = settingsFromContext(app.node.tryGetContext(CONTEXT_KEY), CONTEXT_KEY);
   const stack = new SnapshotFactoryStack(app, stackName, {
     description: 'Bottlerocket Snapshot Factory: builds EBS snapshots of Bottlerocket data volumes with container images pre-pulled',
-    factory: { ...(app.node.tryGetContext(CONTEXT_KEY) ?? {}), settingsSource: `cdk.json context "${CONTEXT_KEY}"` },
+    factory: { ...settings, settingsSource: source },
   });
   return { app, stack };
 };

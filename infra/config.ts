@@ -232,6 +232,53 @@ const valueAt = (root: unknown, path: readonly PropertyKey[]): unknown => {
 const describe = (value: unknown): string => (value === undefined ? 'nothing' : JSON.stringify(value));
 
 /**
+ * The raw settings held by the context key `key`, as an object for {@link parseSettings}.
+ *
+ * cdk.json gives the context value as JSON already; the CDK CLI's `-c key=value` gives every value as a string
+ * (aws-cdk CLI `parseStringContextListToObject`), so a string is parsed as JSON here.
+ *
+ * @param value the context value (`app.node.tryGetContext(key)`); undefined means no settings
+ * @param key the context key, named in errors
+ * @returns the settings object and where it came from, for error messages
+ * @throws InvalidSettingsError when a string is not valid JSON, the value is not a JSON object, or it names a
+ *   construct-only prop (`settingsSource`, `definitionFile`)
+ * @example settingsFromContext('{"dataVolume":{"sizeGiB":200}}').settings // { dataVolume: { sizeGiB: 200 } }
+ */
+export const settingsFromContext = (value: unknown, key: string = CONTEXT_KEY): { settings: Record<string, unknown>; source: string } => {
+  if (value === undefined) return { settings: {}, source: `cdk.json context "${key}"` };
+  const fromString = typeof value === 'string';
+  const source = fromString ? `context "${key}" (a JSON string, as the CDK CLI's -c gives it)` : `cdk.json context "${key}"`;
+  const example = `-c ${key}='{"dataVolume":{"sizeGiB":200}}'`;
+  let parsed: unknown = value;
+  if (fromString) {
+    try {
+      parsed = JSON.parse(value);
+    } catch (error) {
+      throw new InvalidSettingsError(
+        `Invalid snapshot factory settings in ${source}: not valid JSON (${(error as Error).message}) in ${describeText(value)}; expected a JSON object such as ${example}`,
+      );
+    }
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
+    throw new InvalidSettingsError(
+      `Invalid snapshot factory settings in ${source}: expected a JSON object of settings, received ${kind} (${describeText(JSON.stringify(parsed) ?? String(parsed))}); for example ${example}`,
+    );
+  }
+  // The construct's own props (not settings) would otherwise pass through the app unchecked.
+  const propsOnly = ['settingsSource', 'definitionFile'].filter((name) => name in parsed);
+  if (propsOnly.length > 0) {
+    throw new InvalidSettingsError(
+      `Invalid snapshot factory settings in ${source}:\n- unknown setting(s) ${propsOnly.map((name) => `"${name}"`).join(', ')}: a prop of the SnapshotFactory construct, not a setting; see docs/configuration.md for the accepted settings`,
+    );
+  }
+  return { settings: parsed as Record<string, unknown>, source };
+};
+
+/** A value quoted for an error message, cut to a readable length. */
+const describeText = (text: string): string => JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}...` : text);
+
+/**
  * Validates raw settings and fills the defaults.
  *
  * @param raw settings from cdk.json context or props

@@ -6,6 +6,7 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
+import { BOTTLEROCKET_HOST_CONTAINER_REPOSITORIES, bottlerocketEcrAccounts } from './bottlerocket-registries';
 
 const REGION = String.raw`(?:<AWS::Region>|[a-z0-9-]+|\*)`;
 const ACCOUNT = String.raw`(?:<AWS::AccountId>|\d{12}|\*)`;
@@ -35,6 +36,14 @@ export const WILDCARD_REASONS: ReadonlyArray<{ readonly pattern: RegExp; readonl
   {
     pattern: arn('ecr', ACCOUNT, String.raw`repository/.*\*.*`),
     reason: 'Repositories the builder may pull from, as configured by the ecrRepositoryArns setting (default: this account\'s repositories).',
+  },
+  {
+    // Exactly Bottlerocket's registry accounts and its two host-container repositories; only the region is a wildcard.
+    pattern: new RegExp(
+      String.raw`^arn:<AWS::Partition>:ecr:\*:(?:${bottlerocketEcrAccounts().join('|')}):repository/(?:${BOTTLEROCKET_HOST_CONTAINER_REPOSITORIES.join('|')})$`,
+    ),
+    reason:
+      "Bottlerocket's own registries (one account per region group, from Bottlerocket's schnauzer ECR map), from which host-ctr pulls the control container (SSM agent) and the admin container at boot with the instance role. Any region, because a region missing from Bottlerocket's map pulls from us-east-1's registry; read-only (BatchGetImage, GetDownloadUrlForLayer) on those two repositories only.",
   },
   {
     pattern: arn('ssm', '', String.raw`parameter/aws/service/bottlerocket/\*`),

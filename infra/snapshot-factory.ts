@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnResource, Duration, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -24,6 +24,7 @@ import { PARAMETER_PREFIX } from '../functions/lib/current-snapshot';
 import { RESULT_PARAMETER_ENV, resultParameterWildcard } from '../functions/lib/result-parameter';
 import { InvalidSettingsError, parseSettings, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
 import { ALL_FUNCTIONS, STAGE_FUNCTIONS, statementsFor, type FunctionName, type ScopeContext } from './permissions';
+import { HOST_CONTAINER_PULL_ACTIONS, hostContainerRepositoryArns } from './bottlerocket-registries';
 import { acknowledgeWildcardResources } from './nag';
 import { RecipeTriggers } from './recipe-triggers';
 
@@ -64,7 +65,12 @@ export interface SnapshotFactoryProps {
   readonly encrypted?: boolean;
   /** Customer managed KMS key ARN for the volumes. @default - the account's aws/ebs key */
   readonly kmsKeyArn?: string;
-  /** Existing IAM role name for the builder. @default - a role with SSM core and ECR read only */
+  /**
+   * Existing IAM role name for the builder. It must trust ec2.amazonaws.com, allow SSM (AmazonSSMManagedInstanceCore),
+   * `ecr:BatchGetImage` and `ecr:GetDownloadUrlForLayer` on Bottlerocket's bottlerocket-control and bottlerocket-admin
+   * repositories (see docs/configuration.md) and the pulls of your images.
+   * @default - a role with SSM core, Bottlerocket's host containers and ECR read only
+   */
   readonly instanceRoleName?: string;
   /** VPC of `subnetIds` (to create the builder security group in). @default - none */
   readonly vpcId?: string;
@@ -200,10 +206,19 @@ export class SnapshotFactory extends Construct {
     } else {
       const role = new iam.Role(this, 'BuilderRole', {
         assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-        description: 'Bottlerocket snapshot builder: SSM Run Command and ECR pulls only',
+        description: 'Bottlerocket snapshot builder: SSM Run Command, its host containers and ECR pulls only',
         managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
       });
       role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+      // At boot, host-ctr pulls the control container (the SSM agent) and the admin container from Bottlerocket's
+      // own registries with this role: without this statement the SSM agent never starts (infra/bottlerocket-registries.ts).
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'BottlerocketHostContainers',
+          actions: [...HOST_CONTAINER_PULL_ACTIONS],
+          resources: hostContainerRepositoryArns(),
+        }),
+      );
       role.addToPolicy(
         new iam.PolicyStatement({
           actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
@@ -330,6 +345,7 @@ export class SnapshotFactory extends Construct {
         },
       });
       logGroup.grantWrite(role);
+      omitDependencyImpliedByReference(fn.node.defaultChild as CfnResource, role.node.defaultChild as CfnResource);
       return fn;
     };
     const functions = Object.fromEntries(ALL_FUNCTIONS.map((name) => [name, createFunction(name)])) as Record<FunctionName, NodejsFunction>;
@@ -366,6 +382,7 @@ export class SnapshotFactory extends Construct {
       logs: { destination: executionLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     for (const name of STAGE_FUNCTIONS) functions[name].grantInvoke(this.stateMachine);
+    omitDependencyImpliedByReference(this.stateMachine.node.defaultChild as CfnResource, this.stateMachine.role.node.defaultChild as CfnResource);
 
     // Outside the state machine: the trigger and the reaper, scoped to this state machine.
     const outsideScope: ScopeContext = {
@@ -408,6 +425,30 @@ export class SnapshotFactory extends Construct {
     acknowledgeWildcardResources(this, this.settings.resultParameterName);
   }
 }
+
+/**
+ * Drops `target` from `resource`'s DependsOn, where a property of `resource` references `target` already (a
+ * function's `Role`, a state machine's `RoleArn`): CloudFormation orders them by that reference, and cfn-lint
+ * reports the redundant DependsOn CDK renders (W3005; aws/aws-cdk#24578). The dependency on the role's policy,
+ * which no property implies, stays. Computed at synthesis, when CDK has turned construct dependencies into
+ * resource ones.
+ */
+const omitDependencyImpliedByReference = (resource: CfnResource, target: CfnResource): void => {
+  resource.addOverride(
+    'DependsOn',
+    Lazy.list(
+      {
+        produce: () =>
+          resource
+            .obtainDependencies()
+            .filter((dependency): dependency is CfnResource => dependency instanceof CfnResource && dependency !== target)
+            .map((dependency) => Stack.of(resource).resolve(dependency.logicalId) as string)
+            .sort(),
+      },
+      { omitEmpty: true },
+    ),
+  );
+};
 
 const grantAll = (fn: lambda.IFunction, statements: iam.PolicyStatement[]): void => {
   for (const statement of statements) fn.addToRolePolicy(statement);

@@ -29,3 +29,30 @@ it('synthesizes with `npx cdk synth` and no AWS credentials', async () => {
   expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(14);
   expect(Object.keys(template.Outputs)).toEqual(expect.arrayContaining(['StateMachineArn', 'StartBuildCommand']));
 }, 200_000);
+
+it('takes the settings from `-c snapshotFactory=<json>` (a string on the command line), recipes included, clean under cdk-nag', async () => {
+  // `cdk ls` runs the app like synth does but bundles nothing (the CLI bundles only for synth, deploy, diff...),
+  // so this second run costs seconds, not the bundling of 14 functions.
+  const settings = {
+    dataVolume: { sizeGiB: 200 },
+    recipes: [{ name: 'ml', images: ['public.ecr.aws/docker/library/python:3.12'], watchRepositories: ['ml/trainer'], schedule: { cron: 'cron(30 2 * * ? *)' } }],
+  };
+  const out = join(scratch, 'cdk.out.context');
+  const { stdout } = await promisify(execFile)('npx', ['cdk', 'ls', '-c', `snapshotFactory=${JSON.stringify(settings)}`, '--output', out], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: join(scratch, 'home') },
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 120_000,
+  });
+  expect(stdout.trim()).toBe('SnapshotFactory');
+  const report = JSON.parse(readFileSync(join(out, 'validation-report.json'), 'utf8')) as { pluginReports: { pluginName: string; conclusion: string; violations: unknown[] }[] };
+  expect(report.pluginReports.map(({ pluginName, conclusion, violations }) => ({ pluginName, conclusion, violations }))).toEqual([
+    { pluginName: 'AwsSolutions', conclusion: 'success', violations: [] },
+  ]);
+  const template = JSON.parse(readFileSync(join(out, 'SnapshotFactory.template.json'), 'utf8'));
+  const resources = Object.values(template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>);
+  expect(resources.filter((r) => r.Type === 'AWS::Scheduler::Schedule').map((r) => r.Properties.ScheduleExpression)).toEqual(['cron(30 2 * * ? *)']);
+  expect(resources.filter((r) => r.Type === 'AWS::Events::Rule').length).toBe(2); // the reaper's and ml's ECR push rule
+  const [prepareBuild] = resources.filter((r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties.Description).includes('prepare-build'));
+  expect(JSON.stringify(prepareBuild!.Properties.Environment)).toContain('\\"sizeGiB\\":200');
+}, 150_000);

@@ -6,7 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { buildDefaultsSchema } from '../../functions/lib/build-defaults';
 import { createApp } from '../../infra/app';
-import { InvalidSettingsError, parseSettings } from '../../infra/config';
+import { CONTEXT_KEY, InvalidSettingsError, parseSettings, settingsFromContext } from '../../infra/config';
 import { ALL_FUNCTIONS, type FunctionName } from '../../infra/permissions';
 import { actionsOf, allowing, asArray, cdkJsonContext, deploymentWith, statementsOfRole } from './synthesized';
 
@@ -125,7 +125,83 @@ describe('parseSettings', () => {
   });
 });
 
+describe('settingsFromContext', () => {
+  const contextFailure = (value: unknown): string => {
+    try {
+      settingsFromContext(value, CONTEXT_KEY);
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidSettingsError);
+      return (error as Error).message;
+    }
+    throw new Error('expected the context value to be rejected');
+  };
+
+  it('takes cdk.json\'s object as it is, and no value as no settings', () => {
+    expect(settingsFromContext({ dataVolume: { sizeGiB: 200 } })).toEqual({ settings: { dataVolume: { sizeGiB: 200 } }, source: 'cdk.json context "snapshotFactory"' });
+    expect(settingsFromContext(undefined).settings).toEqual({});
+  });
+
+  it('parses the JSON string that `cdk -c snapshotFactory=...` gives', () => {
+    const { settings, source } = settingsFromContext('{"dataVolume":{"sizeGiB":200},"recipes":[{"name":"ml","images":["nginx:1.27"]}]}');
+    expect(settings).toEqual({ dataVolume: { sizeGiB: 200 }, recipes: [{ name: 'ml', images: ['nginx:1.27'] }] });
+    expect(source).toContain('context "snapshotFactory"');
+  });
+
+  it('fails when the string is not valid JSON, naming the context key and showing the value', () => {
+    const message = contextFailure("{dataVolume:{sizeGiB:200}}");
+    expect(message).toContain('context "snapshotFactory"');
+    expect(message).toContain('not valid JSON');
+    expect(message).toContain('"{dataVolume:{sizeGiB:200}}"');
+    expect(message).toContain(`-c snapshotFactory='{"dataVolume":{"sizeGiB":200}}'`);
+  });
+
+  it('fails when the settings name a prop of the construct that is no setting', () => {
+    expect(contextFailure({ definitionFile: '/tmp/other.asl.json' })).toContain('unknown setting(s) "definitionFile": a prop of the SnapshotFactory construct');
+  });
+
+  it('fails when the value is JSON but not an object', () => {
+    expect(contextFailure('[1,2]')).toMatch(/context "snapshotFactory".*expected a JSON object of settings, received an array/);
+    expect(contextFailure('"big"')).toMatch(/received a string/);
+    expect(contextFailure('null')).toMatch(/received null/);
+    expect(contextFailure(42)).toMatch(/cdk\.json context "snapshotFactory".*received a number/);
+  });
+});
+
 describe('synth with settings', () => {
+  it('takes the settings from a JSON string in the context, as the CDK CLI passes -c values', () => {
+    const { stack } = createApp({ snapshotFactory: '{"dataVolume":{"sizeGiB":200}}', 'aws:cdk:bundling-stacks': [] });
+    expect(stack.factory.settings.dataVolume.sizeGiB).toBe(200);
+  });
+
+  it('fails when a JSON string in the context holds an unknown setting, naming the setting and not its characters', () => {
+    expect(() => createApp({ snapshotFactory: '{"dataVolume":{"size":200}}', 'aws:cdk:bundling-stacks': [] })).toThrow(
+      /Invalid snapshot factory settings in context "snapshotFactory" \(a JSON string[^\n]*:\n- unknown setting\(s\) "dataVolume\.size"/,
+    );
+  });
+
+  it('fails when the context value is not JSON, naming the context key', () => {
+    expect(() => createApp({ snapshotFactory: '{"dataVolume":', 'aws:cdk:bundling-stacks': [] })).toThrow(/context "snapshotFactory".*not valid JSON/);
+  });
+
+  it('embeds in someone else\'s stack with recipes, schedules and ECR watches, clean under cdk-nag', async () => {
+    const { App, Stack, Validations } = await import('aws-cdk-lib');
+    const { AwsSolutionsChecks } = await import('cdk-nag');
+    const { SnapshotFactory } = await import('../../infra/snapshot-factory');
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    const theirs = new Stack(app, 'PlatformStack');
+    new SnapshotFactory(theirs, 'WarmCache', {
+      recipes: [
+        { name: 'ml', images: ['public.ecr.aws/docker/library/python:3.12'], watchRepositories: ['ml/trainer'] },
+        { name: 'web', images: ['nginx:1.27'], schedule: { cron: 'cron(30 1 * * ? *)', timezone: 'Europe/Paris', enabled: false } },
+      ],
+    });
+    expect(() => app.synth()).not.toThrow();
+    // Everything the factory created is under its own construct: nothing lands at their stack's top level.
+    const ours = theirs.node.children.filter((child) => !['BootstrapVersion', 'CheckBootstrapVersion'].includes(child.node.id));
+    expect(ours.map((child) => child.node.id)).toEqual(['WarmCache']);
+  });
+
   it('fails when cdk.json holds an invalid setting, naming the context key and the setting', () => {
     expect(() => createApp({ snapshotFactory: { instanceTypes: { x86_64: ['m7i large'] } }, 'aws:cdk:bundling-stacks': [] })).toThrow(
       /Invalid snapshot factory settings in cdk\.json context "snapshotFactory":\n- setting "instanceTypes\.x86_64\.0" = "m7i large"/,

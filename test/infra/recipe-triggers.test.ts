@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, CfnRule, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -65,22 +65,40 @@ describe('RecipeTriggers', () => {
     expect(permission?.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [expect.stringMatching(/^TriggersEcrPushml/), 'Arn'] } });
   });
 
-  it('gives the scheduler a role that may invoke the start-build function and nothing else', () => {
-    const { template } = synth();
+  it('gives the schedules one role of its own that may invoke the unqualified start-build function and nothing else', () => {
+    const { template, stack } = synth();
 
-    template.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' } })] },
-    });
-    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] }; Roles: { Ref: string }[] } }[];
-    const schedulerPolicies = policies.filter((p) => p.Properties.Roles.some((r) => r.Ref.includes('SchedulerRole')));
-    expect(schedulerPolicies.length).toBeGreaterThan(0);
-    for (const policy of schedulerPolicies) {
-      for (const statement of policy.Properties.PolicyDocument.Statement) {
-        expect(statement.Action).toBe('lambda:InvokeFunction');
-        expect(JSON.stringify(statement.Resource)).toContain('StartBuild');
-        expect(JSON.stringify(statement.Resource)).not.toContain('"*"');
-      }
+    const schedulerRoles = Object.entries(template.findResources('AWS::IAM::Role')).filter(([, role]) =>
+      JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
+    );
+    expect(schedulerRoles.map(([id]) => id)).toEqual([expect.stringMatching(/^TriggersSchedulerRole/)]);
+    const [roleId, role] = schedulerRoles[0]!;
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' }, 'aws:SourceArn': expect.anything() } },
+      }),
+    ]);
+    expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).toContain(':schedule-group/default');
+    const startBuildId = stack.getLogicalId(stack.node.findChild('StartBuild').node.defaultChild as never);
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => policy.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    expect(statements).toEqual([{ Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [startBuildId, 'Arn'] } }]);
+    for (const schedule of Object.values(template.findResources('AWS::Scheduler::Schedule'))) {
+      expect(schedule.Properties.Target.RoleArn).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
     }
+  });
+
+  it('creates nothing outside its own scope, so that it embeds in any stack', () => {
+    const { stack } = synth();
+
+    // The stack's own bootstrap-version parameter and rule aside, only what the test itself created.
+    const outside = stack.node.children
+      .filter((child) => !(child instanceof CfnParameter || child instanceof CfnRule))
+      .map((child) => child.node.id)
+      .filter((id) => !['StartBuild', 'Machine', 'Pass', 'Triggers'].includes(id));
+    expect(outside).toEqual([]);
   });
 
   it('grants start-build states:StartExecution on the state machine only', () => {

@@ -200,7 +200,30 @@ describe('the default deployment', () => {
     expect(text(describe!.Resource)).toContain(machineId);
   });
 
-  it('gives the builder instance only SSM core and ECR read, through an instance profile', () => {
+  it('lets the builder pull exactly Bottlerocket\'s control and admin containers from every Bottlerocket registry account', () => {
+    const statements = statementsOfRole(stack, template, stack.factory.builderRole);
+    const hostContainers = statements.filter((s) => (s as { Sid?: string }).Sid === 'BottlerocketHostContainers');
+    expect(hostContainers).toHaveLength(1);
+    expect(asArray(hostContainers[0]!.Action).sort()).toEqual(['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer']);
+    expect(hostContainers[0]!.Condition).toBeUndefined();
+    // The accounts of Bottlerocket's schnauzer ECR map (infra/bottlerocket-registries.ts names the commit), written
+    // out here so that a change to the list is a visible change to this test.
+    const accounts = [
+      '183470599484', '183901325759', '253897149516', '288123944683', '328549459982', '347163068887', '375569722642',
+      '386774335080', '388230364387', '509306038620', '553577323255', '586180183710', '589460436674', '620625777247',
+      '731751899352', '764716012617', '851725293737', '861738308508', '917644944286',
+    ];
+    const expected = accounts.flatMap((account) =>
+      ['bottlerocket-admin', 'bottlerocket-control'].map((repository) => ({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:ecr:*:${account}:repository/${repository}`]],
+      })),
+    );
+    expect(asArray(hostContainers[0]!.Resource)).toEqual(expected);
+    // ecr:GetAuthorizationToken has no resource-level permission: it stays on *, alone.
+    expect(allowing(statements, 'ecr:GetAuthorizationToken').map((s) => s.Resource)).toEqual(['*']);
+  });
+
+  it('gives the builder instance only SSM core, its host containers and ECR read, through an instance profile', () => {
     const builder = stack.factory.builderRole;
     const roleId = stack.getLogicalId(builder.node.defaultChild as never);
     const role = template.toJSON().Resources[roleId].Properties;
