@@ -49,14 +49,22 @@ const resourceTagKeys = (action: string, key: string): string[] => {
   return [`aws:ResourceTag/${key}`];
 };
 
+type Decision = { allowed: boolean; explanation?: string };
+/** Decisions per deployment, shared by every run of the process (the 78 scenarios make the same requests). */
+const decisionsOf = new WeakMap<Deployment, Map<string, Decision>>();
+
 export class SimulatedIam {
   readonly evaluations: IamEvaluation[] = [];
-  private readonly decisions = new Map<string, { allowed: boolean; explanation?: string }>();
+  private readonly decisions: Map<string, Decision>;
 
   constructor(
     readonly deployment: Deployment,
     private readonly account: SimulatedAccount,
-  ) {}
+  ) {
+    const decisions = decisionsOf.get(deployment) ?? new Map<string, Decision>();
+    decisionsOf.set(deployment, decisions);
+    this.decisions = decisions;
+  }
 
   /** The role and session of `principal`; throws for a function the template does not deploy. */
   identity(principal: IamPrincipal): { role: DeployedRole; session: string } | { error: string } {
