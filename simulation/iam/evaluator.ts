@@ -25,6 +25,8 @@ export interface IamEvaluation {
   principalArn: string;
   action: string;
   resource: string;
+  /** The condition keys the check was evaluated with. */
+  context?: Record<string, string | string[]>;
   allowed: boolean;
   explanation?: string;
 }
@@ -100,7 +102,7 @@ export class SimulatedIam {
         ...Object.fromEntries(Object.entries(resource.tags ?? {}).flatMap(([k, v]) => resourceTagKeys(request.action, k).map((key) => [key, v]))),
       };
       const decision = this.decide(identity.role, principalArn, request.action, resource.arn, context);
-      this.record({ principal, principalArn, action: request.action, resource: resource.arn, ...decision });
+      this.record({ principal, principalArn, action: request.action, resource: resource.arn, context, ...decision });
       if (!decision.allowed) {
         return { allowed: false, principalArn, action: request.action, resource: resource.arn, explanation: decision.explanation, message: deniedMessage(principalArn, request.action, resource.arn, decision.explanation) };
       }

@@ -218,15 +218,22 @@ export const REQUESTS: Record<ServiceName, Record<string, Mapping>> = {
     GetAuthorizationToken: () => anyResource('ecr:GetAuthorizationToken'),
   },
   events: {
-    // One request per distinct bus, source and detail-type: EventBridge authorizes each entry.
+    // One request per bus; events:source and events:detail-type are multivalued (ArrayOfString in the
+    // reference): every entry's value is in the request context.
     PutEvents: (ctx, input) => {
-      const seen = new Map<string, IamRequest>();
+      const byBus = new Map<string, { sources: Set<string>; detailTypes: Set<string> }>();
       for (const entry of (input.Entries ?? []) as { EventBusName?: string; Source?: string; DetailType?: string }[]) {
         const arn = arns(ctx).eventBus(entry.EventBusName);
-        const context = { ...(entry.Source ? { 'events:source': entry.Source } : {}), ...(entry.DetailType ? { 'events:detail-type': entry.DetailType } : {}) };
-        seen.set(JSON.stringify([arn, context]), { action: 'events:PutEvents', resources: [{ arn }], context });
+        const values = byBus.get(arn) ?? { sources: new Set<string>(), detailTypes: new Set<string>() };
+        if (entry.Source) values.sources.add(entry.Source);
+        if (entry.DetailType) values.detailTypes.add(entry.DetailType);
+        byBus.set(arn, values);
       }
-      return [...seen.values()];
+      return [...byBus].map(([arn, { sources, detailTypes }]) => ({
+        action: 'events:PutEvents',
+        resources: [{ arn }],
+        context: { ...(sources.size ? { 'events:source': [...sources] } : {}), ...(detailTypes.size ? { 'events:detail-type': [...detailTypes] } : {}) },
+      }));
     },
   },
   sfn: {
