@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -47,6 +47,43 @@ let memo: { key: string; stack: SynthesizedStack; synthesizedMs?: number } | und
 export const lastSynthesis = (): { cached: boolean; synthesizedMs?: number } | undefined =>
   memo ? { cached: memo.synthesizedMs === undefined, synthesizedMs: memo.synthesizedMs } : undefined;
 
+const LOCK_STALE_MS = 180_000;
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * Synthesizes into `cached` unless another process (a parallel test worker) is already doing it: the first takes
+ * `<cached>.lock` (exclusive create), the others wait for the file, so a cold cache costs one synthesis, not one
+ * per worker. Returns the milliseconds this process spent synthesizing, or undefined when it only waited.
+ */
+const synthesizeOnce = (cached: string): number | undefined => {
+  const lock = `${cached}.lock`;
+  for (;;) {
+    if (existsSync(cached)) return undefined;
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch {
+      // Held by another process; a lock older than any synthesis is a crashed one's.
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) rmSync(lock, { force: true });
+      sleep(200);
+    }
+  }
+  const started = Date.now();
+  try {
+    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'simulation', 'deploy', 'synthesize-app.ts'), cached, join(ROOT, 'cdk.json')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+    });
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
+    throw new Error(`Synthesizing the factory for the simulation failed (infra/app.ts with cdk.json's context):\n${stderr || (error as Error).message}`);
+  } finally {
+    rmSync(lock, { force: true });
+  }
+  return Date.now() - started;
+};
+
 /**
  * The default deployment's template: memoized, else read from the cache, else synthesized in a child process.
  *
@@ -61,18 +98,7 @@ export const synthesizedTemplate = (): SynthesizedStack => {
   let synthesizedMs: number | undefined;
   if (!existsSync(cached)) {
     mkdirSync(CACHE_DIR, { recursive: true });
-    const started = Date.now();
-    try {
-      execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'simulation', 'deploy', 'synthesize-app.ts'), cached, join(ROOT, 'cdk.json')], {
-        cwd: ROOT,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
-      });
-    } catch (error) {
-      const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
-      throw new Error(`Synthesizing the factory for the simulation failed (infra/app.ts with cdk.json's context):\n${stderr || (error as Error).message}`);
-    }
-    synthesizedMs = Date.now() - started;
+    synthesizedMs = synthesizeOnce(cached);
   }
   const stack = JSON.parse(readFileSync(cached, 'utf8')) as SynthesizedStack;
   memo = { key, stack, synthesizedMs };
