@@ -240,10 +240,12 @@ export const defaultDeployment = (options: { accountId?: string; region?: string
   const stack = synthesizedTemplate();
   const byAccount = deployments.get(stack) ?? new Map<string, Deployment>();
   deployments.set(stack, byAccount);
-  const key = `${options.accountId ?? ''}/${options.region ?? ''}`;
+  const accountId = options.accountId ?? '111122223333';
+  const region = options.region ?? 'us-west-2';
+  const key = `${accountId}/${region}`;
   let deployment = byAccount.get(key);
   if (!deployment) {
-    deployment = deploy(stack, options);
+    deployment = deploy(stack, { accountId, region });
     byAccount.set(key, deployment);
   }
   return deployment;
