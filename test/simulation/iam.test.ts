@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as reap } from '../../functions/reap-builders';
+import { handler as startBuild } from '../../functions/start-build';
 import { FUNCTION_ACTIONS, IMPLICIT_ACTIONS, type FunctionName } from '../../infra/permissions';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
 import { installSimulatedAws } from '../../simulation/aws/install';
@@ -155,6 +156,33 @@ describe('running code as a function outside the state machine', () => {
     // Assess
     expect(out.terminatedInstanceIds).toEqual([]);
     expect(account.core.calls.map((call) => call.principal)).toEqual([{ kind: 'function', name: 'reap-builders' }]);
+  });
+
+  it('runs start-build as its own role: digests from the account\'s ECR, StartExecution on the deployed state machine', async () => {
+    // Prepare
+    setUp();
+    account.ecr.pushImage('team/model', 'v1');
+    vi.stubEnv('RECIPES', JSON.stringify([{ name: 'ml', images: ['111122223333.dkr.ecr.us-west-2.amazonaws.com/team/model:v1'] }]));
+    // Act
+    const out = (await runAsFunction('start-build', () => startBuild({ source: 'schedule', recipe: 'ml' }))) as { started: unknown[] };
+    // Assess
+    expect(out.started).toHaveLength(1);
+    expect(account.core.calls.map((call) => `${call.service}:${call.operation}`)).toEqual(['ecr:BatchGetImage', 'sfn:StartExecution']);
+  });
+
+  it('fails when start-build is pointed at a state machine its role is not scoped to', async () => {
+    // Prepare
+    setUp();
+    account.ecr.pushImage('team/model', 'v1');
+    vi.stubEnv('RECIPES', JSON.stringify([{ name: 'ml', images: ['111122223333.dkr.ecr.us-west-2.amazonaws.com/team/model:v1'] }]));
+    vi.stubEnv('STATE_MACHINE_ARN', 'arn:aws:states:us-west-2:111122223333:stateMachine:someone-else');
+    // Act
+    const attempt = runAsFunction('start-build', () => startBuild({ source: 'schedule', recipe: 'ml' }));
+    // Assess
+    await expect(attempt).rejects.toMatchObject({
+      name: 'AccessDeniedError',
+      message: expect.stringMatching(/AccessDeniedException: User: \S+ is not authorized to perform: states:StartExecution on resource: arn:aws:states:us-west-2:111122223333:stateMachine:someone-else/),
+    });
   });
 
   it('fails when the same code runs as a function whose role lacks its calls', async () => {
