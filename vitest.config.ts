@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
+    globalSetup: ['test/global-setup.ts'],
     env: {
       AWS_REGION: 'us-west-2',
       AWS_ACCESS_KEY_ID: 'test-no-aws',

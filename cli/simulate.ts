@@ -112,8 +112,17 @@ export const reportJson = (report: SimulationReport) => ({
   lambdaInvocations: report.lambdaInvocations,
   invocationsByFunction: report.invocationsByFunction,
   leftovers: report.leftovers,
+  iam: { evaluated: report.iam.evaluated, denied: report.iam.denied, byAction: report.iam.byAction },
   events: report.events.map(({ input: _input, output: _output, ...event }) => event),
 });
+
+/** `IAM: 56 requests evaluated, 0 denied (ec2:DescribeInstances 15, ...)`: every check against the deployed policies. */
+export const iamSummary = ({ iam }: Pick<SimulationReport, 'iam'>): string => {
+  const byAction = Object.entries(iam.byAction)
+    .sort(([, a], [, b]) => b.evaluated - a.evaluated)
+    .map(([action, { evaluated, denied }]) => `${action} ${evaluated}${denied ? ` (${denied} denied)` : ''}`);
+  return `IAM: ${iam.evaluated} requests evaluated against the deployed policies, ${iam.denied} denied (${byAction.join(', ')})`;
+};
 
 /** Commander prints an InvalidArgumentError's message with the option it concerns; any other error it would rethrow bare. */
 const invalidArgument = <T>(parse: (value: string) => T) => (value: string): T => {
@@ -178,6 +187,7 @@ export const main = async (argv: readonly string[], out: (line: string) => void 
       `\nvirtual time ${formatElapsed(report.durationMs).slice(1)}, ${report.stateTransitions} state transitions, ${report.lambdaInvocations} Lambda invocations` +
         (report.leftovers.instances.length || report.leftovers.snapshotsInError.length ? `; LEFT OVER: ${JSON.stringify(report.leftovers)}` : ''),
     );
+    out(iamSummary(report));
   }
   return report.status === 'SUCCEEDED' ? 0 : 1;
 };

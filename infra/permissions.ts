@@ -205,7 +205,10 @@ const SCOPES: Record<string, Scope> = {
     statement({
       actions: ['events:PutEvents'],
       resources: [ctx.stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default', arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
-      conditions: { StringEquals: { 'events:source': 'snapshot-factory' } },
+      // events:source is multivalued (ArrayOfString in the Service Authorization Reference, list_amazoneventbridge.html):
+      // IAM needs a set operator for it ("Single-valued vs. multivalued context keys", IAM User Guide); a plain
+      // StringEquals never matches. ForAllValues, with Null=false so a request without any source is not let through.
+      conditions: { 'ForAllValues:StringEquals': { 'events:source': 'snapshot-factory' }, Null: { 'events:source': 'false' } },
     }),
   ],
   'ecr:BatchGetImage': (ctx) => [statement({ actions: ['ecr:BatchGetImage'], resources: [...ctx.ecrRepositoryArns] })],

@@ -17,6 +17,10 @@ import { useRegistryLookup } from '../functions/lib/digests';
 import { isEcrDomain, parseImageReference } from '../functions/lib/image-reference';
 import { createSimulatedAccount, type SimulatedAccount } from './aws/account';
 import { installSimulatedAws } from './aws/install';
+import { defaultDeployment, type Deployment } from './deploy/deployment';
+import { runAsFunction } from './iam/caller';
+import type { IamEvaluation, IamFigures } from './iam/evaluator';
+import { installSimulatedIam, useDeployedEnvironment } from './iam/install';
 import { SimulatedRegistries } from './registries';
 import { applyFaults, missingImages, parseFaultSpec, type FaultSpec, type TaskHooks } from './scenarios/faults';
 
@@ -139,6 +143,8 @@ export interface SimulationOptions {
   onEvent?: (event: SimulationEvent) => void;
   /** Virtual time to let pass after the run so terminations complete before the invariants are read; default 5 min. */
   settleMs?: number;
+  /** Changes the deployed template's resolved policies before the run (tests plant a wrong condition). */
+  transformDeployment?: (deployment: Deployment) => Deployment;
 }
 
 export interface SimulationReport {
@@ -158,6 +164,8 @@ export interface SimulationReport {
   registries: SimulatedRegistries;
   /** Builder instances not terminated and snapshots in `error` after the run settled: both must be empty. */
   leftovers: { instances: string[]; snapshotsInError: string[] };
+  /** IAM checks of the run (simulation/iam/): counts, per action, and each check with its principal. */
+  iam: IamFigures & { evaluations: IamEvaluation[] };
 }
 
 const FAKE_ARN = (name: string) => `arn:aws:lambda:us-west-2:111122223333:function:snapshot-factory-${name}`;
@@ -173,6 +181,9 @@ export const DEFAULT_START = Date.parse('2026-01-05T09:00:00.000Z');
 export const runSimulation = async (options: SimulationOptions): Promise<SimulationReport> => {
   const raw = loadDefinition();
   const bindings = taskBindings(raw);
+  const deployed = defaultDeployment({ accountId: options.account?.core.accountId, region: options.account?.core.region });
+  const deployment = options.transformDeployment ? options.transformDeployment(structuredClone(deployed)) : deployed;
+  useDeployedEnvironment(deployment);
   const handlers = await loadHandlers(bindings);
   const substitutions = Object.fromEntries(bindings.map((b) => [b.substitution, FAKE_ARN(b.functionName)]));
   const definition = substitute(options.transformDefinition ? options.transformDefinition(structuredClone(raw)) : raw, substitutions);
@@ -184,6 +195,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
   const clock = FakeTimers.install({ now: startTime, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], shouldClearNativeTimers: true });
   const account = options.account ?? createSimulatedAccount();
   const uninstallAws = installSimulatedAws(account.core);
+  const { iam, uninstall: uninstallIam } = installSimulatedIam(account, deployment);
   const registries = options.registries ?? new SimulatedRegistries();
   const restoreLookup = useRegistryLookup(registries.lookup);
   const faults = (options.faults ?? []).map((fault) => (typeof fault === 'string' ? parseFaultSpec(fault) : fault));
@@ -202,7 +214,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
           const payload = (request as { Payload?: unknown }).Payload;
           invocationsByFunction[binding.functionName] = (invocationsByFunction[binding.functionName] ?? 0) + 1;
           for (const hook of hooks.get(binding.state) ?? []) hook(payload);
-          const result = await handlers.get(binding.functionName)!(payload);
+          const result = await runAsFunction(binding.functionName, () => handlers.get(binding.functionName)!(payload));
           return { Payload: result } as never;
         },
       ]),
@@ -259,12 +271,14 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
       account,
       registries,
       leftovers,
+      iam: { ...iam.figures(), evaluations: iam.evaluations },
     };
     if (outcome.ok) return { ...base, status: 'SUCCEEDED', output: outcome.output };
     const failure = failureOf(outcome.error, events);
     return { ...base, ...failure };
   } finally {
     restoreLookup();
+    uninstallIam();
     uninstallAws();
     clock.uninstall();
   }

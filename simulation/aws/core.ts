@@ -38,6 +38,8 @@ export interface RecordedCall {
   at: number;
   /** AWS error code the call ended with, if any. */
   error?: string;
+  /** Who sent it, when the harness named a principal. */
+  principal?: IamPrincipal;
 }
 
 /** A fault to inject: the next `times` matching calls fail with `code` (AWS's own error codes). */
@@ -112,7 +114,17 @@ export interface IamDecision {
   allowed: boolean;
   /** For a denial: the action, the resource and what no statement allowed. */
   explanation?: string;
+  /** The caller as AWS names it (`arn:aws:sts::<account>:assumed-role/<role>/<session>`). */
+  principalArn?: string;
+  /** For a denial: the action and resource that were refused. */
+  action?: string;
+  resource?: string;
+  /** For a denial: the service's error message, as AWS words it. */
+  message?: string;
 }
+
+/** The IAM requests AWS evaluates for one operation (simulation/iam/requests.ts). */
+export type IamRequestMapper = (service: ServiceName, operation: string, input: unknown) => IamRequest[];
 
 /** Decides an {@link IamRequest}; installed by the harness from the synthesized template's policies. */
 export type Authorizer = (principal: IamPrincipal, request: IamRequest) => IamDecision;
@@ -124,6 +136,7 @@ export class SimulatedAwsCore {
   private readonly services = new Map<ServiceName, Record<string, Operation>>();
   private readonly faults: ActiveFault[] = [];
   private authorizer?: Authorizer;
+  private requestMapper?: IamRequestMapper;
 
   constructor(options: { region?: string; accountId?: string } = {}) {
     this.region = options.region ?? 'us-west-2';
@@ -164,6 +177,19 @@ export class SimulatedAwsCore {
     this.authorizer = authorizer;
   }
 
+  /**
+   * Installs the table of IAM requests per operation: with it and an authorizer, every request that carries
+   * a principal is authorized before the service answers it, and a denial is the service's own error.
+   */
+  setRequestMapper(mapper: IamRequestMapper | undefined): void {
+    this.requestMapper = mapper;
+  }
+
+  /** Whether requests are being authorized (an authorizer and a request mapper are installed). */
+  get authorizing(): boolean {
+    return Boolean(this.authorizer && this.requestMapper);
+  }
+
   /** Whether `principal` may make `request` (always allowed while no authorizer is installed). */
   authorize(principal: IamPrincipal, request: IamRequest): IamDecision {
     return this.authorizer ? this.authorizer(principal, request) : { allowed: true };
@@ -174,12 +200,16 @@ export class SimulatedAwsCore {
     return this.calls.filter((call) => call.service === service && call.operation === operation);
   }
 
-  /** Answers one SDK request as AWS would. */
-  async handle(service: ServiceName, operation: string, input: unknown): Promise<unknown> {
-    const call: RecordedCall = { service, operation, input: structuredClone(input), at: Date.now() };
+  /**
+   * Answers one SDK request as AWS would. While IAM is on ({@link authorizing}), `principal` is who signed it
+   * and each IAM request of the operation must be allowed; a request without a principal then fails loudly.
+   */
+  async handle(service: ServiceName, operation: string, input: unknown, principal?: IamPrincipal): Promise<unknown> {
+    const call: RecordedCall = { service, operation, input: structuredClone(input), at: Date.now(), principal };
     this.calls.push(call);
     try {
       this.fireFault(service, operation, input);
+      this.authorizeCall(service, operation, input, principal);
       const implementation = this.services.get(service)?.[operation];
       if (!implementation) {
         throw new Error(`The simulated AWS does not implement ${service}:${operation}; add it to simulation/aws.`);
@@ -188,6 +218,22 @@ export class SimulatedAwsCore {
     } catch (error) {
       call.error = (error as Error).name;
       throw error;
+    }
+  }
+
+  private authorizeCall(service: ServiceName, operation: string, input: unknown, principal: IamPrincipal | undefined): void {
+    if (!this.authorizer || !this.requestMapper) return;
+    if (!principal) {
+      throw new Error(`${service}:${operation} was sent outside any principal while IAM is on: run the code with runAsFunction (simulation/iam/caller.ts)`);
+    }
+    for (const request of this.requestMapper(service, operation, input ?? {})) {
+      const decision = this.authorizer(principal, request);
+      if (decision.allowed) continue;
+      const message = decision.message ?? `Not authorized to perform ${request.action}`;
+      // EC2's query API answers UnauthorizedOperation (HTTP 403); the JSON services AccessDeniedException (400).
+      // EC2 API reference "Error codes"; e.g. SSM API reference, "Common Errors".
+      if (service === 'ec2') throw new AwsServiceError('UnauthorizedOperation', `You are not authorized to perform this operation. ${message}`, 403);
+      throw new AwsServiceError('AccessDeniedException', message, 400);
     }
   }
 

@@ -223,6 +223,9 @@ export class SimulatedEc2 {
   readonly volumes = new Map<string, SimulatedVolume>();
   readonly snapshots = new Map<string, SimulatedSnapshot>();
   readonly images = new Map<string, { architecture: SimulatedArchitecture; name: string }>();
+  /** Subnets and security groups of the account (the deployed factory's); empty: any ID is accepted. */
+  readonly subnets = new Set<string>();
+  readonly securityGroups = new Set<string>();
   private readonly refusedTypes = new Map<string, string>();
   private readonly neverFinishing = new Set<NeverFinishKind>();
   private readonly tokens = new Map<string, { request: string; reservationId: string }>();
@@ -249,6 +252,17 @@ export class SimulatedEc2 {
   }
 
   // ---- fault hooks and queries -------------------------------------------------------------------
+
+  /**
+   * Makes the account hold these subnets and security groups: from then on RunInstances refuses any other
+   * with EC2's own errors (EC2 API reference, "Error codes": InvalidSubnetID.NotFound, InvalidGroup.NotFound).
+   * While none is registered (the services' unit tests), any ID is accepted: the simulation always registers
+   * the deployed ones (simulation/iam/install.ts).
+   */
+  registerNetwork(network: { subnetIds?: readonly string[]; securityGroupIds?: readonly string[] }): void {
+    for (const id of network.subnetIds ?? []) this.subnets.add(id);
+    for (const id of network.securityGroupIds ?? []) this.securityGroups.add(id);
+  }
 
   registerImage(amiId: string, architecture: SimulatedArchitecture, name = `bottlerocket-${architecture}-${amiId}`): void {
     this.images.set(amiId, { architecture, name });
@@ -523,6 +537,11 @@ export class SimulatedEc2 {
       if (input.NetworkInterfaces[0].AssociatePublicIpAddress !== undefined && input.NetworkInterfaces.length > 1) {
         fail('InvalidParameterCombination', 'The associatePublicIPAddress parameter cannot be specified when launching with multiple network interfaces.');
       }
+    }
+    const subnetId = input.NetworkInterfaces?.[0]?.SubnetId ?? input.SubnetId;
+    if (this.subnets.size && subnetId && !this.subnets.has(subnetId)) fail('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+    for (const group of input.NetworkInterfaces?.[0]?.Groups ?? input.SecurityGroupIds ?? []) {
+      if (this.securityGroups.size && !this.securityGroups.has(group)) fail('InvalidGroup.NotFound', `The security group '${group}' does not exist`);
     }
     if (input.InstanceInitiatedShutdownBehavior && !['stop', 'terminate'].includes(input.InstanceInitiatedShutdownBehavior)) {
       fail('InvalidParameterValue', `Invalid value '${input.InstanceInitiatedShutdownBehavior}' for InstanceInitiatedShutdownBehavior.`);

@@ -1,8 +1,10 @@
 /**
  * Points the factory's SDK clients (`functions/lib/clients.ts`) at a simulated account by adding a
- * middleware that answers each command in-process. The handlers run unchanged.
+ * middleware that answers each command in-process. The handlers run unchanged. The middleware signs each
+ * request with the principal the harness runs the code as (simulation/iam/caller.ts), for the simulated IAM.
  */
 import * as clients from '../../functions/lib/clients';
+import { currentPrincipal } from '../iam/caller';
 import { SERVICE_OF_CLIENT, type SimulatedAwsCore } from './core';
 
 const MIDDLEWARE_NAME = 'snapshotFactorySimulatedAws';
@@ -23,7 +25,7 @@ export const installSimulatedAws = (account: SimulatedAwsCore): (() => void) => 
         const service = SERVICE_OF_CLIENT[context.clientName];
         if (!service) throw new Error(`No simulated service for ${context.clientName}`);
         const operation = context.commandName.replace(/Command$/, '');
-        const output = (await account.handle(service, operation, args.input)) ?? {};
+        const output = (await account.handle(service, operation, args.input, currentPrincipal())) ?? {};
         return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: {} };
       },
       { step: 'initialize', name: MIDDLEWARE_NAME, override: true },

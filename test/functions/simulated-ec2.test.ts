@@ -110,6 +110,18 @@ describe('simulated EC2', () => {
     expect(account.ec2.liveInstances()).toHaveLength(0);
   });
 
+  it('fails when a subnet or security group is not one the account holds, once the account holds some', async () => {
+    // Prepare
+    const subnet = 'subnet-0123456789abcdef0';
+    const group = 'sg-0123456789abcdef0';
+    account.ec2.registerNetwork({ subnetIds: [subnet], securityGroupIds: [group] });
+    const nic = (SubnetId: string, Groups: string[]) => ({ NetworkInterfaces: [{ DeviceIndex: 0, SubnetId, Groups }] });
+    // Act / Assess
+    await expect(runOne(nic('subnet-0fffffffffffffff0', [group]))).rejects.toMatchObject({ name: 'InvalidSubnetID.NotFound', message: "The subnet ID 'subnet-0fffffffffffffff0' does not exist" });
+    await expect(runOne(nic(subnet, ['sg-0fffffffffffffff0']))).rejects.toMatchObject({ name: 'InvalidGroup.NotFound', message: "The security group 'sg-0fffffffffffffff0' does not exist" });
+    await expect(runOne(nic(subnet, [group]))).resolves.toMatch(/^i-/);
+  });
+
   it('knows the architecture of instance type families', () => {
     expect(['m7g.large', 'c6gn.xlarge', 't4g.micro', 'r8g.2xlarge', 'x2gd.large', 'im4gn.large', 'is4gen.large', 'g5g.xlarge', 'a1.large'].map(architectureOfInstanceType)).toEqual(
       Array(9).fill('arm64'),

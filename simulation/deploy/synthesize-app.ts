@@ -1,0 +1,21 @@
+/**
+ * Child-process entry of {@link synthesizedTemplate} (simulation/deploy/template.ts): synthesizes the app as
+ * `cdk deploy` would (infra/app.ts with cdk.json's context, cdk-nag included) but without esbuild bundling
+ * (`aws:cdk:bundling-stacks: []`, as test/infra/synthesized.ts `deploymentWith` does), and writes the stack's
+ * template as JSON to the path given as the first argument.
+ *
+ * A separate process because infra/ imports functions/lib/build-defaults.ts, whose deployed defaults are read
+ * once at import time: the simulation must import it only after it has set the deployed FACTORY_DEFAULTS.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createApp } from '../../infra/app';
+
+const [out, cdkJson] = process.argv.slice(2);
+if (!out || !cdkJson) throw new Error('usage: synthesize-app.ts <output.json> <cdk.json>');
+const context = (JSON.parse(readFileSync(cdkJson, 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+const { app, stack } = createApp({ ...context, 'aws:cdk:bundling-stacks': [] });
+const template = app.synth().getStackByName(stack.stackName).template as unknown;
+// Write then rename: parallel test workers may synthesize at once; none reads a half-written file.
+const partial = `${out}.${process.pid}.partial`;
+writeFileSync(partial, JSON.stringify({ stackName: stack.stackName, template }));
+renameSync(partial, out);
