@@ -30,10 +30,11 @@ describe('IAM requests of a build', () => {
     // Act
     const problems: string[] = [];
     for (const evaluation of distinct.values()) {
-      const fn = deployment.functions[(evaluation.principal as { name: string }).name]!;
+      const principal = evaluation.principal;
+      const role = principal.kind === 'function' ? deployment.functions[principal.name]!.role : deployment.instanceProfiles[0]!.role;
       const ownerless = /^arn:aws:ssm:[a-z0-9-]+::/.test(evaluation.resource);
       const resource = ownerless ? evaluation.resource.replace(/^(arn:aws:ssm:[a-z0-9-]+:):/, `$1${deployment.accountId}:`) : evaluation.resource;
-      const policies = fn.role.policies.map((policy) => ({
+      const policies = role.policies.map((policy) => ({
         name: policy.name,
         policy: ownerless ? JSON.parse(JSON.stringify(policy.document).replaceAll(/(arn:aws:ssm:[a-z0-9-]+:):/g, `$1${deployment.accountId}:`)) : policy.document,
       }));

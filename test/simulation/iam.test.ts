@@ -42,7 +42,16 @@ describe('simulated IAM in a build', () => {
     // Prepare
     const deployment = defaultDeployment();
     // Assess
+    const builderRole = deployment.instanceProfiles[0]!.role;
+    const [instanceId] = [...report.account.ec2.instances.keys()];
     for (const evaluation of report.iam.evaluations) {
+      if (evaluation.principal.kind === 'instance') {
+        // The builder itself: host-container pulls at boot, as its instance profile's role (simulation/aws/bottlerocket-host.ts).
+        expect(evaluation.principal.instanceId).toBe(instanceId);
+        expect(['ecr:GetAuthorizationToken', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer']).toContain(evaluation.action);
+        expect(evaluation.principalArn).toBe(`arn:aws:sts::111122223333:assumed-role/${builderRole.name}/${instanceId}`);
+        continue;
+      }
       expect(evaluation.principal.kind).toBe('function');
       const name = (evaluation.principal as { name: FunctionName }).name;
       expect(allowedFor(name).has(evaluation.action), `${name} sent ${evaluation.action}`).toBe(true);
