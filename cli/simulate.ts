@@ -49,7 +49,7 @@ export const summarizeTask = (state: string, output: Any): string => {
     case 'SendPullCommand':
       return `command ${result?.commandId}`;
     case 'CheckPullCommand':
-      return result?.done ? `done: ${(result.images as Any[]).length} image(s) pulled` : `${result?.status}`;
+      return result?.done ? `done: ${result.pulled} image pull(s) verified` : `${result?.status}`;
     case 'StopInstance':
       return 'stop requested';
     case 'CheckInstanceStopped':

@@ -19,6 +19,7 @@ import { createSimulatedAccount, type SimulatedAccount } from './aws/account';
 import { installSimulatedAws } from './aws/install';
 import { SimulatedRegistries } from './registries';
 import type { HistoryEvent } from './execution-history';
+import { SnapshottingStateMachine } from './runner-events';
 import { ExecutionQuotas, assertExecutionInputFits, assertNoDataLimitCatch, type PayloadMeasurement, type QuotaOptions } from './sfn-quotas';
 import { applyFaults, missingImages, parseFaultSpec, type FaultSpec, type TaskHooks } from './scenarios/faults';
 
@@ -303,7 +304,7 @@ const stateMachineFor = (definition: AslDefinition): StateMachine => {
   const key = JSON.stringify(definition);
   let machine = machines.get(key);
   if (!machine) {
-    machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    machine = new SnapshottingStateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
     machines.set(key, machine);
   }
   return machine;
