@@ -94,6 +94,8 @@ describe('publish-snapshot', () => {
     const output = (await publishSnapshot({ plan, builds: completedBuilds(plan) })) as PublishOutput;
     // Assess
     expect(image?.platformDigests?.['linux/amd64']).toMatch(/^sha256:/);
+    expect(plan.builds[0]).not.toHaveProperty('images');
+    expect(plan.builds[0]).not.toHaveProperty('platformDigests');
     expect(output.snapshots[0]?.images).toEqual([
       { reference: NGINX, platform: 'linux/amd64', digest: image!.platformDigests!['linux/amd64'] },
       { reference: NGINX, platform: 'linux/arm64', digest: image!.platformDigests!['linux/arm64'] },
