@@ -118,6 +118,14 @@ export interface ExecutionHistoryOptions {
 const json = (value: unknown): string => JSON.stringify(value ?? null);
 const ROOT = 'execution';
 
+/**
+ * `details` with `key` as the JSON text of `value`, computed when read: the runner's frozen payloads are already
+ * held by the report's events, and a history of a large build would otherwise hold every payload again as text
+ * (hundreds of MB at the largest input).
+ */
+const withJson = <T extends object>(details: T, key: string, value: unknown): T =>
+  Object.defineProperty(details, key, { enumerable: true, configurable: true, get: () => json(value) });
+
 /** `arn:aws:states:::lambda:invoke` -> `{ resourceType: 'lambda', resource: 'invoke' }`, as TaskScheduled shows it. */
 export const taskResourceOf = (arn: string): { resourceType: string; resource: string } => {
   const match = /^arn:[^:]+:states:::([^:]+):(.+)$/.exec(arn);
@@ -184,7 +192,7 @@ export class ExecutionHistory {
     switch (event.type) {
       case 'ExecutionStarted':
         this.push(ROOT, at, 'ExecutionStarted', {
-          executionStartedEventDetails: { input: json(event.input), inputDetails: { truncated: false }, roleArn: this.options.roleArn ?? '' },
+          executionStartedEventDetails: withJson({ inputDetails: { truncated: false }, roleArn: this.options.roleArn ?? '' }, 'input', event.input) as never,
         });
         return;
       case 'StateEntered':
@@ -226,7 +234,7 @@ export class ExecutionHistory {
           if (!failed) {
             const result = this.current.get(thread)?.result;
             this.push(thread, at, 'TaskSucceeded', {
-              taskSucceededEventDetails: { ...this.resourceOf(name), output: json(result), outputDetails: { truncated: false } },
+              taskSucceededEventDetails: withJson({ ...this.resourceOf(name), outputDetails: { truncated: false } }, 'output', result) as never,
             });
           }
           this.push(thread, at, 'TaskStateExited', this.exited(event));
@@ -262,7 +270,7 @@ export class ExecutionHistory {
         return;
       }
       case 'ExecutionSucceeded':
-        this.push(ROOT, at, 'ExecutionSucceeded', { executionSucceededEventDetails: { output: json(event.output), outputDetails: { truncated: false } } });
+        this.push(ROOT, at, 'ExecutionSucceeded', { executionSucceededEventDetails: withJson({ outputDetails: { truncated: false } }, 'output', event.output) as never });
         this.closed = true;
         return;
       case 'ExecutionFailed':
@@ -287,11 +295,11 @@ export class ExecutionHistory {
   }
 
   private entered(event: RunnerEvent): Partial<HistoryEvent> {
-    return { stateEnteredEventDetails: { name: event.state!.name, input: json(event.state!.input), inputDetails: { truncated: false } } };
+    return { stateEnteredEventDetails: withJson({ name: event.state!.name, inputDetails: { truncated: false } }, 'input', event.state!.input) as never };
   }
 
   private exited(event: RunnerEvent): Partial<HistoryEvent> {
-    return { stateExitedEventDetails: { name: event.state!.name, output: json(event.state!.output), outputDetails: { truncated: false } } };
+    return { stateExitedEventDetails: withJson({ name: event.state!.name, outputDetails: { truncated: false } }, 'output', event.state!.output) as never };
   }
 
   private resourceOf(state: string): { resourceType: string; resource: string } {
@@ -310,12 +318,11 @@ export class ExecutionHistory {
     }
     const timeoutSeconds = this.options.tasks?.get(state)?.timeoutSeconds;
     this.push(thread, at, 'TaskScheduled', {
-      taskScheduledEventDetails: {
-        ...this.resourceOf(state),
-        region: this.options.region ?? 'us-west-2',
-        parameters: json(invocation?.parameters),
-        ...(timeoutSeconds === undefined ? {} : { timeoutInSeconds: timeoutSeconds }),
-      },
+      taskScheduledEventDetails: withJson(
+        { ...this.resourceOf(state), region: this.options.region ?? 'us-west-2', ...(timeoutSeconds === undefined ? {} : { timeoutInSeconds: timeoutSeconds }) },
+        'parameters',
+        invocation?.parameters,
+      ) as never,
     });
     this.push(thread, at, 'TaskStarted', { taskStartedEventDetails: this.resourceOf(state) });
   }
