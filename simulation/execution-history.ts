@@ -331,11 +331,13 @@ export class ExecutionHistory {
   private push(thread: string, at: number, type: HistoryEventType, details: Partial<HistoryEvent>, previous?: number): number | undefined {
     if (this.closed) return undefined;
     const id = this.events.length + 1;
-    const previousEventId = previous ?? this.lastInThread.get(thread) ?? this.lastInThread.get(ROOT) ?? 0;
+    // The execution's end follows whatever happened last, in any thread (floci-io/floci#2734 shows it for the quota).
+    const ending = type === 'ExecutionSucceeded' || type === 'ExecutionFailed' || type === 'ExecutionTimedOut' || type === 'ExecutionAborted';
+    const previousEventId = ending ? this.events.length : (previous ?? this.lastInThread.get(thread) ?? this.lastInThread.get(ROOT) ?? 0);
     if (id >= this.limit && type !== 'ExecutionSucceeded') {
       this.events.push({
         id,
-        previousEventId,
+        previousEventId: this.events.length,
         timestamp: at,
         type: 'ExecutionFailed',
         executionFailedEventDetails: { error: 'States.Runtime', cause: `The execution reached the maximum number of history events (${this.limit}).` },

@@ -185,6 +185,18 @@ describe('the execution history', () => {
     expect(report.history.at(-1)).toMatchObject({ type: 'ExecutionFailed', executionFailedEventDetails: { error: report.error, cause: report.cause } });
   });
 
+  it('ends a timed-out execution with ExecutionTimedOut, after the last event of any thread', async () => {
+    // Prepare: a 60 s execution time limit, shorter than any build.
+    const shortLimit = (definition: AslDefinition) => ({ ...definition, TimeoutSeconds: 60 });
+    // Act
+    const report = await runSimulation({ input: { images: [NGINX] }, transformDefinition: shortLimit });
+    // Assess
+    expect(report.status).toBe('TIMED_OUT');
+    expectWellFormed(report.history);
+    const last = report.history.at(-1)!;
+    expect(last).toMatchObject({ type: 'ExecutionTimedOut', previousEventId: last.id - 1, executionTimedOutEventDetails: { error: 'States.Timeout' } });
+  });
+
   it('fails the execution with States.Runtime when its history reaches the quota', async () => {
     // Prepare: a quota of 60 events, far below what one build logs.
     const quotas = { historyEventLimit: 60 };
