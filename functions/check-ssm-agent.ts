@@ -3,7 +3,8 @@
  * (the Choice `SsmAgentOnline` loops through `WaitForSsmAgent` while it is not).
  *
  * Throws `InstanceLostError` (the builder is stopping, stopped, shutting down, terminated or gone),
- * `SsmAgentTimeoutError` (not Online within `build.limits.ssmOnlineSeconds` of `instance.launchedAt`),
+ * `SsmAgentTimeoutError` (not Online within `build.limits.ssmOnlineSeconds` of `instance.launchedAt`; its message
+ * lists the usual causes, among them a builder role that cannot pull Bottlerocket's host containers),
  * `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
@@ -13,6 +14,12 @@ import { ssm } from './lib/clients';
 import { SsmAgentTimeoutError, callAws } from './lib/errors';
 import { buildTargetSchema, instanceSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
+
+/**
+ * Bottlerocket's ECR account for its host containers in most regions (bottlerocket-core-kit
+ * sources/api/schnauzer/src/helpers/mod.rs `ECR_MAP`; a few regions use others, docs/builder-host.md).
+ */
+export const BOTTLEROCKET_HOST_CONTAINERS_ACCOUNT = '328549459982';
 
 const inputSchema = z.object({
   build: z.object({ limits: buildTargetSchema.shape.limits }),
@@ -38,8 +45,11 @@ const run = async ({ build, instance }: Input): Promise<Output> => {
     throw new SsmAgentTimeoutError(
       `the SSM agent of builder ${instanceId} is not Online (${pingStatus}) ${waitedSeconds} s after launch; the limit is ` +
         `${build.limits.ssmOnlineSeconds} s (limits.ssmOnlineSeconds raises it). Usual causes: the subnet has no route to the ` +
-        'SSM endpoints (no NAT gateway or public IP, and no VPC endpoints for ssm, ssmmessages and ec2messages), or the ' +
-        'instance profile lacks the AmazonSSMManagedInstanceCore policy.',
+        'SSM endpoints (no NAT gateway or public IP, and no VPC endpoints for ssm, ssmmessages and ec2messages); the ' +
+        'instance profile lacks the AmazonSSMManagedInstanceCore policy; or the builder role cannot pull Bottlerocket\'s host ' +
+        'containers from its ECR account (ecr:GetAuthorizationToken, and ecr:BatchGetImage + ecr:GetDownloadUrlForLayer on ' +
+        `arn:aws:ecr:<region>:<Bottlerocket's account, ${BOTTLEROCKET_HOST_CONTAINERS_ACCOUNT} in most regions>:repository/bottlerocket-*, ` +
+        'as AmazonEC2ContainerRegistryReadOnly grants), so host-ctr never starts the control container that runs the agent.',
     );
   }
   return { online: false, pingStatus, checkedAt: checkedAt.toISOString() };

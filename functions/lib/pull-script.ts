@@ -33,6 +33,17 @@ export const DEFAULT_CONTAINERD_ROOT = '/var/lib/containerd';
 /** Where Bottlerocket aws-k8s variants install the kubelet ECR credential provider on the host. */
 export const DEFAULT_CREDENTIAL_PROVIDER = '/usr/libexec/kubernetes/kubelet/plugins/ecr-credential-provider';
 export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3;
+/**
+ * How long the script waits for the admin container to accept `apiclient exec`. Bottlerocket's own
+ * enter-admin-container (bottlerocket-control-container) gives it 60 s; the script allows more because a failed pull
+ * of the admin image is retried by host-ctr (5 attempts with backoff, core-kit sources/host-ctr/cmd/host-ctr/main.go)
+ * and then by systemd (`RestartSec=45`, core-kit packages/os/host-containers@.service).
+ */
+export const DEFAULT_ADMIN_WAIT_SECONDS = 180;
+/** Where the host keeps the host containers' persistent storage (host-ctr `withDefaultMounts`: `/local/<dir>/<name>`). */
+export const DEFAULT_HOST_CONTAINERS_DIR = '/local/host-containers';
+/** Name of the transient systemd unit that wipes the SSM agent's state when the builder stops. */
+export const WIPE_UNIT = 'snapshot-factory-wipe-private-state';
 
 export interface PullScriptOptions {
   /** Runs a command on the host. @default ['apiclient','exec','admin','sheltie'] */
@@ -49,6 +60,10 @@ export interface PullScriptOptions {
   needsCredentials?: (reference: ImageReference) => boolean;
   /** Stop pulling when the volume's free space falls under this. @default 1 GiB */
   minFreeBytes?: number;
+  /** Seconds to wait for the admin container before the first host command. @default {@link DEFAULT_ADMIN_WAIT_SECONDS} */
+  adminWaitSeconds?: number;
+  /** The host containers' persistent storage on the host. @default {@link DEFAULT_HOST_CONTAINERS_DIR} */
+  hostContainersDir?: string;
 }
 
 export interface PullScriptInput {
@@ -105,9 +120,18 @@ export const generatePullScript = (input: PullScriptInput, options: PullScriptOp
   const address = options.containerdAddress ?? DEFAULT_CONTAINERD_ADDRESS;
   const root = options.containerdRoot ?? DEFAULT_CONTAINERD_ROOT;
   const provider = options.credentialProvider ?? DEFAULT_CREDENTIAL_PROVIDER;
-  for (const path of [address, root, provider]) if (!SAFE_PATH_RE.test(path)) refuse(`path ${JSON.stringify(path)} is not allowed`);
+  const hostContainers = options.hostContainersDir ?? DEFAULT_HOST_CONTAINERS_DIR;
+  for (const path of [address, root, provider, hostContainers]) if (!SAFE_PATH_RE.test(path)) refuse(`path ${JSON.stringify(path)} is not allowed`);
   const minFree = options.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
   if (!Number.isSafeInteger(minFree) || minFree < 0) refuse('minFreeBytes must be a non-negative integer');
+  const adminWait = options.adminWaitSeconds ?? DEFAULT_ADMIN_WAIT_SECONDS;
+  if (!Number.isInteger(adminWait) || adminWait < 0 || adminWait > 3600) refuse('adminWaitSeconds must be an integer from 0 to 3600');
+  // The admin container's SSH host keys (bottlerocket-admin-container start_admin.sh generates these three, and
+  // keeps existing ones): removed now, so a node made from the snapshot generates its own.
+  const sshKeys = ['rsa', 'ecdsa', 'ed25519'].flatMap((alg) => [`ssh_host_${alg}_key`, `ssh_host_${alg}_key.pub`]).map((name) => `${hostContainers}/admin/etc/ssh/${name}`);
+  // The SSM agent's state (control container: /var/lib/amazon/ssm -> current/ssm) holds this very command, its
+  // output and the agent's credentials; the agent is writing it while the script runs, so it is wiped at stop.
+  const agentState = `${hostContainers}/control/ssm`;
   const needsCredentials = options.needsCredentials ?? ((reference: ImageReference) => isEcrDomain(reference.domain));
 
   const pullFlags = ['--label', 'io.cri-containerd.image=managed', '--label', 'io.cri-containerd.pinned=pinned'];
@@ -121,6 +145,10 @@ PULL_FLAGS=${array(pullFlags)}
 ROOT=${shellQuote(root)}
 PROVIDER=${shellQuote(provider)}
 MIN_FREE=${minFree}
+ADMIN_WAIT=${adminWait}
+SSH_KEYS=${array(sshKeys)}
+AGENT_STATE=${shellQuote(agentState)}
+WIPE_UNIT=${shellQuote(WIPE_UNIT)}
 CONCURRENCY=${input.concurrency}
 REFS=${array(refs.map((ref) => ref.normalized))}
 DIGESTS=${array(expected)}
@@ -132,8 +160,10 @@ trap 'rm -rf "$WORK"' EXIT
 log() { printf '%s snapshot-factory: %s\\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 on_host() { "\${HOST[@]}" "$@"; }
 ctr_host() { "\${HOST[@]}" "\${CTR[@]}" "$@"; }
-one_line() { tr '\\n\\t\\r' '   ' | sed -e 's/  */ /g' -e 's/^ //' | cut -c1-400; }
-df_field() { on_host df -B1 --output="$1" "$ROOT" | tail -n 1 | tr -d ' '; }
+one_line() { tr '\\n\\t\\r' '   ' | sed -e 's/  */ /g' -e 's/^ //' -e 's/ $//' | cut -c1-400; }
+# apiclient exec joins the host command's stderr to its stdout (one pipe), so every parser below picks its own
+# lines out of a stream that may carry the command's warnings too.
+df_field() { on_host df -B1 --output="$1" "$ROOT" | grep -E '^[[:space:]]*[0-9]+[[:space:]]*$' | tail -n 1 | tr -d ' '; }
 total_pulls=$(( \${#REFS[@]} * \${#PLATFORMS[@]} ))
 
 fatal() {
@@ -145,15 +175,18 @@ fatal() {
 
 # Credentials come from the kubelet credential provider on the host (the instance role for ECR). They live in
 # this shell's variables only: never printed, never in a file, never in the SSM command's parameters.
+# The provider logs a klog line before its JSON; apiclient delivers both on one stream: the JSON is the line
+# that starts with "{", the rest is what the provider said (the reason when it fails). Only the rest ever reaches $2.
 credentials_for() {
-  local response user pass
-  response=$(printf '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"%s"}' "$1" \\
-    | on_host env HOME=/root "$PROVIDER" 2>"$2") || return 1
-  response=$(printf '%s' "$response" | tr -d '\\n\\r')
+  local output response user pass status=0
+  output=$(printf '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"%s"}' "$1" \\
+    | on_host env HOME=/root "$PROVIDER" 2>&1) || status=$?
+  response=$(printf '%s\\n' "$output" | grep '^[[:space:]]*[{]' | tr -d '\\n\\r')
   user=$(printf '%s' "$response" | sed -n 's/.*"username"[[:space:]]*:[[:space:]]*"\\([^"]*\\)".*/\\1/p')
   pass=$(printf '%s' "$response" | sed -n 's/.*"password"[[:space:]]*:[[:space:]]*"\\([^"]*\\)".*/\\1/p')
-  if [ -z "$user" ] || [ -z "$pass" ]; then
-    echo "the credential provider answered without a username and password" >>"$2"
+  if [ "$status" -ne 0 ] || [ -z "$user" ] || [ -z "$pass" ]; then
+    printf '%s\\n' "$output" | grep -v -e '^[[:space:]]*[{]' -e '^[[:space:]]*$' | tail -n 3 >"$2"
+    if [ "$status" -ne 0 ]; then echo "(exit status $status)" >>"$2"; else echo "the credential provider answered without a username and password" >>"$2"; fi
     return 1
   fi
   CRED="$user:$pass"
@@ -187,10 +220,11 @@ pull_job() {
   for j in "\${!PLATFORMS[@]}"; do
     platform=\${PLATFORMS[$j]}
     log "pull start $ref $platform"
-    if ! ctr_host images pull "\${PULL_FLAGS[@]}" \${auth[@]+"\${auth[@]}"} --platform "$platform" "$ref" >/dev/null 2>"$WORK/$i.$j.err"; then
+    # Both of ctr's streams go to the file: through apiclient they are one stream anyway.
+    if ! ctr_host images pull "\${PULL_FLAGS[@]}" \${auth[@]+"\${auth[@]}"} --platform "$platform" "$ref" >"$WORK/$i.$j.err" 2>&1; then
       # ctr's own error ("ctr: ...") is the reason; containerd's log lines (level=info/warning...) are noise.
       reason=$(grep '^ctr: ' "$WORK/$i.$j.err" | tail -n 2 | one_line)
-      [ -n "$reason" ] || reason=$(grep -v -e '^[[:space:]]*$' -e 'level=' "$WORK/$i.$j.err" | tail -n 2 | one_line)
+      [ -n "$reason" ] || reason=$(grep -v -e '^[[:space:]]*$' -e 'level=' -e 'elapsed:' -e '|' "$WORK/$i.$j.err" | tail -n 2 | one_line)
       [ -n "$reason" ] || reason=$(grep -v '^[[:space:]]*$' "$WORK/$i.$j.err" | tail -n 3 | one_line)
       if [ -n "$SECRET" ]; then reason=\${reason//"$SECRET"/"<redacted>"}; fi
       if grep -qi 'no space left on device' "$WORK/$i.$j.err"; then : >"$WORK/disk-full"; fi
@@ -198,12 +232,12 @@ pull_job() {
       log "pull failed $ref $platform"
       continue
     fi
-    line=$(ctr_host images ls | awk -v r="$ref" '$1 == r { print $2, $3; exit }')
+    line=$(ctr_host images ls | awk -v r="$ref" '$1 == r && $3 ~ /^sha(256|512):/ { print $2, $3; exit }')
     type=\${line%% *}
     digest=\${line#* }
     manifest=$digest
     case $type in *index*|*manifest.list*) manifest=$(platform_manifest "$digest" "$platform") ;; esac
-    size=$(ctr_host content get "$manifest" 2>/dev/null | tr -d ' \\n\\r\\t' | grep -oE '"size":[0-9]+' | cut -d : -f 2 | awk '{ s += $1 } END { print s + 0 }')
+    size=$(ctr_host content get "$manifest" | grep -v '^ctr: ' | tr -d ' \\n\\r\\t' | grep -oE '"size":[0-9]+' | cut -d : -f 2 | awk '{ s += $1 } END { print s + 0 }')
     if [ -z "$digest" ] || [ -z "$manifest" ]; then
       printf 'SNAPSHOT_FACTORY_FAILED\\t%s\\t%s\\t%s\\n' "$ref" "$platform" "pulled, but containerd does not list it for this platform" >>"$report"
       continue
@@ -220,13 +254,57 @@ pull_job() {
   if [ "$(df_field avail)" -lt "$MIN_FREE" ]; then : >"$WORK/disk-full"; fi
 }
 
+# SSM reports the agent Online before the admin container necessarily runs (host-ctr pulls and starts each host
+# container on its own): until it does, every apiclient exec fails. Bottlerocket's enter-admin-container polls
+# "apiclient exec admin true" the same way (bottlerocket-control-container enter-admin-container).
+wait_for_admin() {
+  local deadline=$(( $(date +%s) + ADMIN_WAIT )) output
+  until output=$(on_host true 2>&1 </dev/null); do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      fatal "the admin container did not accept apiclient exec within $ADMIN_WAIT s (is [settings.host-containers.admin] enabled in the user data?): $(printf '%s' "$output" | one_line)"
+    fi
+    [ -n "\${waited:-}" ] || log "waiting for the admin container: $(printf '%s' "$output" | one_line)"
+    waited=1
+    sleep 1
+  done
+}
+
+log "waiting for the admin container"
+wait_for_admin
 log "stopping kubelet"
-on_host systemctl stop kubelet || fatal "could not stop kubelet on the host"
+output=$(on_host systemctl stop kubelet 2>&1) || fatal "could not stop kubelet on the host: $(printf '%s' "$output" | one_line)"
+
+# containerd 2.x (Bottlerocket aws-k8s-1.33 and later) pulls through its transfer service, which unpacks only the
+# platforms of its unpack configuration (the host's by default) and merely fetches the others; ctr's --local path
+# fetches in the client and unpacks every --platform (containerd cmd/ctr/commands/images/pull.go,
+# core/transfer/local/pull.go). 1.7 takes --local as its default; 1.6 has no such flag.
+output=$(ctr_host version 2>&1) || fatal "could not reach containerd on the host: $(printf '%s' "$output" | one_line)"
+major=$(printf '%s\\n' "$output" | awk '/^Server:/ { s = 1 } s && $1 == "Version:" { v = $2; sub(/^v/, "", v); split(v, p, "."); print p[1] + 0; exit }')
+[ -n "$major" ] || fatal "could not read containerd's server version from: $(printf '%s' "$output" | one_line)"
+if [ "$major" -ge 2 ]; then PULL_FLAGS+=(--local); fi
+log "containerd server major version $major"
+
+# Private state of the builder that every node made from the snapshot would inherit. SSH host keys: removed now.
+# The SSM agent's state: the agent is running this script and records its output after it ends, so a transient
+# unit wipes it when the instance stops, after the control container has stopped (Before= orders its stop after
+# theirs) and before /local is unmounted (RequiresMountsFor=). The host has no shell: ExecStop is one rm.
+output=$(on_host rm -f -- "\${SSH_KEYS[@]}" 2>&1) || fatal "could not remove the admin container's SSH host keys: $(printf '%s' "$output" | one_line)"
+if ! on_host systemctl is-active --quiet "$WIPE_UNIT" >/dev/null; then
+output=$(on_host systemd-run --unit="$WIPE_UNIT" --description="snapshot factory: wipe the SSM agent state before the snapshot" \\
+  --property=Type=oneshot --property=RemainAfterExit=yes \\
+  --property=Before=host-containers@control.service --property=Before=host-containers@admin.service \\
+  --property=RequiresMountsFor="$AGENT_STATE" \\
+  --property=ExecStop="/usr/bin/rm -rf --one-file-system $AGENT_STATE \${SSH_KEYS[*]}" \\
+  /usr/bin/true 2>&1) || fatal "could not register the unit that wipes the SSM agent state at stop: $(printf '%s' "$output" | one_line)"
+fi
+
 log "emptying the k8s.io image store"
-names=$(ctr_host images ls -q) || fatal "could not list containerd images"
+names=$(ctr_host images ls -q) || fatal "could not list containerd images: $(printf '%s' "$names" | one_line)"
+# Only words shaped like image names: anything else in the joined stream is ctr's or containerd's chatter.
+names=$(printf '%s\\n' "$names" | grep -E '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$' || true)
 if [ -n "$names" ]; then
   mapfile -t existing <<<"$names"
-  ctr_host images rm --sync "\${existing[@]}" >/dev/null || fatal "could not remove the existing images"
+  output=$(ctr_host images rm --sync "\${existing[@]}" 2>&1) || fatal "could not remove the existing images: $(printf '%s' "$output" | one_line)"
 fi
 used_start=$(df_field used)
 [ -n "$used_start" ] || fatal "could not read the free space of $ROOT"

@@ -2,6 +2,7 @@
  * A whole simulated AWS account: every service the factory's handlers call, sharing one clock
  * (`Date.now()`) and one fault injector. `installSimulatedAws(account.core)` routes the SDK to it.
  */
+import type { SimulatedBottlerocketHost } from './bottlerocket-host';
 import { SimulatedAwsCore } from './core';
 import { SimulatedEc2 } from './ec2';
 import { SimulatedEcr } from './ecr';
@@ -14,6 +15,8 @@ export interface SimulatedAccount {
   core: SimulatedAwsCore;
   ec2: SimulatedEc2;
   ssmCommands: SimulatedSsmCommands;
+  /** The builders' simulated boot (host containers pulled as the builder, admin container readiness). */
+  bottlerocket: SimulatedBottlerocketHost;
   parameters: SimulatedParameterStore;
   ecr: SimulatedEcr;
   sfn: SimulatedStepFunctions;
@@ -48,5 +51,5 @@ export const createSimulatedAccount = (options: { region?: string; accountId?: s
   const ecr = new SimulatedEcr(core);
   const sfn = new SimulatedStepFunctions(core);
   const events = new SimulatedEventBridge(core);
-  return { core, ec2, ssmCommands, parameters, ecr, sfn, events };
+  return { core, ec2, ssmCommands, bottlerocket: ssmCommands.host, parameters, ecr, sfn, events };
 };

@@ -2,9 +2,21 @@
  * Simulated SSM agent registration and Run Command, over virtual time (`Date.now()`; tests drive it with fake
  * timers), answering with SSM's own error codes and limits.
  *
- * Agent: an instance's agent registers `agentOnlineMs` (default 30 s) after the instance reached `running`
- * (SimulatedEc2.runningSince); DescribeInstanceInformation then lists it `Online`. Once registered, it reports
- * `ConnectionLost` while the instance is not running; a never-registered instance is simply not listed.
+ * Agent: the builder boots as simulation/aws/bottlerocket-host.ts models it (`host` options): host-ctr pulls the
+ * control and admin host containers from Bottlerocket's ECR account as the builder (IAM-authorized). When the control
+ * container could be pulled, the agent registers `agentOnlineMs` (default 30 s) after the instance reached `running`
+ * (SimulatedEc2.runningSince); DescribeInstanceInformation then lists it `Online`. When it could not, the agent never
+ * registers (the build ends in SsmAgentTimeoutError, as on AWS). Once registered, it reports `ConnectionLost` while
+ * the instance is not running; a never-registered instance is simply not listed.
+ *
+ * The admin container: a script's first host command meets it as the boot left it. The factory's script waits for it
+ * (its `ADMIN_WAIT=` line, up to that many seconds; the wait delays the whole run); a script without that line fails
+ * at once with "could not stop kubelet on the host: ctr: no running task found..." as a real host answers; one whose
+ * wait runs out fails with the script's own SNAPSHOT_FACTORY_ERROR.
+ *
+ * Private ECR images (`CREDS=` 1): each pull is authorized as the builder (ecr:GetAuthorizationToken on `*`, then
+ * ecr:BatchGetImage and ecr:GetDownloadUrlForLayer on the image's repository ARN); a denial fails that image with the
+ * text the real host reports (the credential provider's AccessDeniedException, or ECR's 403 Forbidden through ctr).
  *
  * Run Command (`AWS-RunShellScript` only): SendCommand validates like SSM (DocumentName; InstanceIds exist and are
  * Online, else `InvalidInstanceId`; Comment <= 100 and TimeoutSeconds 30..2592000, else `ValidationException`;
@@ -37,7 +49,8 @@
  * - `core.inject(...)` fails whole requests (throttling, access denied...).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { parseImageReference } from '../../functions/lib/image-reference';
+import { isEcrDomain, parseImageReference } from '../../functions/lib/image-reference';
+import { SimulatedBottlerocketHost, type BottlerocketBootOptions } from './bottlerocket-host';
 import { AwsServiceError, type SimulatedAwsCore } from './core';
 import type { SimulatedEc2 } from './ec2';
 
@@ -60,9 +73,11 @@ export interface SimulatedSsmOptions {
   deliveryMs?: number;
   baseRunMs?: number;
   pullMs?: number;
+  /** The builder's boot (host containers, admin container): simulation/aws/bottlerocket-host.ts. */
+  host?: BottlerocketBootOptions;
 }
 
-const DEFAULTS: Required<SimulatedSsmOptions> = {
+const DEFAULTS: Required<Omit<SimulatedSsmOptions, 'host'>> = {
   agentOnlineMs: 30_000,
   invocationVisibleMs: 1_500,
   deliveryMs: 2_000,
@@ -98,11 +113,14 @@ const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
 /** Values of a `NAME=('a' 'b')` line of the generated script. */
-const arrayLine = (lines: string[], name: string): string[] | undefined => {
+const arrayLine = (lines: string[], name: string, item: RegExp = /'([^']*)'/g): string[] | undefined => {
   const line = lines.find((l) => l.startsWith(`${name}=(`));
   if (!line) return undefined;
-  return [...line.matchAll(/'([^']*)'/g)].map((m) => m[1] ?? '');
+  return [...line.slice(name.length + 1).matchAll(item)].map((m) => m[1] ?? '');
 };
+
+/** What `apiclient exec admin ...` answers before the admin container runs (test/support/containerd.ts names why). */
+export const ADMIN_NOT_RUNNING = 'ctr: no running task found: task admin not found: not found';
 
 /** The digest the simulated registry serves for a reference nobody resolved beforehand. */
 export const simulatedDigest = (reference: string): string => digestOf(reference);
@@ -115,7 +133,9 @@ const sizeOf = (reference: string, platform: string): number => {
 };
 
 export class SimulatedSsmCommands {
-  readonly options: Required<SimulatedSsmOptions>;
+  readonly options: Required<Omit<SimulatedSsmOptions, 'host'>>;
+  /** The builders' simulated boot: when (and whether) the SSM agent and the admin container come up. */
+  readonly host: SimulatedBottlerocketHost;
   readonly commands = new Map<string, SimulatedCommand>();
   private readonly agentsNeverOnline = new Set<string>();
   /** Agents that were seen Online: they report ConnectionLost, not nothing, when their instance stops. */
@@ -131,7 +151,9 @@ export class SimulatedSsmCommands {
     readonly ec2: SimulatedEc2,
     options: SimulatedSsmOptions = {},
   ) {
-    this.options = { ...DEFAULTS, ...options };
+    const { host, ...timings } = options;
+    this.options = { ...DEFAULTS, ...timings };
+    this.host = new SimulatedBottlerocketHost(core, ec2, () => this.options.agentOnlineMs, host);
     core.register('ssm', {
       DescribeInstanceInformation: (input: Input) => this.describeInstanceInformation(input),
       SendCommand: (input: Input) => this.sendCommand(input),
@@ -185,7 +207,8 @@ export class SimulatedSsmCommands {
     const state = this.ec2.instanceState(instanceId);
     const instance = this.ec2.instances.get(instanceId);
     if (!instance?.runningSince) return undefined;
-    const registeredAt = instance.runningSince + this.options.agentOnlineMs;
+    // Never, when the control container (which runs the agent) could not be pulled in this boot.
+    const registeredAt = this.host.bootAt(instanceId, instance.runningSince).agentOnlineAt ?? Infinity;
     if (state === 'running') {
       if (Date.now() >= registeredAt) return 'Online';
       // A restarted instance's agent had registered before: it stays known, as ConnectionLost, until it reconnects.
@@ -284,7 +307,7 @@ export class SimulatedSsmCommands {
         sentAt: now,
         executionTimeoutSeconds: executionTimeout,
         recorded: false,
-        ...this.outcome(commands, now, executionTimeout),
+        ...this.outcome(instanceId, commands, now, executionTimeout),
       });
     }
     this.nextFailure = undefined;
@@ -305,6 +328,7 @@ export class SimulatedSsmCommands {
 
   /** What running the script produces, decided now (faults are consumed by this command). */
   private outcome(
+    instanceId: string,
     commands: string[],
     now: number,
     executionTimeout: number,
@@ -313,13 +337,42 @@ export class SimulatedSsmCommands {
     const refs = arrayLine(lines, 'REFS') ?? [];
     const expected = arrayLine(lines, 'DIGESTS') ?? [];
     const platforms = arrayLine(lines, 'PLATFORMS') ?? [];
+    const creds = arrayLine(lines, 'CREDS', /\b([01])\b/g) ?? [];
     const concurrency = Math.max(1, Number(lines.find((l) => l.startsWith('CONCURRENCY='))?.split('=')[1] ?? '1') || 1);
+    const adminWaitLine = lines.find((l) => l.startsWith('ADMIN_WAIT='));
     const pulls = refs.flatMap((reference) => platforms.map((platform) => ({ reference, platform })));
-    const duration = this.options.baseRunMs + this.options.pullMs * Math.ceil(pulls.length / concurrency);
     const timeoutAt = now + executionTimeout * 1000;
     const failure = this.nextFailure;
 
     if (this.hung) return { finishAt: Infinity, final: 'Success', stdout: '', stderr: '', responseCode: -1, writtenGiB: 0 };
+
+    // The script's first host command meets the admin container as the boot left it (bottlerocket-host.ts).
+    const startsAt = now + this.options.deliveryMs;
+    const adminReadyAt = this.host.adminReadyAt(instanceId) ?? Infinity;
+    let adminDelay = 0;
+    if (adminReadyAt > startsAt) {
+      const fatal = (atMs: number, reason: string) => ({
+        finishAt: Math.min(atMs, timeoutAt),
+        final: atMs > timeoutAt ? ('TimedOut' as const) : ('Failed' as const),
+        stdout: `SNAPSHOT_FACTORY_SUMMARY\t${pulls.length}\t0\t${pulls.length}\nSNAPSHOT_FACTORY_ERROR\t${reason}\n`,
+        stderr: `snapshot-factory: ${reason}\n`,
+        responseCode: atMs > timeoutAt ? -1 : 1,
+        writtenGiB: 0,
+      });
+      if (!adminWaitLine) {
+        // A script that does not wait: its first apiclient exec (systemctl stop kubelet) gets ctr's refusal.
+        return fatal(startsAt + 1_000, `could not stop kubelet on the host: ${ADMIN_NOT_RUNNING}`);
+      }
+      const waitMs = Number(adminWaitLine.split('=')[1]) * 1000;
+      if (adminReadyAt - startsAt > waitMs) {
+        return fatal(
+          startsAt + waitMs,
+          `the admin container did not accept apiclient exec within ${waitMs / 1000} s (is [settings.host-containers.admin] enabled in the user data?): ${ADMIN_NOT_RUNNING}`,
+        );
+      }
+      adminDelay = adminReadyAt - startsAt;
+    }
+    const duration = adminDelay + this.options.baseRunMs + this.options.pullMs * Math.ceil(pulls.length / concurrency);
     if (failure?.kind === 'timesOut' || now + duration > timeoutAt) {
       return { finishAt: timeoutAt, final: 'TimedOut', stdout: '', stderr: 'pull start …\n', responseCode: -1, writtenGiB: 0 };
     }
@@ -333,7 +386,10 @@ export class SimulatedSsmCommands {
       // The simulated registry serves what prepare-build resolved, unless the tag "moved" since.
       const moved = this.movedTags.has(reference);
       const digest = wanted && !moved ? wanted : digestOf(moved ? `${reference}#moved` : reference);
-      if (this.missingImages.has(reference)) {
+      const ecrDenial = this.privateEcrDenial(instanceId, reference, creds[Math.floor(index / Math.max(platforms.length, 1))] === '1');
+      if (ecrDenial) {
+        reason = ecrDenial;
+      } else if (this.missingImages.has(reference)) {
         reason = `ctr: failed to resolve reference "${reference}": ${reference}: not found`;
       } else if (failure?.kind === 'fails' && index === 0) {
         reason = failure.reason;
@@ -365,6 +421,39 @@ export class SimulatedSsmCommands {
       responseCode: failed.length > 0 ? 1 : 0,
       writtenGiB: (bytes * 2) / GiB,
     };
+  }
+
+  /**
+   * Why a private ECR pull by the script fails for the builder's role, in the words the real host would report, or
+   * undefined when the role may pull it. The credential provider calls ecr:GetAuthorizationToken with the instance
+   * role (cloud-provider-aws cmd/ecr-credential-provider: klog line, then the AWS error); containerd then reads the
+   * manifest (ecr:BatchGetImage) and the layers (ecr:GetDownloadUrlForLayer), and ECR answers 403 Forbidden
+   * (containerd core/remotes/docker/resolver.go "unexpected status from HEAD request to <url>: 403 Forbidden";
+   * fetcher "httpReadSeeker: failed open: unexpected status code <url>: 403 Forbidden").
+   */
+  private privateEcrDenial(instanceId: string, reference: string, viaProvider: boolean): string | undefined {
+    const parsed = parseImageReference(reference);
+    if (!viaProvider || !isEcrDomain(parsed.domain)) return undefined;
+    const [account = '', , , region = ''] = parsed.domain.split('.');
+    const partition = region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+    const arn = `arn:${partition}:ecr:${region}:${account}:repository/${parsed.path}`;
+    const denied = this.host.deniedPull(instanceId, arn);
+    if (!denied) return undefined;
+    // The simulation knows the instance profile, not its role's name: "builder" stands in for it in the message.
+    const role = `arn:${partition}:sts::${this.core.accountId}:assumed-role/builder/${instanceId}`;
+    const url = `https://${parsed.domain}/v2/${parsed.path}`;
+    switch (denied.action) {
+      case 'ecr:GetAuthorizationToken':
+        return (
+          `credential provider failed: E1201 00:00:00.000000 1 main.go:0] Error running credential provider plugin: operation error ECR: ` +
+          `GetAuthorizationToken, https response error StatusCode: 400, api error AccessDeniedException: User: ${role} is not authorized to ` +
+          'perform: ecr:GetAuthorizationToken on resource: * because no identity-based policy allows the ecr:GetAuthorizationToken action (exit status 1)'
+        );
+      case 'ecr:BatchGetImage':
+        return `ctr: failed to resolve reference "${reference}": unexpected status from HEAD request to ${url}/manifests/${parsed.tag ?? parsed.digest}: 403 Forbidden`;
+      default:
+        return `ctr: failed to copy: httpReadSeeker: failed open: unexpected status code ${url}/blobs/${simulatedDigest(`${reference}#layer`)}: 403 Forbidden`;
+    }
   }
 
   private find(commandId: unknown, instanceId: unknown): SimulatedCommand {

@@ -3,6 +3,9 @@ import { handler as launch } from '../../functions/launch-instance';
 import { generatePullScript, parsePullReport, pullCommands } from '../../functions/lib/pull-script';
 import { parseImageReference } from '../../functions/lib/image-reference';
 import type { SimulatedAccount } from '../../simulation/aws/account';
+import { hostContainerRepository } from '../../simulation/aws/bottlerocket-host';
+import type { IamPrincipal, IamRequest } from '../../simulation/aws/core';
+import { ADMIN_NOT_RUNNING } from '../../simulation/aws/ssm-commands';
 import { buildTarget, simulatedAws } from './ec2-fixtures';
 
 describe('simulated SSM', () => {
@@ -97,5 +100,136 @@ describe('simulated SSM', () => {
     await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId });
     const dataVolume = [...account.ec2.volumes.values()].find((v) => v.attachedTo?.device === '/dev/xvdb');
     expect(dataVolume?.writtenGiB).toBeGreaterThan(0);
+  });
+
+  describe('the builder\'s boot (simulation/aws/bottlerocket-host.ts)', () => {
+    const CONTROL = 'arn:aws:ecr:us-west-2:328549459982:repository/bottlerocket-control';
+    const ADMIN = 'arn:aws:ecr:us-west-2:328549459982:repository/bottlerocket-admin';
+    const asked: { principal: IamPrincipal; request: IamRequest }[] = [];
+    const denyOn = (action: string, arn: string) =>
+      account.core.setAuthorizer((principal, request) => {
+        asked.push({ principal, request });
+        const denied = request.action === action && request.resources.some((resource) => resource.arn === arn);
+        return denied ? { allowed: false, explanation: `no statement allows ${action} on ${arn}` } : { allowed: true };
+      });
+    const online = async () => (await ssm('DescribeInstanceInformation', {})).InstanceInformationList.map((i: { InstanceId: string }) => i.InstanceId);
+    /** Advances to the moment the agent registers. */
+    const untilAgentOnline = async () => {
+      while (account.ssmCommands.pingStatus(instanceId) !== 'Online') await vi.advanceTimersByTimeAsync(100);
+    };
+    beforeEach(() => {
+      asked.length = 0;
+    });
+
+    it('pulls the host containers from Bottlerocket\'s ECR account of the region, authorized as the builder', async () => {
+      // Prepare
+      denyOn('none', 'none');
+      // Act
+      await vi.advanceTimersByTimeAsync(60_000);
+      const ids = await online();
+      // Assess
+      expect(ids).toEqual([instanceId]);
+      const requests = asked.map(({ principal, request }) => [principal, request.action, request.resources[0]!.arn]);
+      expect(requests).toEqual([
+        [{ kind: 'instance', instanceId }, 'ecr:GetAuthorizationToken', '*'],
+        [{ kind: 'instance', instanceId }, 'ecr:BatchGetImage', CONTROL],
+        [{ kind: 'instance', instanceId }, 'ecr:GetDownloadUrlForLayer', CONTROL],
+        [{ kind: 'instance', instanceId }, 'ecr:GetAuthorizationToken', '*'],
+        [{ kind: 'instance', instanceId }, 'ecr:BatchGetImage', ADMIN],
+        [{ kind: 'instance', instanceId }, 'ecr:GetDownloadUrlForLayer', ADMIN],
+      ]);
+    });
+
+    it('never brings the SSM agent Online when the builder role cannot pull the control container', async () => {
+      // Prepare
+      denyOn('ecr:BatchGetImage', CONTROL);
+      // Act
+      await vi.advanceTimersByTimeAsync(15 * 60_000);
+      // Assess
+      expect(await online()).toEqual([]);
+      expect(account.ssmCommands.host.boot(instanceId)?.journal.join('\n')).toMatch(/host-containers@control: .*ecr:BatchGetImage denied.*\n.*retries exhausted/);
+      await expect(send()).rejects.toMatchObject({ name: 'InvalidInstanceId' });
+    });
+
+    it('fails a script that does not wait for the admin container the way a real host does', async () => {
+      // Prepare: send as soon as the agent is Online; the admin container runs a few seconds later.
+      await untilAgentOnline();
+      const adminReadyAt = account.ssmCommands.host.adminReadyAt(instanceId)!;
+      expect(adminReadyAt).toBeGreaterThan(Date.now() + account.ssmCommands.options.deliveryMs);
+      const noWait = commands(['nginx']).filter((line) => !line.startsWith('ADMIN_WAIT='));
+      // Act
+      const { Command } = await send({ Parameters: { commands: noWait } });
+      await vi.advanceTimersByTimeAsync(10_000);
+      // Assess
+      const out = await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId });
+      expect(out).toMatchObject({ Status: 'Failed', ResponseCode: 1 });
+      expect(parsePullReport(out.StandardOutputContent).error).toBe(`could not stop kubelet on the host: ${ADMIN_NOT_RUNNING}`);
+    });
+
+    it('lets the pull script wait for the admin container, then pull', async () => {
+      // Prepare
+      await untilAgentOnline();
+      const adminReadyAt = account.ssmCommands.host.adminReadyAt(instanceId)!;
+      // Act
+      const { Command } = await send();
+      await vi.advanceTimersByTimeAsync(120_000);
+      // Assess
+      const out = await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId });
+      expect(out).toMatchObject({ Status: 'Success' });
+      // The wait delays the whole run (baseRunMs counts from SendCommand, its delivery included).
+      const { baseRunMs, pullMs, deliveryMs } = account.ssmCommands.options;
+      expect(Date.parse(out.ExecutionEndDateTime)).toBe(adminReadyAt - deliveryMs + baseRunMs + pullMs);
+    });
+
+    it('fails with the script\'s own error when the admin container is not up within its wait', async () => {
+      // Prepare: a script that waits 1 s for an admin container that comes up about 2 s after the command starts.
+      await untilAgentOnline();
+      const oneSecond = pullCommands(generatePullScript({ images: [parseImageReference('nginx')], platforms: ['linux/amd64'], concurrency: 1 }, { adminWaitSeconds: 1 }));
+      // Act
+      const { Command } = await send({ Parameters: { commands: oneSecond } });
+      await vi.advanceTimersByTimeAsync(10_000);
+      // Assess
+      const out = await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId });
+      expect(out.Status).toBe('Failed');
+      expect(parsePullReport(out.StandardOutputContent).error).toMatch(/^the admin container did not accept apiclient exec within 1 s .*: ctr: no running task found/);
+    });
+
+    it('fails a private ECR pull the builder role may not read with ECR\'s 403', async () => {
+      // Prepare
+      const arn = 'arn:aws:ecr:us-west-2:123456789012:repository/team/model';
+      denyOn('ecr:BatchGetImage', arn);
+      await vi.advanceTimersByTimeAsync(60_000);
+      const reference = '123456789012.dkr.ecr.us-west-2.amazonaws.com/team/model:v7';
+      // Act
+      const { Command } = await send({ Parameters: { commands: commands([reference, 'nginx']) } });
+      await vi.advanceTimersByTimeAsync(120_000);
+      // Assess
+      const report = parsePullReport((await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId })).StandardOutputContent);
+      expect(report.summary).toEqual({ expected: 2, ok: 1, failed: 1 });
+      expect(report.failures[0]!.reason).toBe(
+        `ctr: failed to resolve reference "${reference}": unexpected status from HEAD request to https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/team/model/manifests/v7: 403 Forbidden`,
+      );
+      expect(asked.filter(({ request }) => request.resources[0]!.arn === arn).map(({ request }) => request.action)).toEqual(['ecr:BatchGetImage']);
+    });
+
+    it('fails a private ECR pull with the credential provider\'s error when the role may not get a token', async () => {
+      // Prepare: the host containers were pulled already; the token is refused from now on.
+      await vi.advanceTimersByTimeAsync(60_000);
+      await online();
+      denyOn('ecr:GetAuthorizationToken', '*');
+      // Act
+      const { Command } = await send({ Parameters: { commands: commands(['123456789012.dkr.ecr.us-west-2.amazonaws.com/team/model:v7']) } });
+      await vi.advanceTimersByTimeAsync(120_000);
+      // Assess
+      const report = parsePullReport((await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId })).StandardOutputContent);
+      expect(report.failures[0]!.reason).toMatch(/^credential provider failed: .*AccessDeniedException: .* is not authorized to perform: ecr:GetAuthorizationToken on resource: \*/);
+    });
+
+    it('knows the regions whose host containers come from another account, and the fallback', () => {
+      expect(hostContainerRepository('af-south-1', 'admin').arn).toBe('arn:aws:ecr:af-south-1:917644944286:repository/bottlerocket-admin');
+      expect(hostContainerRepository('cn-north-1', 'control').uri).toBe('183470599484.dkr.ecr.cn-north-1.amazonaws.com.cn/bottlerocket-control');
+      expect(hostContainerRepository('us-gov-west-1', 'control').arn).toBe('arn:aws-us-gov:ecr:us-gov-west-1:347163068887:repository/bottlerocket-control');
+      expect(hostContainerRepository('xx-new-1', 'control').arn).toBe('arn:aws:ecr:us-east-1:328549459982:repository/bottlerocket-control');
+    });
   });
 });

@@ -91,6 +91,22 @@ describe('check-ssm-agent', () => {
     expect((error as Error).message).toMatch(/check-ssm-agent: .*300 s \(limits\.ssmOnlineSeconds raises it\)/);
     expect((error as Error).message).toContain('AmazonSSMManagedInstanceCore');
     expect((error as Error).message).toContain('VPC endpoints');
+    expect((error as Error).message).toContain('cannot pull Bottlerocket\'s host containers');
+  });
+
+  it('times out with SsmAgentTimeoutError when the builder role cannot pull the control container from Bottlerocket\'s ECR', async () => {
+    // Prepare: the role may not read Bottlerocket's repositories; host-ctr retries, the agent never starts.
+    const target = build({ limits: { ...build().limits, ssmOnlineSeconds: 300 } });
+    account.core.setAuthorizer((_principal, request) => ({
+      allowed: !request.resources.some((resource) => resource.arn.startsWith('arn:aws:ecr:us-west-2:328549459982:repository/bottlerocket-')),
+    }));
+    const instance = await launch({ build: target });
+    // Act
+    await vi.advanceTimersByTimeAsync(310_000);
+    const error = await checkSsm({ build: target, instance }).catch((e: Error) => e);
+    // Assess
+    expect(error).toMatchObject({ name: 'SsmAgentTimeoutError', message: expect.stringContaining('repository/bottlerocket-*') });
+    expect(account.ssmCommands.host.boot(instance.instanceId)?.journal.join('\n')).toContain('host-containers@control: failed to pull image');
   });
 
   it('turns SSM throttling into the retryable TransientAwsError', async () => {

@@ -4,16 +4,18 @@
  * scripts/test-tools.sh; without them these tests FAIL with a message saying so (they never skip).
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImageReference, type ImageReference } from '../../functions/lib/image-reference';
-import { generatePullScript, parsePullReport, pullCommands, type PullScriptOptions } from '../../functions/lib/pull-script';
-import { startContainerd, type TestContainerd } from '../support/containerd';
+import { WIPE_UNIT, generatePullScript, parsePullReport, pullCommands, type PullScriptOptions } from '../../functions/lib/pull-script';
+import { ADMIN_NOT_RUNNING, FIXTURE_INSTANCE_ID, HOST_PLATFORM, startContainerd, type TestContainerd } from '../support/containerd';
 import { startRegistry, type PushedImage, type TestRegistry } from '../support/registry';
 
+const run = promisify(execFile);
 const BOTH = ['linux/amd64', 'linux/arm64'];
 const MiB = 1024 ** 2;
 
@@ -44,7 +46,7 @@ const scriptFor = (host: TestContainerd, images: ImageReference[], platforms: st
   pullCommands(
     generatePullScript(
       { images, platforms, concurrency: 4 },
-      { containerdAddress: host.address, containerdRoot: host.root, plainHttp: true, minFreeBytes: 2 * MiB, ...extra },
+      { containerdAddress: host.address, containerdRoot: host.root, hostContainersDir: host.hostContainersDir, plainHttp: true, minFreeBytes: 2 * MiB, ...extra },
     ),
   );
 
@@ -58,12 +60,14 @@ const maxOverlap = (intervals: Array<[number, number]>): number => {
 
 const writeProvider = async (dir: string, name: string, username: string, password: string): Promise<string> => {
   const file = join(dir, name);
-  // Reads the CredentialProviderRequest like the kubelet plugin does, answers a CredentialProviderResponse.
+  // Reads the CredentialProviderRequest like the kubelet plugin does, logs as it does, answers a CredentialProviderResponse.
   await writeFile(
     file,
     `#!/bin/bash
 request=$(cat)
 case "$request" in *'"kind":"CredentialProviderRequest"'*) ;; *) echo "bad request" >&2; exit 1 ;; esac
+# cloud-provider-aws cmd/ecr-credential-provider getPrivateCredsData: klog.Infof("Getting creds for private image %s").
+echo "I1201 22:40:00.123456    4242 main.go:130] Getting creds for private image $(printf '%s' "$request" | sed 's/.*"image":"\\([^"]*\\)".*/\\1/')" >&2
 printf '{"kind":"CredentialProviderResponse","apiVersion":"credentialprovider.kubelet.k8s.io/v1","cacheKeyType":"Registry","auth":{"x":{"username":"%s","password":"%s"}}}\\n' '${username}' '${password}'
 `,
   );
@@ -105,7 +109,7 @@ describe('pull script against a real containerd and registry', () => {
     const commands = pullCommands(
       generatePullScript(
         { images, expectedDigests: pushed.map((image) => image.digest), platforms: BOTH, concurrency: 4 },
-        { containerdAddress: host.address, containerdRoot: host.root, plainHttp: true, minFreeBytes: 2 * MiB },
+        { containerdAddress: host.address, containerdRoot: host.root, hostContainersDir: host.hostContainersDir, plainHttp: true, minFreeBytes: 2 * MiB },
       ),
     );
 
@@ -139,13 +143,25 @@ describe('pull script against a real containerd and registry', () => {
     expect(maxOverlap(intervals)).toBeGreaterThanOrEqual(2);
   });
 
+  it('has a stand-in apiclient that behaves as the real one: one output stream, stdin passed, exit code returned', async () => {
+    // Act
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile('apiclient', ['exec', 'admin', 'sheltie', 'bash', '-c', 'read -r line; echo "out $line"; echo "err $line" >&2; exit 7'], { env: host.env }, (error, stdout, stderr) =>
+        resolve({ code: (error as { code?: number } | null)?.code ?? 0, stdout, stderr }),
+      );
+      child.stdin?.end('hello\n');
+    });
+    // Assess: stderr arrives on stdout (apiserver exec/child.rs pipe_fds), nothing on apiclient's stderr.
+    expect(result).toEqual({ code: 7, stdout: 'out hello\nerr hello\n', stderr: '' });
+  });
+
   it('never runs more pulls at once than the concurrency', async () => {
     // Prepare
     const before = (await host.pullIntervals()).length;
     const commands = pullCommands(
       generatePullScript(
         { images: pushed.map((image) => parseImageReference(image.reference)), platforms: ['linux/amd64'], concurrency: 2 },
-        { containerdAddress: host.address, containerdRoot: host.root, plainHttp: true, minFreeBytes: 2 * MiB },
+        { containerdAddress: host.address, containerdRoot: host.root, hostContainersDir: host.hostContainersDir, plainHttp: true, minFreeBytes: 2 * MiB },
       ),
     );
     // Act
@@ -183,7 +199,7 @@ describe('pull script against a real containerd and registry', () => {
     const commands = pullCommands(
       generatePullScript(
         { images: [image], expectedDigests: [stale], platforms: ['linux/amd64'], concurrency: 1 },
-        { containerdAddress: host.address, containerdRoot: host.root, plainHttp: true, minFreeBytes: 2 * MiB },
+        { containerdAddress: host.address, containerdRoot: host.root, hostContainersDir: host.hostContainersDir, plainHttp: true, minFreeBytes: 2 * MiB },
       ),
     );
     // Act
@@ -229,14 +245,127 @@ describe('pull script against a real containerd and registry', () => {
     expect(commands.join('\n')).not.toContain('Wr0ng-secret');
   });
 
-  it('fails when the credential provider cannot answer', async () => {
+  it('fails when the credential provider cannot answer, with what the host said about it', async () => {
+    // Prepare
     const image = parseImageReference(privateImage.reference);
+    // Act
     const result = await runCommands(
       host,
       scriptFor(host, [image], ['linux/amd64'], { credentialProvider: join(providers, 'does-not-exist'), needsCredentials: () => true }),
     );
+    // Assess: env's own message comes back through apiclient's joined stream.
     expect(result.code).not.toBe(0);
-    expect(parsePullReport(result.stdout).failures[0]?.reason).toMatch(/^credential provider failed/);
+    expect(parsePullReport(result.stdout).failures[0]?.reason).toMatch(/^credential provider failed: .*does-not-exist.*No such file or directory/);
+  });
+
+  it('fails with the provider\'s own log line when it answers without a credential, never its JSON', async () => {
+    // Prepare
+    const file = join(providers, 'empty-provider');
+    await writeFile(
+      file,
+      `#!/bin/bash
+cat >/dev/null
+echo "E1201 22:40:00.123456    4242 main.go:140] Error running credential provider plugin: AccessDeniedException: not authorized to perform ecr:GetAuthorizationToken" >&2
+printf '{"kind":"CredentialProviderResponse","auth":{"x":{"password":"half-a-Secret"}}}\\n'
+`,
+    );
+    await chmod(file, 0o755);
+    const image = parseImageReference(privateImage.reference);
+    // Act
+    const result = await runCommands(host, scriptFor(host, [image], ['linux/amd64'], { credentialProvider: file, needsCredentials: () => true }));
+    // Assess
+    const reason = parsePullReport(result.stdout).failures[0]?.reason ?? '';
+    expect(reason).toContain('not authorized to perform ecr:GetAuthorizationToken');
+    expect(reason).toContain('without a username and password');
+    expect(result.stdout + result.stderr).not.toContain('half-a-Secret');
+  });
+
+  it('waits for the admin container before its first host command, then pulls', async () => {
+    // Prepare: the agent is Online, the admin container is not running yet.
+    const refusedBefore = await host.adminRefusals();
+    await host.adminNotRunningFor(3_000);
+    const image = parseImageReference(pushed[0]!.reference);
+    // Act
+    const result = await runCommands(host, scriptFor(host, [image], ['linux/amd64']));
+    // Assess
+    expect(result.code).toBe(0);
+    expect(parsePullReport(result.stdout).summary).toEqual({ expected: 1, ok: 1, failed: 0 });
+    expect((await host.adminRefusals()) - refusedBefore).toBeGreaterThanOrEqual(2);
+    expect(result.stderr).toContain(`waiting for the admin container: ${ADMIN_NOT_RUNNING}`);
+  });
+
+  it('fails with a clear error when the admin container never comes up within the wait', async () => {
+    // Prepare
+    await host.adminNotRunningFor(60_000);
+    const image = parseImageReference(pushed[0]!.reference);
+    try {
+      // Act
+      const result = await runCommands(host, scriptFor(host, [image], ['linux/amd64'], { adminWaitSeconds: 2 }));
+      // Assess
+      expect(result.code).not.toBe(0);
+      const report = parsePullReport(result.stdout);
+      expect(report.summary).toEqual({ expected: 1, ok: 0, failed: 1 });
+      expect(report.error).toContain('the admin container did not accept apiclient exec within 2 s');
+      expect(report.error).toContain(ADMIN_NOT_RUNNING);
+    } finally {
+      await host.adminNotRunningFor(0);
+    }
+  });
+
+});
+
+describe("pull script and the builder's private state", () => {
+  let registry: TestRegistry;
+  let host: TestContainerd;
+  let pushedImage: PushedImage;
+
+  beforeAll(async () => {
+    [registry, host] = await Promise.all([startRegistry(), startContainerd()]);
+    pushedImage = await registry.pushImage('team/private-state', 'v1');
+  });
+  afterAll(async () => {
+    await Promise.all([registry?.stop(), host?.stop()]);
+  });
+
+  it('removes the admin SSH host keys and leaves the SSM agent state to a unit that wipes it when the builder stops', async () => {
+    // Prepare
+    const ssh = join(host.hostContainersDir, 'admin', 'etc', 'ssh');
+    const ssm = join(host.hostContainersDir, 'control', 'ssm');
+    expect(readdirSync(ssh)).toHaveLength(6);
+    const image = parseImageReference(pushedImage.reference);
+
+    // Act
+    const result = await runCommands(host, scriptFor(host, [image], ['linux/amd64']));
+
+    // Assess: the keys are gone at once; the agent, which is running this script, keeps its state until the stop.
+    expect(result.code).toBe(0);
+    expect(readdirSync(ssh)).toEqual([]);
+    expect(existsSync(join(ssm, FIXTURE_INSTANCE_ID, 'document', 'orchestration'))).toBe(true);
+    const units = (await host.systemdRunCalls()).filter((call) => call.includes(`--unit=${WIPE_UNIT}`));
+    expect(units).toHaveLength(1);
+    expect(units[0]).toEqual(
+      expect.arrayContaining([
+        '--property=Type=oneshot',
+        '--property=RemainAfterExit=yes',
+        '--property=Before=host-containers@control.service',
+        `--property=RequiresMountsFor=${ssm}`,
+        '/usr/bin/true',
+      ]),
+    );
+    await host.shutdown();
+    expect(existsSync(ssm)).toBe(false);
+    expect(existsSync(join(host.hostContainersDir, 'admin'))).toBe(true);
+  });
+
+  it('registers the wipe unit once when the script runs again on the same builder', async () => {
+    // Prepare: an earlier test of this host registered it already.
+    const before = (await host.systemdRunCalls()).length;
+    // Act
+    const result = await runCommands(host, scriptFor(host, [parseImageReference(pushedImage.reference)], ['linux/amd64']));
+    // Assess
+    expect(result.code).toBe(0);
+    expect(await host.systemdRunCalls()).toHaveLength(before);
+    expect(await host.systemctlCalls()).toContain(`is-active --quiet ${WIPE_UNIT}`);
   });
 });
 
@@ -293,5 +422,70 @@ describe('hostile input never reaches a shell', () => {
     expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64;reboot'], concurrency: 1 })).toThrow(/platform/);
     expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64'], concurrency: 0 })).toThrow(/concurrency/);
     expect(() => generatePullScript({ images: [nginx], platforms: ['linux/amd64'], concurrency: 1 }, { containerdRoot: '/x $(id)' })).toThrow(/path/);
+  });
+
+  it('fails when the admin wait or the host-containers directory is not what the script allows', () => {
+    const nginx = parseImageReference('nginx');
+    const input = { images: [nginx], platforms: ['linux/amd64'], concurrency: 1 };
+    expect(() => generatePullScript(input, { adminWaitSeconds: -1 })).toThrow(/adminWaitSeconds must be an integer from 0 to 3600/);
+    expect(() => generatePullScript(input, { adminWaitSeconds: 1.5 })).toThrow(/adminWaitSeconds/);
+    expect(() => generatePullScript(input, { hostContainersDir: '/local/host containers' })).toThrow(/path "\/local\/host containers" is not allowed/);
+    expect(generatePullScript(input)).toContain("AGENT_STATE='/local/host-containers/control/ssm'");
+  });
+});
+
+/**
+ * Which platforms of a pushed image containerd has unpacked: the unpacker labels the platform's config blob with
+ * `containerd.io/gc.ref.snapshot.<snapshotter>=<chain ID>` once its layers are in the snapshotter (containerd
+ * core/unpack/unpacker.go; client/image.go in 1.6), so the snapshot stays referenced.
+ */
+const unpackedPlatforms = async (host: TestContainerd, image: PushedImage): Promise<string[]> => {
+  const content = await host.ctr('content', 'ls');
+  const unpacked: string[] = [];
+  for (const [platform, manifestDigest] of Object.entries(image.platformDigests)) {
+    const manifest = JSON.parse(await host.ctr('content', 'get', manifestDigest)) as { config: { digest: string } };
+    const line = content.split('\n').find((row) => row.startsWith(manifest.config.digest));
+    if (line?.includes('containerd.io/gc.ref.snapshot.overlayfs=')) unpacked.push(platform);
+  }
+  return unpacked.sort();
+};
+
+describe('pull script on containerd 2.x (Bottlerocket aws-k8s-1.33 and later)', () => {
+  let registry: TestRegistry;
+  let host: TestContainerd;
+  const FOREIGN = HOST_PLATFORM === 'linux/amd64' ? 'linux/arm64' : 'linux/amd64';
+
+  beforeAll(async () => {
+    [registry, host] = await Promise.all([startRegistry(), startContainerd({ containerdMajor: 2 })]);
+  });
+  afterAll(async () => {
+    await Promise.all([registry?.stop(), host?.stop()]);
+  });
+
+  it('leaves a foreign platform fetched but not unpacked when the pull goes through the transfer service (the stand-in is 2.x)', async () => {
+    // Prepare
+    const image = await registry.pushImage('team/transfer', 'v1', { platforms: BOTH });
+    // Act: the pull the script made before it knew of 2.x, one platform at a time, without --local.
+    for (const platform of BOTH) {
+      await run('apiclient', ['exec', 'admin', 'sheltie', 'ctr', '-a', host.address, '-n', 'k8s.io', 'images', 'pull', '--plain-http', '--platform', platform, image.reference], { env: host.env });
+    }
+    // Assess
+    expect(await unpackedPlatforms(host, image)).toEqual([HOST_PLATFORM]);
+    expect(await host.skippedUnpacks()).toEqual([expect.stringContaining(`Unpack configuration not supported, skipping" platform=${FOREIGN}`)]);
+    expect((await host.images()).map((stored) => stored.name)).toContain(image.reference);
+  });
+
+  it('unpacks both platforms in the combined layout: it sees the 2.x server and pulls with --local', async () => {
+    // Prepare
+    const image = await registry.pushImage('team/combined', 'v1', { platforms: BOTH });
+    const warningsBefore = (await host.skippedUnpacks()).length;
+    // Act
+    const result = await runCommands(host, scriptFor(host, [parseImageReference(image.reference)], BOTH));
+    // Assess
+    expect(result.code).toBe(0);
+    expect(parsePullReport(result.stdout).summary).toEqual({ expected: 2, ok: 2, failed: 0 });
+    expect(await unpackedPlatforms(host, image)).toEqual([...BOTH].sort());
+    expect(result.stderr).toContain('containerd server major version 2');
+    expect(await host.skippedUnpacks()).toHaveLength(warningsBefore);
   });
 });

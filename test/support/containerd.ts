@@ -1,12 +1,19 @@
 /**
  * A real containerd for tests, standing in for a Bottlerocket host: its own root, state and gRPC socket under a
  * temp dir (optionally on a size-limited tmpfs, to play a data volume that is too small), plus a `bin/`
- * directory to put first on PATH with stand-ins for the host tools the pull script calls:
+ * directory to put first on PATH with stand-ins for the host tools the pull script calls, each as faithful to the
+ * real one as its comment says (and naming what it leaves out):
  *
- * - `apiclient exec admin sheltie <cmd...>` runs `<cmd...>` here and records, for `ctr ... images pull`, when each
- *   pull started and ended (`pullIntervals()`), so a test can show pulls overlapped. It records no arguments
- *   (they may carry credentials).
- * - `systemctl` records its arguments (`systemctlCalls()`) and succeeds: there is no kubelet here.
+ * - `apiclient exec admin sheltie <cmd...>` runs `<cmd...>` here with its stderr JOINED to its stdout, stdin
+ *   passed and the exit code returned, as Bottlerocket's apiclient does; until the admin container "runs"
+ *   (`adminReadyAfterMs`, `adminNotRunningFor(ms)`) it answers {@link ADMIN_NOT_RUNNING} with status 1. It records,
+ *   for `ctr ... images pull`, when each pull started and ended (`pullIntervals()`), never the arguments (they may
+ *   carry credentials), and how many calls it refused (`adminRefusals()`).
+ * - `systemctl` records its arguments (`systemctlCalls()`) and succeeds (no kubelet here); `is-active` answers.
+ * - `systemd-run` records its arguments (`systemdRunCalls()`); `shutdown()` runs the ExecStop= of those units.
+ * - with `containerdMajor: 2`, a `ctr` that behaves as containerd 2.x's (transfer-service pulls unpack only the
+ *   host's platform; `skippedUnpacks()`), see {@link CTR_2X}.
+ * - `hostContainersDir`: a `/local/host-containers` with the admin SSH host keys and the SSM agent's state.
  *
  * ```ts
  * const host = await startContainerd({ diskBytes: 24 * 1024 ** 2 });  // diskBytes optional (needs root: mount)
@@ -28,6 +35,9 @@ import { stopProcess } from './process';
 
 const run = promisify(execFile);
 
+/** The test machine's platform: what containerd 2.x's default unpack configuration covers. */
+export const HOST_PLATFORM = `linux/${process.arch === 'arm64' ? 'arm64' : 'amd64'}`;
+
 export interface ContainerdImage {
   name: string;
   type: string;
@@ -46,6 +56,18 @@ export interface TestContainerd {
   /** [start, end] in ms of each `ctr images pull` that went through the stand-in apiclient. */
   pullIntervals(): Promise<Array<[number, number]>>;
   systemctlCalls(): Promise<string[]>;
+  /** How many `apiclient exec` calls were refused because the admin container was not running yet. */
+  adminRefusals(): Promise<number>;
+  /** Each `systemd-run` call's arguments. */
+  systemdRunCalls(): Promise<string[][]>;
+  /** containerd 2.x stand-in: the "Unpack configuration not supported, skipping" warnings its pulls logged. */
+  skippedUnpacks(): Promise<string[]>;
+  /** The fixture's `/local/host-containers` (admin SSH host keys, SSM agent state): {@link writePrivateHostState}. */
+  hostContainersDir: string;
+  /** Plays the instance's stop: runs the ExecStop= of every unit the script registered with systemd-run. */
+  shutdown(): Promise<void>;
+  /** The admin container is not running from now on, for `ms` (as just after boot). */
+  adminNotRunningFor(ms: number): Promise<void>;
   /** Runs `ctr -a <address> -n k8s.io <args>`. */
   ctr(...args: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -58,13 +80,43 @@ export const requireContainerdTools = (): void => {
   }
 };
 
+/**
+ * The not-running answer of `apiclient exec admin ...` before host-ctr has started the admin container's task.
+ * apiserver runs `ctr -a <host containerd> task exec --exec-id <id> admin <cmd>` (bottlerocket-core-kit
+ * sources/api/apiserver/src/server/exec/child.rs); ctr loads the task (containerd client/container.go `loadTask`:
+ * "no running task found: %w" around the tasks service's "task <id> not found: not found") and prints its error as
+ * `ctr: <error>` with exit status 1, which comes back through apiclient's joined output and exit code. (While the
+ * container does not exist at all yet, ctr says `container "admin" in namespace "default": not found` instead,
+ * containerd core/metadata/containers.go; the stand-in answers the task form only.)
+ */
+export const ADMIN_NOT_RUNNING = 'ctr: no running task found: task admin not found: not found';
+
+/**
+ * Stand-in for Bottlerocket's apiclient, as it behaves in the control container where SSM runs our script:
+ * - `apiclient exec <target> <cmd...>` runs <cmd...> in the target host container with stdin passed through and
+ *   closed at EOF, and exits with <cmd>'s exit code (apiclient src/exec.rs: the close frame's reason carries it).
+ * - stdout and stderr of <cmd> are ONE stream, delivered on apiclient's stdout: without a TTY the apiserver gives the
+ *   child one OS pipe for both (core-kit sources/api/apiserver/src/server/exec/child.rs `pipe_fds`;
+ *   sources/api/api-exec.md "We use an OS pipe to combine stdout and stderr"). So `2>file` on the caller's side
+ *   receives nothing, and anything the command says on stderr is mixed into its stdout.
+ * - until the admin container runs (SF_ADMIN_READY_AT, ms since the epoch), every exec answers ADMIN_NOT_RUNNING
+ *   with exit status 1, as ctr task exec does for a task that is not there.
+ * Left out: the WebSocket transport, the heartbeat, the PTY mode (only used when stdin/stdout are terminals), other
+ * targets than `admin` and commands other than `sheltie <cmd>` (sheltie is `nsenter -t 1 -a -- "$@"`,
+ * bottlerocket-admin-container sheltie: the stand-in runs <cmd> right here, as the host).
+ */
 const APICLIENT = `#!/bin/bash
-# Stand-in for Bottlerocket's apiclient: "apiclient exec admin sheltie <cmd...>" runs <cmd...> on this host.
 if [ "\${1:-}" != exec ] || [ "\${2:-}" != admin ] || [ "\${3:-}" != sheltie ]; then
   echo "stand-in apiclient: only 'exec admin sheltie <cmd...>' is supported" >&2
   exit 2
 fi
 shift 3
+now=$(date +%s%3N)
+if [ "$now" -lt "$(cat "$SF_TEST_DIR/admin-ready-at")" ]; then
+  echo "$now" >>"$SF_TEST_DIR/admin-refused.log"
+  echo '${ADMIN_NOT_RUNNING}'
+  exit 1
+fi
 is_pull=0
 if [ "\${1:-}" = ctr ]; then
   for ((k = 2; k < $#; k++)); do
@@ -73,23 +125,126 @@ if [ "\${1:-}" = ctr ]; then
 fi
 if [ $is_pull = 1 ]; then
   start=$(date +%s%3N)
-  "$@"
+  "$@" 2>&1
   rc=$?
   printf '%s %s\\n' "$start" "$(date +%s%3N)" >>"$SF_TEST_DIR/pulls.log"
   exit $rc
 fi
-exec "$@"
+exec "$@" 2>&1
 `;
 
+/**
+ * `ctr` as containerd 2.x's behaves, built on Debian's ctr 1.6 (the only containerd here). Sources, containerd
+ * release/2.1: cmd/ctr/commands/images/pull.go (without `--local` the pull goes to the transfer service with
+ * `image.WithUnpack(platform)` for each --platform; `--local` fetches in the client and unpacks every platform given,
+ * without a snapshotter-platform check); core/transfer/local/pull.go (each requested unpack must match the service's
+ * unpack configuration, else containerd logs "Unpack configuration not supported, skipping" and the pull still
+ * succeeds, fetched but not unpacked); plugins/transfer/plugin_defaults_other.go (the default unpack configuration is
+ * the host's platform only, `platforms.DefaultSpec()`).
+ * So: `version` reports v2.1.4; `images pull --local` is ctr 1.6's own pull (the same client-side path);
+ * `images pull` of the host's platform pulls and unpacks; of another platform it fetches without unpacking
+ * (ctr 1.6 `content fetch`, which stores the image with its labels) and logs the warning to transfer.log.
+ * Left out: the transfer service's progress output format and its other options.
+ */
+const CTR_2X = `#!/bin/bash
+REAL=/usr/bin/ctr
+args=("$@")
+for ((k = 0; k < \${#args[@]}; k++)); do
+  case "\${args[$k]}" in
+    version)
+      "$REAL" "$@" | sed -E 's/^( *Version: *).*/\\1v2.1.4/'
+      exit "\${PIPESTATUS[0]}" ;;
+    images|image|i)
+      [ "\${args[$((k + 1))]:-}" = pull ] || exec "$REAL" "$@"
+      use_local=0 platform='' rest=()
+      for ((m = k + 2; m < \${#args[@]}; m++)); do
+        a=\${args[$m]}
+        if [ "$a" = --local ]; then use_local=1; continue; fi
+        if [ "$a" = --platform ]; then platform=\${args[$((m + 1))]}; fi
+        rest+=("$a")
+      done
+      if [ $use_local = 1 ] || [ "$platform" = "$SF_HOST_PLATFORM" ] || [ -z "$platform" ]; then
+        exec "$REAL" "\${args[@]:0:$k}" images pull "\${rest[@]}"
+      fi
+      printf 'level=warning msg="Unpack configuration not supported, skipping" platform=%s snapshotter=\\n' "$platform" >>"$SF_TEST_DIR/transfer.log"
+      exec "$REAL" "\${args[@]:0:$k}" content fetch "\${rest[@]}" ;;
+    -*) ;;
+  esac
+done
+exec "$REAL" "$@"
+`;
+
+/**
+ * Stand-in for the host's systemctl: records its arguments and succeeds (there is no kubelet in the tests), except
+ * `is-active [--quiet] <unit>`, which answers as systemctl does: "active" and 0 for a unit systemd-run registered,
+ * else "inactive" and 3 (systemctl(1), "is-active": non-zero when not active; LSB status 3 "not running").
+ */
 const SYSTEMCTL = `#!/bin/bash
-# Stand-in for the host's systemctl: there is no kubelet in the tests.
 printf '%s\\n' "$*" >>"$SF_TEST_DIR/systemctl.log"
+if [ "\${1:-}" = is-active ]; then
+  quiet=0 unit=''
+  for a in "\${@:2}"; do case "$a" in --quiet|-q) quiet=1 ;; *) unit=$a ;; esac; done
+  if grep -q -F -- "--unit=$unit" "$SF_TEST_DIR/systemd-run.log" 2>/dev/null; then
+    [ $quiet = 1 ] || echo active
+    exit 0
+  fi
+  [ $quiet = 1 ] || echo inactive
+  exit 3
+fi
+`;
+
+/**
+ * Stand-in for the host's systemd-run: records each call (arguments separated by TAB) and succeeds. The unit is not
+ * started: `shutdown()` plays what systemd does to it when the instance stops (runs its ExecStop=).
+ */
+const SYSTEMD_RUN = `#!/bin/bash
+(IFS=$'\\t'; printf '%s\\n' "$*") >>"$SF_TEST_DIR/systemd-run.log"
 `;
 
 /**
  * Starts containerd. With `diskBytes`, its root lives on a tmpfs of that size (a too-small data volume).
  */
-export const startContainerd = async (options: { diskBytes?: number } = {}): Promise<TestContainerd> => {
+export interface ContainerdOptions {
+  /** Bytes of the tmpfs the containerd root lives on (a data volume that is too small; needs root: mount). */
+  diskBytes?: number;
+  /**
+   * The admin container does not run until this long after start: apiclient exec answers {@link ADMIN_NOT_RUNNING}.
+   * On a real host it starts when host-ctr has pulled and started it, some seconds after boot. @default 0
+   */
+  adminReadyAfterMs?: number;
+  /** 2 puts the containerd 2.x `ctr` stand-in ({@link CTR_2X}) first on PATH. @default 1 (Debian's ctr 1.6 as is) */
+  containerdMajor?: 1 | 2;
+}
+
+/** The instance ID whose SSM agent state the fixture's host-containers directory holds. */
+export const FIXTURE_INSTANCE_ID = 'i-0123456789abcdef0';
+
+/**
+ * Writes, under `<dir>/host-containers`, the builder's private state as Bottlerocket lays it out on the data volume
+ * (host-ctr mounts `/local/host-containers/<name>` at `/.bottlerocket/host-containers/current`, core-kit
+ * sources/host-ctr/cmd/host-ctr/main.go `withDefaultMounts`): the admin container's SSH host keys
+ * (bottlerocket-admin-container start_admin.sh, `${PERSISTENT_STORAGE_BASE_DIR}/etc/ssh/ssh_host_<alg>_key[.pub]`
+ * for rsa, ecdsa, ed25519) and the SSM agent's state (bottlerocket-control-container Dockerfile links
+ * /var/lib/amazon/ssm to `current/ssm`; amazon-ssm-agent agent/appconfig: `<instance>/document/orchestration`,
+ * `.../document/state/completed`, `credentials`, `Vault`).
+ */
+const writePrivateHostState = async (hostContainers: string): Promise<void> => {
+  const ssh = join(hostContainers, 'admin', 'etc', 'ssh');
+  const ssm = join(hostContainers, 'control', 'ssm');
+  const orchestration = join(ssm, FIXTURE_INSTANCE_ID, 'document', 'orchestration', '5f1b2c3d-0000-4000-8000-000000000000', 'awsrunShellScript', '0.awsrunShellScript');
+  const completed = join(ssm, FIXTURE_INSTANCE_ID, 'document', 'state', 'completed');
+  await Promise.all([mkdir(ssh, { recursive: true }), mkdir(orchestration, { recursive: true }), mkdir(completed, { recursive: true }), mkdir(join(ssm, 'Vault', 'Store'), { recursive: true })]);
+  for (const alg of ['rsa', 'ecdsa', 'ed25519']) {
+    await writeFile(join(ssh, `ssh_host_${alg}_key`), `private ${alg} host key\n`, { mode: 0o600 });
+    await writeFile(join(ssh, `ssh_host_${alg}_key.pub`), `public ${alg} host key\n`);
+  }
+  await writeFile(join(orchestration, '_script.sh'), 'the pull script\n');
+  await writeFile(join(orchestration, 'stdout'), 'SNAPSHOT_FACTORY_SUMMARY\n');
+  await writeFile(join(completed, '5f1b2c3d-0000-4000-8000-000000000000'), '{"DocumentInformation":{}}\n');
+  await writeFile(join(ssm, 'credentials'), '[default]\naws_access_key_id = ASIAEXAMPLE\n');
+};
+
+export const startContainerd = async (options: ContainerdOptions = {}): Promise<TestContainerd> => {
   requireContainerdTools();
   const dir = await mkdtemp(join(tmpdir(), 'sf-containerd-'));
   const root = join(dir, 'root');
@@ -102,9 +257,14 @@ export const startContainerd = async (options: { diskBytes?: number } = {}): Pro
     await run('mount', ['-t', 'tmpfs', '-o', `size=${options.diskBytes}`, 'tmpfs', root]);
     mounted = true;
   }
-  await writeFile(join(binDir, 'apiclient'), APICLIENT);
-  await writeFile(join(binDir, 'systemctl'), SYSTEMCTL);
-  await Promise.all([chmod(join(binDir, 'apiclient'), 0o755), chmod(join(binDir, 'systemctl'), 0o755)]);
+  const tools: Record<string, string> = { apiclient: APICLIENT, systemctl: SYSTEMCTL, 'systemd-run': SYSTEMD_RUN };
+  if (options.containerdMajor === 2) tools.ctr = CTR_2X;
+  for (const [name, text] of Object.entries(tools)) {
+    await writeFile(join(binDir, name), text);
+    await chmod(join(binDir, name), 0o755);
+  }
+  const hostContainersDir = join(dir, 'local', 'host-containers');
+  await writePrivateHostState(hostContainersDir);
   const config = join(dir, 'config.toml');
   await writeFile(
     config,
@@ -174,6 +334,9 @@ export const startContainerd = async (options: { diskBytes?: number } = {}): Pro
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
+  // The host "starts" now that containerd serves: the admin container runs adminReadyAfterMs later.
+  await writeFile(join(dir, 'admin-ready-at'), String(Date.now() + (options.adminReadyAfterMs ?? 0)));
+
   const images = async (): Promise<ContainerdImage[]> => {
     const lines = (await ctr('images', 'ls')).trim().split('\n').slice(1).filter(Boolean);
     return lines.map((line) => {
@@ -195,11 +358,29 @@ export const startContainerd = async (options: { diskBytes?: number } = {}): Pro
     address,
     root,
     binDir,
-    env: { ...process.env, PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`, SF_TEST_DIR: dir },
+    env: { ...process.env, PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`, SF_TEST_DIR: dir, SF_HOST_PLATFORM: HOST_PLATFORM },
     images,
     pullIntervals: async () =>
       (await readLines(join(dir, 'pulls.log'))).map((line) => line.split(' ').map(Number) as [number, number]),
     systemctlCalls: () => readLines(join(dir, 'systemctl.log')),
+    adminRefusals: async () => (await readLines(join(dir, 'admin-refused.log'))).length,
+    systemdRunCalls: async () => (await readLines(join(dir, 'systemd-run.log'))).map((line) => line.split('\t')),
+    skippedUnpacks: () => readLines(join(dir, 'transfer.log')),
+    hostContainersDir,
+    adminNotRunningFor: (ms: number) => writeFile(join(dir, 'admin-ready-at'), String(Date.now() + ms)),
+    shutdown: async () => {
+      // What systemd does to a transient unit when the instance stops: runs its ExecStop= command line.
+      for (const call of (await readLines(join(dir, 'systemd-run.log'))).map((line) => line.split('\t'))) {
+        const stops = call.flatMap((arg, index) => {
+          const value = arg.startsWith('--property=') ? arg.slice(11) : call[index - 1] === '-p' ? arg : '';
+          return value.startsWith('ExecStop=') ? [value.slice('ExecStop='.length)] : [];
+        });
+        for (const line of stops) {
+          const [file = '', ...args] = line.split(' ').filter(Boolean);
+          await run(file, args);
+        }
+      }
+    },
     ctr,
     stop,
   };
