@@ -6,11 +6,17 @@
  * instance stopped, snapshot completed), and from the execution output when the workflow noticed it. Prints the
  * time lost per event, the build's duration, and the state transitions and Lambda invocations per build.
  * Durations are the simulated AWS's (simulation/aws/ec2.ts, ssm-commands.ts), not real AWS's.
+ *
+ * Then Step Functions' quotas (simulation/sfn-quotas.ts): the largest payload at the largest input in each layout
+ * (which state, bytes, share of the 256 KiB quota), and the history events of a typical build (quota 25,000).
  */
 import '../simulation/environment';
 import type { AslDefinition, SimulationReport } from '../simulation/run-state-machine';
 import { loadDefinition, runSimulation } from '../simulation/run-state-machine';
 import { createSimulatedAccount } from '../simulation/aws/account';
+import { maximumInput } from '../simulation/max-input';
+import { PAYLOAD_LIMIT_BYTES, lambdaInvokeResult, payloadBytes } from '../simulation/sfn-quotas';
+import { HISTORY_EVENT_LIMIT } from '../simulation/execution-history';
 
 type Intervals = { WaitForSsmAgent: number; WaitForPull: number; WaitForStop: number; WaitForSnapshot: number };
 
@@ -118,3 +124,43 @@ console.log(`Poll intervals (SSM agent / pull / stop / snapshot), one build, mea
 console.log('seconds lost between an AWS event and the workflow noticing it; transitions and Lambda invocations per build\n');
 console.log(`${'intervals'.padEnd(22)}${'agent'.padStart(8)}${'pull'.padStart(8)}${'stop'.padStart(8)}${'snap'.padStart(8)}${'lost'.padStart(8)}${'build s'.padStart(8)}${'trans'.padStart(8)}${'lambda'.padStart(8)}`);
 for (const row of rows) console.log(row);
+
+console.log('\nLargest payload at the largest input: 100 images x 2 architectures (quota 262,144 bytes per state input/output and Task result)');
+const builtOutputs = new Map<string, { snapshots: { platforms: string[]; images: unknown[] }[] }>();
+for (const pinned of [false, true]) {
+  for (const layout of ['per-architecture', 'combined'] as const) {
+    const report = await runSimulation({ input: maximumInput(layout, { pinned }) });
+    if (report.status === 'SUCCEEDED') builtOutputs.set(layout, report.output as never);
+    const largest = report.largestPayload!;
+    const where = `${largest.state} ${largest.kind}${largest.index === undefined ? '' : ` [${largest.index}]`}`;
+    const ended = report.status === 'SUCCEEDED' ? 'built' : `ended ${report.status} at ${report.cause?.split(':')[0]}`;
+    console.log(
+      `  ${(pinned ? '520-char pinned' : '384-char tag').padEnd(16)} ${layout.padEnd(17)} ${String(largest.bytes).padStart(7)} bytes ${((largest.bytes / PAYLOAD_LIMIT_BYTES) * 100).toFixed(1).padStart(5)} %  ${where}; ${ended}`,
+    );
+  }
+}
+
+// send-pull-command refuses 100 pinned 520-character references (one SSM command cannot carry the script), so their
+// execution output is computed: the tag build's output with the pinned references and their digests in its images.
+const pinnedImages = maximumInput('combined', { pinned: true }).images;
+for (const [layout, output] of builtOutputs) {
+  const swapped = {
+    ...output,
+    snapshots: output.snapshots.map((snapshot) => ({
+      ...snapshot,
+      images: pinnedImages.flatMap((reference) => snapshot.platforms.map((platform) => ({ reference, platform, digest: reference.slice(reference.indexOf('@') + 1) }))),
+    })),
+  };
+  const bytes = payloadBytes(lambdaInvokeResult(swapped, '00000000-0000-4000-8000-000000000000'));
+  console.log(`  ${'520-char pinned'.padEnd(16)} ${layout.padEnd(17)} ${String(bytes).padStart(7)} bytes ${((bytes / PAYLOAD_LIMIT_BYTES) * 100).toFixed(1).padStart(5)} %  PublishSnapshot task result, computed`);
+}
+
+console.log(`\nExecution history of a typical build (quota ${HISTORY_EVENT_LIMIT.toLocaleString('en-US')} events)`);
+for (const [label, input] of [
+  ['6 images, x86_64', { images: WORKLOADS[1] }],
+  ['6 images, x86_64 + arm64', { images: WORKLOADS[1], architectures: ['x86_64', 'arm64'] }],
+  ['20 images, x86_64 + arm64', { images: WORKLOADS[2], architectures: ['x86_64', 'arm64'] }],
+] as const) {
+  const report = await runSimulation({ input });
+  console.log(`  ${label.padEnd(28)} ${String(report.historyEvents).padStart(6)} events (${((report.historyEvents / HISTORY_EVENT_LIMIT) * 100).toFixed(1)} %), ${report.stateTransitions} state transitions`);
+}

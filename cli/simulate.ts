@@ -9,6 +9,7 @@ import '../simulation/environment';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { FAULT_GRAMMAR, parseFaultSpec, type FaultSpec } from '../simulation/scenarios/faults';
 import { runSimulation, type SimulationEvent, type SimulationReport } from '../simulation/run-state-machine';
+import { PAYLOAD_LIMIT_BYTES } from '../simulation/sfn-quotas';
 import { architecturesFromPlatforms, splitImageList } from './snapshot-flags';
 
 /** `+HH:MM:SS` of virtual time since the execution started. */
@@ -49,7 +50,7 @@ export const summarizeTask = (state: string, output: Any): string => {
     case 'SendPullCommand':
       return `command ${result?.commandId}`;
     case 'CheckPullCommand':
-      return result?.done ? `done: ${(result.images as Any[]).length} image(s) pulled` : `${result?.status}`;
+      return result?.done ? `done: ${result.pulled} image pull(s) verified` : `${result?.status}`;
     case 'StopInstance':
       return 'stop requested';
     case 'CheckInstanceStopped':
@@ -99,6 +100,13 @@ export const createProgressFormatter = () => {
   };
 };
 
+/** `12,345 bytes (4.7 % of 256 KiB, PrepareBuild task result)`. */
+export const largestPayloadText = (report: Pick<SimulationReport, 'largestPayload'>): string => {
+  const largest = report.largestPayload;
+  if (!largest) return 'none';
+  return `${largest.bytes.toLocaleString('en-US')} bytes (${((largest.bytes / PAYLOAD_LIMIT_BYTES) * 100).toFixed(1)} % of 256 KiB, ${largest.state} ${largest.kind})`;
+};
+
 const firstLine = (text: string | undefined): string => (text ?? '').split('\n')[0]!.slice(0, 300);
 
 /** The run as JSON: outcome, figures and the event log without the bulky state payloads. */
@@ -111,6 +119,8 @@ export const reportJson = (report: SimulationReport) => ({
   stateTransitions: report.stateTransitions,
   lambdaInvocations: report.lambdaInvocations,
   invocationsByFunction: report.invocationsByFunction,
+  historyEvents: report.historyEvents,
+  largestPayload: report.largestPayload,
   leftovers: report.leftovers,
   iam: { evaluated: report.iam.evaluated, denied: report.iam.denied, byAction: report.iam.byAction },
   events: report.events.map(({ input: _input, output: _output, ...event }) => event),
@@ -184,7 +194,8 @@ export const main = async (argv: readonly string[], out: (line: string) => void 
     if (report.status === 'SUCCEEDED') out(JSON.stringify(report.output, null, 2));
     else out(`${report.status}: ${report.error}\ncause: ${report.cause}`);
     out(
-      `\nvirtual time ${formatElapsed(report.durationMs).slice(1)}, ${report.stateTransitions} state transitions, ${report.lambdaInvocations} Lambda invocations` +
+      `\nvirtual time ${formatElapsed(report.durationMs).slice(1)}, ${report.stateTransitions} state transitions, ${report.lambdaInvocations} Lambda invocations, ` +
+        `${report.historyEvents} history events (quota 25,000), largest payload ${largestPayloadText(report)}` +
         (report.leftovers.instances.length || report.leftovers.snapshotsInError.length ? `; LEFT OVER: ${JSON.stringify(report.leftovers)}` : ''),
     );
     out(iamSummary(report));

@@ -3,7 +3,9 @@
  * (functions/lib/pull-script.ts). The Choice loops through `WaitForPull` while `done` is false.
  *
  * On success, every requested image x platform must be in the report with the digest prepare-build resolved
- * (when it resolved one): nothing the user asked for is silently dropped.
+ * (when it resolved one): nothing the user asked for is silently dropped. The result counts the verified pulls
+ * (`pulled`) instead of listing them: the list is the plan's, and repeating it in the state would cost up to a
+ * quarter of Step Functions' 256 KiB payload quota per platform (docs/architecture.md, "Payload budget").
  *
  * Throws `PullFailedError` (the script failed, an image is missing from the report, or an image's digest changed
  * since it was resolved), `DataVolumeTooSmallError` (the data volume ran out of space), `PullCommandTimedOutError`
@@ -25,7 +27,7 @@ import {
 } from './lib/errors';
 import { parseImageReference } from './lib/image-reference';
 import { gibDown, gibUp, parsePullReport, type PullReport } from './lib/pull-script';
-import { buildTargetSchema, instanceSchema, pullCommandSchema, type PulledImage } from './lib/schemas';
+import { buildTargetSchema, instanceSchema, pullCommandSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 import { summarizeList } from './lib/tags';
 
@@ -38,7 +40,8 @@ type Input = z.infer<typeof inputSchema>;
 type Output = {
   done: boolean;
   status: string;
-  images: PulledImage[];
+  /** Image x platform pulls verified against the plan; 0 until done. */
+  pulled: number;
   checkedAt: string;
   /** Present when SSM truncated the report: the script's own summary vouches for the pulls not listed. */
   reportTruncated?: boolean;
@@ -57,8 +60,8 @@ const describeFailures = (report: PullReport): string =>
     '; ',
   );
 
-/** Fails unless the report accounts for every requested image x platform with the expected digest. */
-const verifyReport = (report: PullReport, build: Input['build'], commandId: string): PulledImage[] => {
+/** Fails unless the report accounts for every requested image x platform with the expected digest; returns their count. */
+const verifyReport = (report: PullReport, build: Input['build'], commandId: string): number => {
   if (!report.summary) {
     throw new PullFailedError(`pull command ${commandId} succeeded but printed no report; the script did not run as generated.`);
   }
@@ -83,7 +86,7 @@ const verifyReport = (report: PullReport, build: Input['build'], commandId: stri
     problems.push(`the report was truncated by SSM and its summary counts ${report.summary.ok} successful pulls of ${build.images.length * build.platforms.length}`);
   }
   if (problems.length > 0) throw new PullFailedError(`pull command ${commandId}: ${summarizeList(problems, DETAIL_MAX, '; ')}`);
-  return report.images;
+  return build.images.length * build.platforms.length;
 };
 
 const failure = (invocation: GetCommandInvocationCommandOutput, build: Input['build'], commandId: string): Error => {
@@ -112,7 +115,7 @@ const run = async ({ build, instance, pull }: Input): Promise<Output> => {
           `${build.limits.pullSeconds} s (limits.pullSeconds raises it).`,
       );
     }
-    return { done: false, status, images: [], checkedAt: checkedAt.toISOString() };
+    return { done: false, status, pulled: 0, checkedAt: checkedAt.toISOString() };
   };
 
   let invocation: GetCommandInvocationCommandOutput;
@@ -143,8 +146,8 @@ const run = async ({ build, instance, pull }: Input): Promise<Output> => {
   if (status !== 'Success') throw failure(invocation, build, commandId);
 
   const report = parsePullReport(invocation.StandardOutputContent ?? '');
-  const images = verifyReport(report, build, commandId);
-  return { done: true, status, images, checkedAt: checkedAt.toISOString(), ...(report.truncated ? { reportTruncated: true } : {}) };
+  const pulled = verifyReport(report, build, commandId);
+  return { done: true, status, pulled, checkedAt: checkedAt.toISOString(), ...(report.truncated ? { reportTruncated: true } : {}) };
 };
 
 /** Handler of the `CheckPullCommand` state. */

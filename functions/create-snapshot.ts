@@ -3,6 +3,8 @@
  *
  * The description always fits EC2's 255 characters and tag values 256, however long the image list: both name as many
  * whole images as fit and then `(+N more)`; the full list is in the execution output and the published parameter.
+ * The images are the plan's (`build.images`, with their resolved digests): check-pull-command has verified that the
+ * builder pulled exactly those before the instance was stopped.
  * A retried call adopts the snapshot the first attempt started instead of starting a second one.
  *
  * Throws `DataVolumeNotFoundError` (no volume attached at `/dev/xvdb`), `InstanceLostError` (the instance is gone),
@@ -15,7 +17,7 @@ import { z } from 'zod';
 import { ec2 } from './lib/clients';
 import { AwsRequestError, DataVolumeNotFoundError, InstanceLostError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
-import { buildTargetSchema, instanceSchema, pullStatusSchema, type BuildTarget, type CreatedSnapshot } from './lib/schemas';
+import { buildTargetSchema, instanceSchema, type BuildTarget, type CreatedSnapshot } from './lib/schemas';
 import { defineStage } from './lib/stage';
 import { EC2_TAG_LIMITS, TAG_EXECUTION, factoryTags, summarizeList, type Tag } from './lib/tags';
 
@@ -27,15 +29,12 @@ export const TAG_IMAGE_COUNT = 'snapshot-factory:image-count';
 const inputSchema = z.object({
   build: buildTargetSchema,
   instance: instanceSchema,
-  pullStatus: pullStatusSchema.partial({ status: true, checkedAt: true, done: true }).optional(),
 });
 type Input = z.infer<typeof inputSchema>;
 
-/** `reference@digest` of each pulled image (one per reference; platforms share the reference), else the requested list. */
-export const imageList = (build: Pick<BuildTarget, 'images'>, pulled: { reference: string; digest: string }[] = []): string[] => {
-  if (pulled.length) return [...new Set(pulled.map((image) => `${image.reference}@${image.digest}`))];
-  return build.images.map((image) => (image.digest ? `${image.reference}@${image.digest}` : image.reference));
-};
+/** `reference@digest` of each image (platforms share the reference); a reference pinned by digest stays as it is. */
+export const imageList = (build: Pick<BuildTarget, 'images'>): string[] =>
+  build.images.map((image) => (image.digest && !image.reference.includes('@') ? `${image.reference}@${image.digest}` : image.reference));
 
 export const snapshotDescription = (build: Pick<BuildTarget, 'recipe' | 'architecture'>, images: string[]): string => {
   const head = `Bottlerocket image cache ${build.recipe}/${build.architecture}: `;
@@ -93,14 +92,14 @@ const existingSnapshot = async (build: BuildTarget, volumeId: string): Promise<C
   return { snapshotId: found.SnapshotId, volumeId, startedAt: (found.StartTime ?? new Date()).toISOString() };
 };
 
-const run = async ({ build, instance, pullStatus }: Input): Promise<CreatedSnapshot> => {
+const run = async ({ build, instance }: Input): Promise<CreatedSnapshot> => {
   const volumeId = await dataVolumeOf(instance.instanceId);
   const adopted = await existingSnapshot(build, volumeId);
   if (adopted) {
     logger.info('adopting the snapshot this execution already started', { ...adopted });
     return adopted;
   }
-  const images = imageList(build, pullStatus?.images);
+  const images = imageList(build);
   const out = await callAws(`ec2:CreateSnapshot ${volumeId}`, () =>
     ec2.send(
       new CreateSnapshotCommand({

@@ -16,7 +16,7 @@ import { InvalidInputError } from './lib/errors';
 import { parseImageReference } from './lib/image-reference';
 import { resolveAndCompare, type CurrentSnapshot, type FreshnessResult } from './lib/freshness';
 import { defaultRecipeName, layoutSchema, type Layout } from './lib/recipes';
-import { PLATFORM_OF, buildTargetSchema, type Architecture, type BuildTarget } from './lib/schemas';
+import { PLATFORM_OF, buildTargetSchema, type Architecture, type BuildTarget, type Image, type PlanCommon, type PlannedBuild } from './lib/schemas';
 import { defineStage, describeIssues } from './lib/stage';
 import { EC2_TAG_LIMITS } from './lib/tags';
 
@@ -87,8 +87,13 @@ export interface BuildPlan {
   reason: FreshnessResult['reason'];
   layout: Layout;
   architectures: Architecture[];
-  /** The builds to run, each image with its resolved digests. Empty when `UP_TO_DATE`. */
-  builds: BuildTarget[];
+  /**
+   * The images, once for every build, with their resolved digests (`digest`, and `platformDigests` where a
+   * platform's manifest differs). The Map merges them into each iteration's `build`.
+   */
+  common: PlanCommon;
+  /** The builds to run, without their images (those are in `common`). Empty when `UP_TO_DATE`. */
+  builds: PlannedBuild[];
   /** The recipe's current snapshots whose digest set equals this build's (all of them when `UP_TO_DATE`). */
   current: CurrentSnapshot[];
 }
@@ -103,9 +108,27 @@ const run = async ({ executionName, input }: Input): Promise<BuildPlan> => {
     ...plan,
     status: freshness.upToDate ? 'UP_TO_DATE' : 'BUILD',
     reason: freshness.reason,
-    builds: freshness.upToDate ? [] : freshness.builds,
+    common: { images: commonImages(freshness.builds) },
+    builds: freshness.upToDate ? [] : freshness.builds.map(({ images: _images, platformDigests: _digests, ...build }) => build),
     current: freshness.current,
   };
+};
+
+/**
+ * The builds' images once: each with its digest and, per platform any build pulls, the platform's manifest digest
+ * where it differs from it. Every build pulls the same images (only the platforms differ), so nothing is lost.
+ */
+export const commonImages = (builds: readonly BuildTarget[]): Image[] => {
+  const images = new Map<string, Image>();
+  for (const build of builds) {
+    for (const image of build.images) if (!images.has(image.reference)) images.set(image.reference, { reference: image.reference, digest: image.digest });
+    for (const { reference, platform, digest } of build.platformDigests ?? []) {
+      const image = images.get(reference);
+      if (!image || digest === image.digest) continue;
+      image.platformDigests = { ...image.platformDigests, [platform]: digest };
+    }
+  }
+  return [...images.values()];
 };
 
 /** Validates the execution input, naming the first bad fields. */
@@ -120,7 +143,11 @@ export const parseExecutionInput = (input: unknown): ExecutionInput => {
  *
  * @example planBuild('exec-1', { images: ['public.ecr.aws/nginx/nginx:1.27'] }, buildDefaultsSchema.parse({}))
  */
-export const planBuild = (executionName: string, request: ExecutionInput, defaults: BuildDefaults): Omit<BuildPlan, 'reason' | 'current'> => {
+export const planBuild = (
+  executionName: string,
+  request: ExecutionInput,
+  defaults: BuildDefaults,
+): Omit<BuildPlan, 'reason' | 'current' | 'common' | 'builds'> & { builds: BuildTarget[] } => {
   const layout = request.layout ?? defaults.layout;
   const architectures = unique(request.architectures ?? defaults.architectures, 'architectures');
   const images = unique(request.images, 'images');

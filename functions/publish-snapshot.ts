@@ -12,6 +12,11 @@
  * 4. puts one `Snapshot Ready` event per snapshot on the default EventBridge bus (source `snapshot-factory`).
  * Returns the execution's output: status `BUILT`, the recipe, each snapshot with its images and timings.
  *
+ * The images come from the plan (`plan.common.images` x the planned build's platforms, with the digests prepare-build
+ * resolved), not from the Map's results: check-pull-command verified, before the builder stopped, that it pulled
+ * every one of them with exactly that digest, so the plan's list is what the snapshot holds, and the state need not
+ * carry a second copy (docs/architecture.md, "Payload budget").
+ *
  * Throws TransientAwsError (retryable), AccessDeniedError, AwsRequestError, InvalidInputError.
  */
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
@@ -29,25 +34,22 @@ import {
   snapshotIdParameterName,
   type PlatformDigest,
 } from './lib/current-snapshot';
-import { AwsRequestError, TransientAwsError, callAws } from './lib/errors';
+import { AwsRequestError, InvalidInputError, TransientAwsError, callAws } from './lib/errors';
 import { logger } from './lib/logger';
 import { RESULT_PARAMETER_ENV, resultParameterNames } from './lib/result-parameter';
 import { defineStage } from './lib/stage';
-import { architectureSchema, pulledImageSchema, type Architecture } from './lib/schemas';
+import { architectureSchema, digestForPlatform, planCommonSchema, type Architecture, type PlanCommon } from './lib/schemas';
 
 export const EVENT_SOURCE = 'snapshot-factory';
 export const EVENT_DETAIL_TYPE = 'Snapshot Ready';
 /** PutEvents' limit on one entry (Source + DetailType + Detail + Resources + Time), in bytes. */
 export const EVENT_ENTRY_LIMIT_BYTES = 256 * 1024;
 
-const platformDigestSchema = z.object({ reference: z.string(), platform: z.string(), digest: z.string() });
-
 const planBuildSchema = z
   .object({
     architecture: architectureSchema,
     platforms: z.array(z.string()).min(1),
     digestSet: z.string().optional(),
-    platformDigests: z.array(platformDigestSchema).optional(),
   })
   .passthrough();
 
@@ -56,6 +58,7 @@ const inputSchema = z.object({
     .object({
       recipe: z.string().min(1),
       executionName: z.string().optional(),
+      common: planCommonSchema,
       builds: z.array(planBuildSchema).default([]),
     })
     .passthrough(),
@@ -67,7 +70,6 @@ const inputSchema = z.object({
           platforms: z.array(z.string()).min(1),
           snapshotId: z.string().startsWith('snap-'),
           volumeSizeGiB: z.number().int().optional(),
-          images: z.array(pulledImageSchema).default([]),
           timings: z.record(z.string(), z.string()).default({}),
         })
         .passthrough(),
@@ -88,7 +90,8 @@ export interface PublishedSnapshot {
   parameters: { snapshotId: string; digestSet: string }[];
   /** Result parameters (setting `resultParameterName`) written with this snapshot's ID; empty when not set. */
   resultParameters: string[];
-  images: z.infer<typeof pulledImageSchema>[];
+  /** Each image x platform the snapshot holds, with its manifest digest. */
+  images: PlatformDigest[];
   timings: Record<string, string>;
   /** Seconds from the earliest timing to each timing, and `total`. */
   durationsSeconds: Record<string, number>;
@@ -115,7 +118,7 @@ const run = async (input: Input): Promise<PublishOutput> => {
 
   for (const [index, build] of input.builds.entries()) {
     const planned = plan.builds.find((b) => b.architecture === build.architecture);
-    const platformDigests = platformDigestsOf(build, planned);
+    const platformDigests = platformDigestsOf(build, plan.common);
     // The skip check hashes what prepare-build resolved; reuse that hash so the two always agree.
     const digestSet = planned?.digestSet ?? digestSetHash(platformDigests);
     const servesArchitectures = servedArchitectures(build);
@@ -165,7 +168,7 @@ const run = async (input: Input): Promise<PublishOutput> => {
       digestSet,
       parameters,
       resultParameters,
-      images: build.images,
+      images: platformDigests,
       timings: build.timings,
       durationsSeconds: durationsOf(build.timings),
     });
@@ -176,11 +179,15 @@ const run = async (input: Input): Promise<PublishOutput> => {
   return { status: 'BUILT', recipe: plan.recipe, executionName: plan.executionName, publishedAt, snapshots };
 };
 
-/** The per-platform digests the snapshot holds: resolved ones when prepare-build had them, else the pull report's. */
-const platformDigestsOf = (build: CompletedBuild, planned: z.infer<typeof planBuildSchema> | undefined): PlatformDigest[] =>
-  planned?.platformDigests?.length
-    ? planned.platformDigests
-    : build.images.map(({ reference, platform, digest }) => ({ reference, platform, digest }));
+/** The per-platform digests the snapshot holds: the plan's images on the build's platforms (image-major, as hashed). */
+const platformDigestsOf = (build: CompletedBuild, common: PlanCommon): PlatformDigest[] =>
+  common.images.flatMap((image) =>
+    build.platforms.map((platform) => {
+      const digest = digestForPlatform(image, platform);
+      if (!digest) throw new InvalidInputError(`plan.common.images: ${image.reference} has no resolved digest for ${platform}; prepare-build resolves every image`);
+      return { reference: image.reference, platform, digest };
+    }),
+  );
 
 /** A snapshot serves every architecture whose platform it holds, so combined-layout consumers read it under either. */
 const servedArchitectures = (build: CompletedBuild): Architecture[] => {

@@ -22,6 +22,9 @@ import { runAsFunction } from './iam/caller';
 import type { IamEvaluation, IamFigures } from './iam/evaluator';
 import { installSimulatedIam, useDeployedEnvironment } from './iam/install';
 import { SimulatedRegistries } from './registries';
+import type { HistoryEvent } from './execution-history';
+import { SnapshottingStateMachine } from './runner-events';
+import { ExecutionQuotas, assertExecutionInputFits, assertNoDataLimitCatch, type PayloadMeasurement, type QuotaOptions } from './sfn-quotas';
 import { applyFaults, missingImages, parseFaultSpec, type FaultSpec, type TaskHooks } from './scenarios/faults';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -145,6 +148,8 @@ export interface SimulationOptions {
   settleMs?: number;
   /** Changes the deployed template's resolved policies before the run (tests plant a wrong condition). */
   transformDeployment?: (deployment: Deployment) => Deployment;
+  /** Step Functions' quotas (simulation/sfn-quotas.ts); AWS's unless a test lowers them. */
+  quotas?: QuotaOptions;
 }
 
 export interface SimulationReport {
@@ -166,8 +171,18 @@ export interface SimulationReport {
   leftovers: { instances: string[]; snapshotsInError: string[] };
   /** IAM checks of the run (simulation/iam/): counts, per action, and each check with its principal. */
   iam: IamFigures & { evaluations: IamEvaluation[] };
+  /** The execution history as GetExecutionHistory would list it (simulation/execution-history.ts). */
+  history: HistoryEvent[];
+  /** Events in {@link history}: what counts against Step Functions' 25,000-event quota. */
+  historyEvents: number;
+  /** The largest payload (state input/output, Task parameters/result, execution input/output) of the run. */
+  largestPayload?: PayloadMeasurement;
 }
 
+const SFN_ROLE_ARN = 'arn:aws:iam::111122223333:role/snapshot-factory-state-machine';
+/** Each Task's resource and TimeoutSeconds, as its TaskScheduled events show them. */
+const taskResources = (definition: AslDefinition) =>
+  new Map(allStates(definition).filter(([, s]) => s.Type === 'Task').map(([name, s]) => [name, { resource: s.Resource as string, timeoutSeconds: s.TimeoutSeconds as number | undefined }]));
 const FAKE_ARN = (name: string) => `arn:aws:lambda:us-west-2:111122223333:function:snapshot-factory-${name}`;
 export const DEFAULT_START = Date.parse('2026-01-05T09:00:00.000Z');
 
@@ -187,6 +202,8 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
   const handlers = await loadHandlers(bindings);
   const substitutions = Object.fromEntries(bindings.map((b) => [b.substitution, FAKE_ARN(b.functionName)]));
   const definition = substitute(options.transformDefinition ? options.transformDefinition(structuredClone(raw)) : raw, substitutions);
+  assertNoDataLimitCatch(allStates(definition));
+  assertExecutionInputFits(options.input, options.quotas?.payloadLimitBytes);
 
   // An account that already lived through earlier runs keeps its clock moving forward: restarting at the same
   // instant would make its resources' ages negative (a completed snapshot would look pending again).
@@ -206,17 +223,21 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
     if (!options.registries) publishInputImages(options.input, registries, account, missingImages(faults));
     applyFaults(faults, { account, registries, hooks });
 
+    let halt = () => undefined as void;
+    const quotas = new ExecutionQuotas({ ...options.quotas, tasks: taskResources(definition), roleArn: SFN_ROLE_ARN }, () => halt());
     const invocationsByFunction: Record<string, number> = {};
     const taskResourceLocalHandlers = Object.fromEntries(
       bindings.map((binding) => [
         binding.state,
-        async (request: unknown) => {
-          const payload = (request as { Payload?: unknown }).Payload;
-          invocationsByFunction[binding.functionName] = (invocationsByFunction[binding.functionName] ?? 0) + 1;
-          for (const hook of hooks.get(binding.state) ?? []) hook(payload);
-          const result = await runAsFunction(binding.functionName, () => handlers.get(binding.functionName)!(payload));
-          return { Payload: result } as never;
-        },
+        // quotas.invokeTask measures the request and wraps the result as lambda:invoke returns it ({ Payload, ... });
+        // runAsFunction signs the handler's AWS requests as that function's deployed role.
+        async (request: unknown) =>
+          quotas.invokeTask(binding.state, request, async () => {
+            const payload = (request as { Payload?: unknown }).Payload;
+            invocationsByFunction[binding.functionName] = (invocationsByFunction[binding.functionName] ?? 0) + 1;
+            for (const hook of hooks.get(binding.state) ?? []) hook(payload);
+            return runAsFunction(binding.functionName, () => handlers.get(binding.functionName)!(payload));
+          }) as never,
       ]),
     );
 
@@ -226,10 +247,13 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
       context: { Execution: { Name: executionName, Id: `arn:aws:states:us-west-2:111122223333:execution:snapshot-factory:${executionName}` } } as never,
     });
 
+    halt = () => execution.abort();
     const events: SimulationEvent[] = [];
     const architectureOf = new Map<number, string>();
     const consumed = (async () => {
       for await (const event of execution.eventLogs) {
+        if (quotas.violation) continue; // AWS ended the execution there: what the runner does next never happened
+        quotas.observe(event as never);
         const recorded = toSimulationEvent(event, startTime, architectureOf);
         events.push(recorded);
         options.onEvent?.(recorded);
@@ -272,9 +296,14 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
       registries,
       leftovers,
       iam: { ...iam.figures(), evaluations: iam.evaluations },
+      history: quotas.history.events,
+      historyEvents: quotas.history.events.length,
+      largestPayload: quotas.largest,
     };
+    if (quotas.violation) return { ...base, status: 'FAILED', error: quotas.violation.error, cause: quotas.violation.cause };
     if (outcome.ok) return { ...base, status: 'SUCCEEDED', output: outcome.output };
     const failure = failureOf(outcome.error, events);
+    quotas.history.correctFailure(failure.error, failure.cause);
     return { ...base, ...failure };
   } finally {
     restoreLookup();
@@ -290,7 +319,7 @@ const stateMachineFor = (definition: AslDefinition): StateMachine => {
   const key = JSON.stringify(definition);
   let machine = machines.get(key);
   if (!machine) {
-    machine = new StateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
+    machine = new SnapshottingStateMachine(definition as never, { validationOptions: { checkPaths: true, checkArn: true } });
     machines.set(key, machine);
   }
   return machine;

@@ -16,10 +16,15 @@ export const PLATFORM_OF: Record<Architecture, string> = { x86_64: 'linux/amd64'
 
 const isoTimestamp = z.string().min(1);
 
-/** One image to pull; `digest` is the manifest digest resolved by `prepare-build` when known. */
+/**
+ * One image to pull; `digest` is the manifest digest (an index for a multi-platform image) resolved by
+ * `prepare-build`. `platformDigests` holds, per platform, the platform's manifest digest where it differs from
+ * `digest` (so a single-platform or pinned image carries no second copy of it).
+ */
 export const imageSchema = z.object({
   reference: z.string().min(1),
   digest: z.string().optional(),
+  platformDigests: z.record(z.string(), z.string()).optional(),
 });
 export type Image = z.infer<typeof imageSchema>;
 
@@ -67,10 +72,28 @@ export const buildTargetSchema = z.object({
   tags: z.record(z.string(), z.string()).default({}),
   /** Hash of the per-platform digests this build pulls (functions/lib/current-snapshot.ts); set by the freshness check. */
   digestSet: z.string().optional(),
-  /** Each image's manifest digest per platform of this build; set by the freshness check, published with the snapshot. */
+  /**
+   * Each image's manifest digest per platform of this build, as the freshness check (functions/lib/freshness.ts)
+   * returns it; prepare-build folds it into `images[].platformDigests` and leaves it out of the plan.
+   */
   platformDigests: z.array(z.object({ reference: z.string(), platform: z.string(), digest: z.string() })).optional(),
 });
 export type BuildTarget = z.infer<typeof buildTargetSchema>;
+
+/**
+ * A build as the plan carries it: the images are not repeated per build but held once in the plan's
+ * `common.images`; the Map's ItemSelector merges them back (`States.JsonMerge`), so each iteration's `build` is a
+ * whole {@link BuildTarget}. docs/architecture.md ("Payload budget") says why.
+ */
+export const plannedBuildSchema = buildTargetSchema.omit({ images: true, platformDigests: true });
+export type PlannedBuild = z.infer<typeof plannedBuildSchema>;
+
+/** What every build of a plan shares; merged into each Map iteration's `build`. */
+export const planCommonSchema = z.object({ images: z.array(imageSchema).min(1) });
+export type PlanCommon = z.infer<typeof planCommonSchema>;
+
+/** The manifest digest of `image` for `platform`: its own when it differs from the image's, else the image's. */
+export const digestForPlatform = (image: Image, platform: string): string | undefined => image.platformDigests?.[platform] ?? image.digest;
 
 /** Output of `launch-instance`, stored at `$.instance`. */
 export const instanceSchema = z.object({
@@ -104,11 +127,16 @@ export const pulledImageSchema = z.object({
 });
 export type PulledImage = z.infer<typeof pulledImageSchema>;
 
-/** Output of `check-pull-command`, stored at `$.pullStatus`. */
+/**
+ * Output of `check-pull-command`, stored at `$.pullStatus`. Once `done`, every image x platform of the build was
+ * pulled with the digest the plan holds (check-pull-command fails otherwise), so the list itself stays in the plan
+ * and `pulled` only counts it.
+ */
 export const pullStatusSchema = z.object({
   done: z.boolean(),
   status: z.string(),
-  images: z.array(pulledImageSchema).default([]),
+  /** Image x platform pulls verified (0 until done). */
+  pulled: z.number().int().nonnegative(),
   checkedAt: isoTimestamp,
 });
 

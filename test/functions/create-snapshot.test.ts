@@ -1,32 +1,31 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as checkSnapshot } from '../../functions/check-snapshot';
 import fc from 'fast-check';
-import { handler as createSnapshot, snapshotDescription, snapshotTags } from '../../functions/create-snapshot';
+import { handler as createSnapshot, imageList, snapshotDescription, snapshotTags } from '../../functions/create-snapshot';
 import type { LaunchedInstance } from '../../functions/lib/schemas';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
-import { PULL_STATUS, buildTarget, launchedBuilder, simulatedAws } from './ec2-fixtures';
+import { buildTarget, launchedBuilder, simulatedAws } from './ec2-fixtures';
 
 describe('create-snapshot', () => {
   let account: SimulatedAccount;
   let restore: () => void;
   let instance: LaunchedInstance;
   const build = buildTarget();
-  const pullStatus = PULL_STATUS;
   beforeEach(async () => {
     ({ account, restore } = simulatedAws());
     instance = await launchedBuilder(build);
   });
   afterEach(() => restore());
 
-  it('snapshots the /dev/xvdb volume with the factory tags and the pulled images in the description', async () => {
+  it('snapshots the /dev/xvdb volume with the factory tags and the verified images in the description', async () => {
     // Act
-    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    const snapshot = await createSnapshot({ build, instance });
     // Assess
     const dataVolume = [...account.ec2.volumes.values()].find((v) => v.attachedTo?.device === '/dev/xvdb')!;
     expect(snapshot.volumeId).toBe(dataVolume.VolumeId);
     const stored = account.ec2.snapshots.get(snapshot.snapshotId)!;
-    expect(stored.Description).toContain('python:3.12@sha256:bbbb');
+    expect(stored.Description).toContain('python:3.12@sha256:aaaa');
     expect(stored.Tags).toEqual(
       expect.arrayContaining([
         { Key: 'snapshot-factory:managed', Value: 'true' },
@@ -40,13 +39,11 @@ describe('create-snapshot', () => {
     // Prepare
     const images = Array.from({ length: 200 }, (_, i) => ({
       reference: `registry.example.com/${String(i).padStart(3, '0')}/${'n'.repeat(200)}:${'t'.repeat(24)}`.padEnd(250, 'x'),
-      platform: 'linux/amd64',
       digest: 'sha256:' + 'c'.repeat(64),
-      sizeBytes: 1,
     }));
-    const hostile = buildTarget({ images: images.map(({ reference }) => ({ reference })) });
+    const hostile = buildTarget({ images });
     // Act: the simulated EC2 rejects over-limit requests, so success proves the request fits
-    const snapshot = await createSnapshot({ build: hostile, instance, pullStatus: { ...pullStatus, images } });
+    const snapshot = await createSnapshot({ build: hostile, instance });
     // Assess
     const request = account.core.callsOf('ec2', 'CreateSnapshot')[0]!.input as { Description: string; TagSpecifications: { Tags: { Key: string; Value: string }[] }[] };
     expect(request.Description.length).toBeLessThanOrEqual(255);
@@ -77,9 +74,19 @@ describe('create-snapshot', () => {
     );
   });
 
+  it('lists each image with its digest once, and a pinned reference as it was written', () => {
+    // Prepare
+    const pinned = `registry.example.com/app@sha256:${'d'.repeat(64)}`;
+    const build = buildTarget({ images: [{ reference: 'nginx:1.27', digest: `sha256:${'e'.repeat(64)}` }, { reference: pinned, digest: `sha256:${'d'.repeat(64)}` }] });
+    // Act
+    const listed = imageList(build);
+    // Assess
+    expect(listed).toEqual([`nginx:1.27@sha256:${'e'.repeat(64)}`, pinned]);
+  });
+
   it('adopts the snapshot a previous attempt started instead of starting a second', async () => {
-    const first = await createSnapshot({ build, instance, pullStatus });
-    const second = await createSnapshot({ build, instance, pullStatus });
+    const first = await createSnapshot({ build, instance });
+    const second = await createSnapshot({ build, instance });
     expect(second).toEqual(first);
     expect(account.ec2.liveSnapshots()).toHaveLength(1);
   });
@@ -87,7 +94,7 @@ describe('create-snapshot', () => {
   it('fails with DataVolumeNotFoundError when no volume is attached at /dev/xvdb', async () => {
     const stored = account.ec2.instances.get(instance.instanceId)!;
     stored.blockDevices = stored.blockDevices.filter((d) => d.deviceName !== '/dev/xvdb');
-    await expect(createSnapshot({ build, instance, pullStatus })).rejects.toMatchObject({
+    await expect(createSnapshot({ build, instance })).rejects.toMatchObject({
       name: 'DataVolumeNotFoundError',
       message: expect.stringMatching(/\/dev\/xvdb.*attached: \/dev\/xvda/),
     });
@@ -95,20 +102,20 @@ describe('create-snapshot', () => {
 
   it('fails with InstanceLostError when the builder vanished', async () => {
     account.ec2.loseInstance(instance.instanceId, { vanish: true });
-    await expect(createSnapshot({ build, instance, pullStatus })).rejects.toMatchObject({ name: 'InstanceLostError' });
+    await expect(createSnapshot({ build, instance })).rejects.toMatchObject({ name: 'InstanceLostError' });
   });
 
   it('fails with the retryable TransientAwsError when EC2 throttles', async () => {
     account.core.inject(FAULTS.throttle('ec2', 'CreateSnapshot'));
-    await expect(createSnapshot({ build, instance, pullStatus })).rejects.toMatchObject({ name: 'TransientAwsError' });
-    const snapshot = await createSnapshot({ build, instance, pullStatus });
+    await expect(createSnapshot({ build, instance })).rejects.toMatchObject({ name: 'TransientAwsError' });
+    const snapshot = await createSnapshot({ build, instance });
     account.core.inject(FAULTS.throttle('ec2', 'DescribeSnapshots'));
     await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({ name: 'TransientAwsError' });
   });
 
   it('fails with AccessDeniedError when CreateSnapshot is not allowed', async () => {
     account.core.inject(FAULTS.accessDenied('ec2', 'CreateSnapshot'));
-    await expect(createSnapshot({ build, instance, pullStatus })).rejects.toMatchObject({ name: 'AccessDeniedError' });
+    await expect(createSnapshot({ build, instance })).rejects.toMatchObject({ name: 'AccessDeniedError' });
   });
 
 });

@@ -41,14 +41,6 @@ export const simulatedAws = (): { account: SimulatedAccount; restore: () => void
   };
 };
 
-/** What check-pull-command returns after pulling the build target's one image. */
-export const PULL_STATUS = {
-  done: true,
-  status: 'Success',
-  checkedAt: '2026-11-24T12:05:00Z',
-  images: [{ reference: 'public.ecr.aws/docker/library/python:3.12', platform: 'linux/amd64', digest: 'sha256:' + 'b'.repeat(64), sizeBytes: 1000 }],
-};
-
 /** Launches a builder for `build` and, unless `stopped` is false, stops it, advancing virtual time past each step. */
 export const launchedBuilder = async (build: BuildTarget, { stopped = true } = {}): Promise<LaunchedInstance> => {
   const instance = await launch({ build });

@@ -40,14 +40,13 @@ const seedSnapshot = (): string => {
 const prepare = async (input: Record<string, unknown>, executionName = 'exec-1'): Promise<BuildPlan> =>
   (await prepareBuild({ executionName, input })) as BuildPlan;
 
-/** The Map's output for a plan: one completed build per BuildTarget, images as the pull report lists them. */
+/** The Map's output for a plan: one completed build per planned build (BuildResult carries no images). */
 const completedBuilds = (plan: BuildPlan) =>
   plan.builds.map((build) => ({
     architecture: build.architecture,
     platforms: build.platforms,
     snapshotId: seedSnapshot(),
     volumeSizeGiB: 40,
-    images: (build.platformDigests ?? []).map((d) => ({ ...d, sizeBytes: 1000 })),
     timings: { launchedAt: '2026-11-24T03:00:00.000Z', ssmOnlineAt: '2026-11-24T03:01:00.000Z', snapshotCompletedAt: '2026-11-24T03:09:30.000Z' },
   }));
 
@@ -87,6 +86,33 @@ describe('publish-snapshot', () => {
     expect(output.snapshots[0]?.durationsSeconds).toEqual({ launchedAt: 0, ssmOnlineAt: 60, snapshotCompletedAt: 570, total: 570 });
   });
 
+  it("publishes the plan's images with each platform's digest, the ones the builder was verified to pull", async () => {
+    // Prepare: NGINX is a multi-platform index in the simulated registry, so each platform has its own manifest.
+    const plan = await prepare({ recipe: 'web', images: [NGINX], layout: 'combined', architectures: ['x86_64', 'arm64'] });
+    const [image] = plan.common.images;
+    // Act
+    const output = (await publishSnapshot({ plan, builds: completedBuilds(plan) })) as PublishOutput;
+    // Assess
+    expect(image?.platformDigests?.['linux/amd64']).toMatch(/^sha256:/);
+    expect(plan.builds[0]).not.toHaveProperty('images');
+    expect(plan.builds[0]).not.toHaveProperty('platformDigests');
+    expect(output.snapshots[0]?.images).toEqual([
+      { reference: NGINX, platform: 'linux/amd64', digest: image!.platformDigests!['linux/amd64'] },
+      { reference: NGINX, platform: 'linux/arm64', digest: image!.platformDigests!['linux/arm64'] },
+    ]);
+  });
+
+  it('fails when the plan holds an image without a resolved digest', async () => {
+    // Prepare
+    const plan = await prepare({ recipe: 'web', images: [NGINX], architectures: ['x86_64'] });
+    const unresolved = { ...plan, common: { images: [{ reference: NGINX }] } };
+    // Act / Assess
+    await expect(publishSnapshot({ plan: unresolved, builds: completedBuilds(plan) })).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringContaining(`${NGINX} has no resolved digest for linux/amd64`),
+    });
+  });
+
   it('publishes a combined-layout snapshot under every architecture it serves', async () => {
     const plan = await prepare({ recipe: 'both', images: [NGINX], layout: 'combined', architectures: ['x86_64', 'arm64'] });
     const builds = completedBuilds(plan);
@@ -120,7 +146,7 @@ describe('publish-snapshot', () => {
   });
 
   it('leaves the image list out of an event that would exceed PutEvents 256 KB entry limit', () => {
-    const images = Array.from({ length: 3000 }, (_, i) => ({ reference: `registry.example.com/team/image-${i}:tag`, platform: 'linux/amd64', digest: `sha256:${'c'.repeat(64)}`, sizeBytes: 1 }));
+    const images = Array.from({ length: 3000 }, (_, i) => ({ reference: `registry.example.com/team/image-${i}:tag`, platform: 'linux/amd64', digest: `sha256:${'c'.repeat(64)}` }));
     const entry = readyEvent('big', 'exec', { architecture: 'x86_64', servesArchitectures: ['x86_64'], platforms: ['linux/amd64'], snapshotId: 'snap-1', digestSet: 'sha256:x', parameters: [], resultParameters: [], images, timings: {}, durationsSeconds: {} });
     expect(Buffer.byteLength(entry.Detail!)).toBeLessThan(256 * 1024);
     expect(JSON.parse(entry.Detail!)).toMatchObject({ imageCount: 3000, imagesOmitted: true });

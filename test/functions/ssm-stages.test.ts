@@ -256,16 +256,14 @@ describe('check-pull-command', () => {
     await vi.advanceTimersByTimeAsync(120_000);
     const finished = await checkPull(input);
     // Assess
-    expect(immediately).toMatchObject({ done: false, status: 'Pending', images: [] });
+    expect(immediately).toMatchObject({ done: false, status: 'Pending', pulled: 0 });
     expect(account.core.callsOf('ssm', 'GetCommandInvocation')[0]!.error).toBe('InvocationDoesNotExist');
     expect(running).toMatchObject({ done: false, status: 'InProgress' });
     expect(finished.done).toBe(true);
     expect(finished.status).toBe('Success');
-    expect(finished.images).toHaveLength(6);
-    expect(finished.images.find((i) => i.reference === 'public.ecr.aws/docker/library/python:3.12')?.digest).toBe(DIGEST_A);
-    expect(finished.images.find((i) => i.reference === 'docker.io/library/nginx:latest' && i.platform === 'linux/arm64')?.digest).toBe(
-      simulatedDigest('docker.io/library/nginx:latest'),
-    );
+    // 3 images x 2 platforms, each verified against the plan's digest (a mismatch fails: see "the tag moved" below).
+    expect(finished.pulled).toBe(6);
+    expect(finished).not.toHaveProperty('images');
     expect(finished.reportTruncated).toBeUndefined();
   });
 
@@ -365,8 +363,7 @@ describe('check-pull-command', () => {
     expect(invocation.StandardOutputContent!.length).toBe(SSM_COMMAND_LIMITS.stdoutChars);
     expect(parsePullReport(invocation.StandardOutputContent!).summary).toEqual({ expected: 180, ok: 180, failed: 0 });
     expect(out).toMatchObject({ done: true, reportTruncated: true });
-    expect(out.images.length).toBeGreaterThan(0);
-    expect(out.images.length).toBeLessThan(180);
+    expect(out.pulled).toBe(180);
   });
 
   it('fails when a truncated report does not vouch for every pull', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { handler, parseExecutionInput, planBuild } from '../../functions/prepare-build';
+import { commonImages, handler, parseExecutionInput, planBuild } from '../../functions/prepare-build';
 import { buildDefaultsSchema, parseBuildDefaults } from '../../functions/lib/build-defaults';
 import { buildTargetSchema } from '../../functions/lib/schemas';
 
@@ -112,5 +112,27 @@ describe('prepare-build', () => {
       name: 'InvalidImageReferenceError',
       message: expect.stringContaining('nginx;rm -rf /'),
     });
+  });
+
+  it('holds each image once for every build, with a platform digest only where it differs from the image digest', () => {
+    // Prepare: the per-architecture builds of one multi-platform image and one single-manifest image.
+    const [amd64, arm64] = plan({ architectures: ['x86_64', 'arm64'], images: [NGINX, 'quay.io/team/tool:1'] }).builds;
+    const index = `sha256:${'1'.repeat(64)}`;
+    const single = `sha256:${'2'.repeat(64)}`;
+    const resolved = (build: typeof amd64, platform: string, manifest: string) => ({
+      ...build!,
+      images: [{ reference: NGINX, digest: index }, { reference: 'quay.io/team/tool:1', digest: single }],
+      platformDigests: [
+        { reference: NGINX, platform, digest: manifest },
+        { reference: 'quay.io/team/tool:1', platform, digest: single },
+      ],
+    });
+    // Act
+    const images = commonImages([resolved(amd64, 'linux/amd64', `sha256:${'a'.repeat(64)}`), resolved(arm64, 'linux/arm64', `sha256:${'b'.repeat(64)}`)]);
+    // Assess
+    expect(images).toEqual([
+      { reference: NGINX, digest: index, platformDigests: { 'linux/amd64': `sha256:${'a'.repeat(64)}`, 'linux/arm64': `sha256:${'b'.repeat(64)}` } },
+      { reference: 'quay.io/team/tool:1', digest: single },
+    ]);
   });
 });

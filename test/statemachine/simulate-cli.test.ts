@@ -19,7 +19,7 @@ describe('npm run simulate', () => {
     expect(text).toMatch(/^\[\+00:00:\d\d\] x86_64 +CheckSsmAgent +online$/m);
     expect(text).toMatch(/^\[\+\d\d:\d\d:\d\d\] arm64 +CheckSnapshot +completed 100%$/m);
     expect(text).toContain('"status": "BUILT"');
-    expect(text).toMatch(/state transitions, \d+ Lambda invocations$/m);
+    expect(text).toMatch(/state transitions, \d+ Lambda invocations, \d+ history events \(quota 25,000\), largest payload [\d,]+ bytes \([\d.]+ % of 256 KiB, \w+ [a-z ]+\)$/m);
     expect(text).toMatch(/^IAM: [1-9]\d* requests evaluated against the deployed policies, 0 denied \(.*ec2:RunInstances \d+.*\)$/m);
   });
 
@@ -34,13 +34,14 @@ describe('npm run simulate', () => {
   it('prints the report as JSON with --json', async () => {
     const { code, text } = await simulate('--images', NGINX, '--layout', 'combined', '--arch', 'x86_64,arm64', '--json');
 
-    const report = JSON.parse(text) as { status: string; output: { snapshots: { platforms: string[] }[] }; stateTransitions: number; iam: { evaluated: number; denied: number; byAction: Record<string, { evaluated: number }> } };
+    const report = JSON.parse(text) as { status: string; output: { snapshots: { platforms: string[] }[] }; stateTransitions: number; historyEvents: number; iam: { evaluated: number; denied: number; byAction: Record<string, { evaluated: number }> } };
     expect(code).toBe(0);
     expect(report.status).toBe('SUCCEEDED');
     expect(report.output.snapshots.map((s) => s.platforms)).toEqual([['linux/amd64', 'linux/arm64']]);
     expect(report.stateTransitions).toBeGreaterThan(10);
     expect(report.iam.denied).toBe(0);
     expect(report.iam.byAction['iam:PassRole']?.evaluated).toBe(1);
+    expect(report.historyEvents).toBeGreaterThan(report.stateTransitions);
   });
 
   it('fails with exit status 2 when a fault spec is malformed', async () => {
