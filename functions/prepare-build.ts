@@ -16,12 +16,11 @@ import { InvalidInputError } from './lib/errors';
 import { parseImageReference } from './lib/image-reference';
 import { resolveAndCompare, type CurrentSnapshot, type FreshnessResult } from './lib/freshness';
 import { defaultRecipeName, layoutSchema, type Layout } from './lib/recipes';
-import { PLATFORM_OF, buildTargetSchema, type Architecture, type BuildTarget, type Image, type PlanCommon, type PlannedBuild } from './lib/schemas';
+import { MAX_IMAGES, PLATFORM_OF, buildTargetSchema, type Architecture, type BuildTarget, type Image, type PlanCommon, type PlannedBuild } from './lib/schemas';
 import { defineStage, describeIssues } from './lib/stage';
 import { EC2_TAG_LIMITS } from './lib/tags';
 
-/** At most this many images per build: each is one line of the pull script and of the pull report. */
-export const MAX_IMAGES = 100;
+export { MAX_IMAGES } from './lib/schemas';
 /** User tags allowed next to the factory's own (EC2 allows 50 per resource). */
 export const MAX_USER_TAGS = 40;
 

@@ -4,7 +4,7 @@
  * 255-character name, a 128-character tag and, pinned, a sha512 digest: 520 characters; 384 as a tag alone).
  */
 import { parseImageReference, NAME_MAX_LENGTH } from '../functions/lib/image-reference';
-import { MAX_IMAGES } from '../functions/prepare-build';
+import { MAX_IMAGES } from '../functions/lib/schemas';
 
 /** distribution/reference's tag grammar allows 128 characters. */
 const TAG_MAX_LENGTH = 128;

@@ -6,8 +6,9 @@
  * - After boot, systemd starts one `host-containers@<name>` unit per enabled host container; host-ctr pulls the image
  *   from Bottlerocket's ECR registry of the region, `<account>.dkr.ecr.<region>.amazonaws.com/bottlerocket-<name>`
  *   (bottlerocket-core-kit sources/api/schnauzer/src/helpers/mod.rs `ECR_MAP`), with the INSTANCE'S ROLE
- *   (host-ctr's ECR resolver: ecr:GetAuthorizationToken, then the registry's ecr:BatchGetImage for the manifest and
- *   ecr:GetDownloadUrlForLayer for the layers). The control container runs the SSM agent; the admin container gives
+ *   (host-ctr resolves private ECR with awslabs/amazon-ecr-containerd-resolver, which calls the ECR API itself:
+ *   ecr:BatchGetImage for the manifest (ecr/resolver.go) and ecr:GetDownloadUrlForLayer for the layers
+ *   (ecr/fetcher.go); it never asks for ecr:GetAuthorizationToken, which host-ctr needs only for ECR Public). The control container runs the SSM agent; the admin container gives
  *   `apiclient exec admin sheltie`.
  * - A pull that fails is retried by host-ctr 5 times with exponential backoff from 1 s (at most 30 s) plus 2-6 s of
  *   jitter, then host-ctr exits (core-kit sources/host-ctr/cmd/host-ctr/main.go `pullImage`), and systemd starts it
@@ -81,9 +82,13 @@ export const hostContainerRepository = (region: string, name: 'control' | 'admin
   };
 };
 
-/** The three requests an ECR pull makes, in order (the ECR registry authorizes each with the caller's role). */
-export const ecrPullRequests = (repositoryArn: string): { action: string; arn: string }[] => [
-  { action: 'ecr:GetAuthorizationToken', arn: '*' },
+/**
+ * The requests one ECR pull makes, in order (ECR authorizes each with the caller's role). host-ctr's resolver calls
+ * the ECR API directly (no token); containerd pulling through the registry API with a credential from the kubelet
+ * ECR credential provider needs ecr:GetAuthorizationToken first (cloud-provider-aws cmd/ecr-credential-provider).
+ */
+export const ecrPullRequests = (repositoryArn: string, { withToken }: { withToken: boolean }): { action: string; arn: string }[] => [
+  ...(withToken ? [{ action: 'ecr:GetAuthorizationToken', arn: '*' }] : []),
   { action: 'ecr:BatchGetImage', arn: repositoryArn },
   { action: 'ecr:GetDownloadUrlForLayer', arn: repositoryArn },
 ];
@@ -151,8 +156,8 @@ export class SimulatedBottlerocketHost {
   }
 
   /** The first request of an ECR pull the builder's role may not make, or undefined when all are allowed. */
-  deniedPull(instanceId: string, repositoryArn: string): (IamDecision & { action: string }) | undefined {
-    for (const { action, arn } of ecrPullRequests(repositoryArn)) {
+  deniedPull(instanceId: string, repositoryArn: string, via: 'host-ctr' | 'credential-provider'): (IamDecision & { action: string }) | undefined {
+    for (const { action, arn } of ecrPullRequests(repositoryArn, { withToken: via === 'credential-provider' })) {
       const decision = this.core.authorize({ kind: 'instance', instanceId }, { action, resources: [{ arn }] });
       if (!decision.allowed) return { ...decision, action };
     }
@@ -164,7 +169,7 @@ export class SimulatedBottlerocketHost {
     const journal: string[] = [];
     const pull = (name: 'control' | 'admin', startAt: number): number | undefined => {
       const repository = hostContainerRepository(this.core.region, name);
-      const denied = this.deniedPull(instanceId, repository.arn);
+      const denied = this.deniedPull(instanceId, repository.arn, 'host-ctr');
       if (!denied) {
         journal.push(`host-containers@${name}: pulled image successfully img=${repository.uri}`);
         return startAt + hostContainerPullMs;

@@ -437,7 +437,7 @@ export class SimulatedSsmCommands {
     const [account = '', , , region = ''] = parsed.domain.split('.');
     const partition = region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
     const arn = `arn:${partition}:ecr:${region}:${account}:repository/${parsed.path}`;
-    const denied = this.host.deniedPull(instanceId, arn);
+    const denied = this.host.deniedPull(instanceId, arn, 'credential-provider');
     if (!denied) return undefined;
     // The simulation knows the instance profile, not its role's name: "builder" stands in for it in the message.
     const role = `arn:${partition}:sts::${this.core.accountId}:assumed-role/builder/${instanceId}`;

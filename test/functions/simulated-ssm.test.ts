@@ -131,10 +131,8 @@ describe('simulated SSM', () => {
       expect(ids).toEqual([instanceId]);
       const requests = asked.map(({ principal, request }) => [principal, request.action, request.resources[0]!.arn]);
       expect(requests).toEqual([
-        [{ kind: 'instance', instanceId }, 'ecr:GetAuthorizationToken', '*'],
         [{ kind: 'instance', instanceId }, 'ecr:BatchGetImage', CONTROL],
         [{ kind: 'instance', instanceId }, 'ecr:GetDownloadUrlForLayer', CONTROL],
-        [{ kind: 'instance', instanceId }, 'ecr:GetAuthorizationToken', '*'],
         [{ kind: 'instance', instanceId }, 'ecr:BatchGetImage', ADMIN],
         [{ kind: 'instance', instanceId }, 'ecr:GetDownloadUrlForLayer', ADMIN],
       ]);
