@@ -134,6 +134,11 @@ export class SimulatedBottlerocketHost {
     return runningSince === undefined ? undefined : this.bootAt(instanceId, runningSince);
   }
 
+  /** Every boot the instance went through so far, oldest first (still readable after it terminated). */
+  bootsOf(instanceId: string): BootTimeline[] {
+    return [...this.boots.entries()].filter(([key]) => key.startsWith(`${instanceId}@`)).map(([, boot]) => boot);
+  }
+
   /** The boot that began when the instance reached `running` at `runningSince` (simulated on first use). */
   bootAt(instanceId: string, runningSince: number): BootTimeline {
     const key = `${instanceId}@${runningSince}`;
