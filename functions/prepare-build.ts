@@ -13,7 +13,9 @@
 import { z } from 'zod';
 import { deployedDefaults, PULL_LIMIT_MARGIN_SECONDS, settingSchemas as s, type BuildDefaults } from './lib/build-defaults';
 import { InvalidInputError } from './lib/errors';
+import { checkExecutionBudget } from './lib/execution-budget';
 import { parseImageReference } from './lib/image-reference';
+import { pullCommandThatFits } from './lib/pull-command';
 import { resolveAndCompare, type CurrentSnapshot, type FreshnessResult } from './lib/freshness';
 import { defaultRecipeName, layoutSchema, type Layout } from './lib/recipes';
 import { MAX_IMAGES, PLATFORM_OF, buildTargetSchema, type Architecture, type BuildTarget, type Image, type PlanCommon, type PlannedBuild } from './lib/schemas';
@@ -99,16 +101,22 @@ export interface BuildPlan {
 
 const run = async ({ executionName, input }: Input): Promise<BuildPlan> => {
   const request = parseExecutionInput(input);
-  for (const image of request.images) parseImageReference(image);
   const plan = planBuild(executionName, request, deployedDefaults);
   // Digest resolution and the skip-when-unchanged check live in functions/lib/freshness.ts.
   const freshness = await resolveAndCompare({ recipe: plan.recipe, force: request.force ?? false, builds: plan.builds });
+  const images = commonImages(freshness.builds);
+  const builds = freshness.upToDate ? [] : freshness.builds.map(({ images: _images, platformDigests: _digests, ...build }) => build);
+  // The pull command each builder will be sent, made now by the function send-pull-command uses, from the same
+  // images (the Map merges `common.images` into each build) and resolved digests: too large is refused before launch.
+  for (const build of builds) {
+    pullCommandThatFits({ images, platforms: build.platforms, concurrency: build.pull.concurrency }, `the pull script of the ${build.architecture} build`);
+  }
   return {
     ...plan,
     status: freshness.upToDate ? 'UP_TO_DATE' : 'BUILD',
     reason: freshness.reason,
-    common: { images: commonImages(freshness.builds) },
-    builds: freshness.upToDate ? [] : freshness.builds.map(({ images: _images, platformDigests: _digests, ...build }) => build),
+    common: { images },
+    builds,
     current: freshness.current,
   };
 };
@@ -149,7 +157,7 @@ export const planBuild = (
 ): Omit<BuildPlan, 'reason' | 'current' | 'common' | 'builds'> & { builds: BuildTarget[] } => {
   const layout = request.layout ?? defaults.layout;
   const architectures = unique(request.architectures ?? defaults.architectures, 'architectures');
-  const images = unique(request.images, 'images');
+  const images = uniqueImages(request.images);
   const recipe = request.recipe ?? defaults.recipe ?? defaultRecipeName(images, layout, architectures);
   const dataVolume = { ...defaults.dataVolume, ...request.dataVolume };
   const pull = { ...defaults.pull, ...request.pull };
@@ -168,6 +176,9 @@ export const planBuild = (
       `limits.pullSeconds is ${pullSeconds}, below pull.commandTimeoutSeconds (${pull.commandTimeoutSeconds}): raise limits.pullSeconds or lower the command timeout`,
     );
   }
+  checkExecutionBudget({ ...limits, pullSeconds }, layout === 'combined' ? 1 : architectures.length, defaults.executionTimeoutSeconds, {
+    pullFromCommandTimeout: limits.pullSeconds === undefined,
+  });
   if (amiPattern && architectures.length > 1 && layout === 'per-architecture' && !amiPattern.includes('{arch}')) {
     throw new InvalidInputError(`amiParameter "${amiPattern}" has no {arch} placeholder but ${architectures.length} architectures are built: add {arch} where x86_64/arm64 goes`);
   }
@@ -210,6 +221,27 @@ const unique = <T>(items: readonly T[], field: string): T[] => {
   const duplicate = items.find((item, index) => items.indexOf(item) !== index);
   if (duplicate !== undefined) throw new InvalidInputError(`${field} lists "${String(duplicate)}" more than once`);
   return [...items];
+};
+
+/**
+ * The images, each once by what it names: `nginx`, `docker.io/library/nginx:latest` and `index.docker.io/library/nginx`
+ * are one image (functions/lib/image-reference.ts normalises them as containerd does), which would be pulled and
+ * reported twice. Validates every reference first, so a bad one is named before any duplicate.
+ *
+ * @throws InvalidImageReferenceError naming a bad reference; InvalidInputError naming both spellings of a duplicate.
+ */
+const uniqueImages = (images: readonly string[]): string[] => {
+  const seen = new Map<string, { spelling: string; index: number }>();
+  images.forEach((image, index) => {
+    const { normalized } = parseImageReference(image);
+    const first = seen.get(normalized);
+    if (first) {
+      const same = first.spelling === image ? `"${image}" twice` : `"${first.spelling}" and "${image}", the same image`;
+      throw new InvalidInputError(`images lists ${same} (${normalized}; entries ${first.index + 1} and ${index + 1}): list each image once`);
+    }
+    seen.set(normalized, { spelling: image, index });
+  });
+  return [...images];
 };
 
 /** gp3's documented ratios, which EC2 checks only at launch (too late: after the input was accepted). */

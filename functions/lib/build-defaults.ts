@@ -40,6 +40,11 @@ export const settingSchemas = {
 } as const;
 const s = settingSchemas;
 
+/** The state machine definition's own `TimeoutSeconds` (statemachine/snapshot-factory.asl.json; a test checks it). */
+export const DEFINITION_TIMEOUT_SECONDS = 4 * 3600;
+/** Step Functions allows a standard execution one year (31,536,000 s); the factory asks for at least 15 minutes. */
+export const executionTimeoutSecondsSchema = z.number().int().min(900).max(31_536_000);
+
 /**
  * Deploy-time defaults of a build. Every field has a built-in default, so `buildDefaultsSchema.parse({})`
  * gives the factory's own defaults and a partial object overrides only what it names.
@@ -98,6 +103,12 @@ export const buildDefaultsSchema = z
       .strict()
       .prefault({}),
     tags: s.tags.default({}),
+    /**
+     * The execution's time limit: the state machine's `TimeoutSeconds` (setting `timeLimits.executionSeconds`). Deployed
+     * only, never in the execution input: prepare-build refuses waits that would not fit in it with their cleanup.
+     * The built-in default is the definition's own (statemachine/snapshot-factory.asl.json).
+     */
+    executionTimeoutSeconds: executionTimeoutSecondsSchema.default(DEFINITION_TIMEOUT_SECONDS),
   })
   .strict();
 export type BuildDefaults = z.infer<typeof buildDefaultsSchema>;
