@@ -6,6 +6,7 @@
  * then the built-in defaults below. docs/input.md lists each field, its default and its limits.
  */
 import { z } from 'zod';
+import { DEFINITION_TIMEOUT_SECONDS, MAX_EXECUTION_TIMEOUT_SECONDS, MIN_EXECUTION_TIMEOUT_SECONDS } from './execution-budget';
 import { RECIPE_NAME_PATTERN, layoutSchema } from './recipes';
 import { architectureSchema } from './schemas';
 
@@ -40,10 +41,9 @@ export const settingSchemas = {
 } as const;
 const s = settingSchemas;
 
-/** The state machine definition's own `TimeoutSeconds` (statemachine/snapshot-factory.asl.json; a test checks it). */
-export const DEFINITION_TIMEOUT_SECONDS = 4 * 3600;
-/** Step Functions allows a standard execution one year (31,536,000 s); the factory asks for at least 15 minutes. */
-export const executionTimeoutSecondsSchema = z.number().int().min(900).max(31_536_000);
+export { DEFINITION_TIMEOUT_SECONDS } from './execution-budget';
+/** The execution's time limit: Step Functions allows a standard execution a year; the factory asks for 15 minutes at least. */
+export const executionTimeoutSecondsSchema = z.number().int().min(MIN_EXECUTION_TIMEOUT_SECONDS).max(MAX_EXECUTION_TIMEOUT_SECONDS);
 
 /**
  * Deploy-time defaults of a build. Every field has a built-in default, so `buildDefaultsSchema.parse({})`

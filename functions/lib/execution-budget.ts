@@ -16,6 +16,13 @@
  */
 import { InvalidInputError } from './errors';
 
+/** The state machine definition's own `TimeoutSeconds` (statemachine/snapshot-factory.asl.json; a test checks it). */
+export const DEFINITION_TIMEOUT_SECONDS = 4 * 3600;
+/** A standard execution may last one year (Step Functions quotas, "Maximum execution time"). */
+export const MAX_EXECUTION_TIMEOUT_SECONDS = 31_536_000;
+/** The shortest execution limit the factory accepts. */
+export const MIN_EXECUTION_TIMEOUT_SECONDS = 900;
+
 /** AWS's hard quota of events in one execution history (docs: "Avoid reaching the history quota", bp-history-limit.html). */
 export const HISTORY_EVENT_LIMIT = 25_000;
 
