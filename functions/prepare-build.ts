@@ -5,7 +5,13 @@
  * every image's digests and compares them with the recipe's current snapshot (functions/lib/freshness.ts):
  * status `UP_TO_DATE` makes the state machine end without launching anything. docs/input.md lists every field.
  *
- * Throws InvalidInputError (a field is missing, malformed or inconsistent; the message names it),
+ * Before anything is launched it also checks what AWS would enforce only later (docs/input.md, "Limits checked
+ * before launch"): the waits against the execution's time limit and history quota (functions/lib/execution-budget.ts),
+ * duplicates by normalised reference, and each build's pull command against SSM's size (functions/lib/pull-command.ts,
+ * the function send-pull-command uses, so the two cannot disagree).
+ *
+ * Throws InvalidInputError (a field is missing, malformed or inconsistent, a limit does not fit, an image is listed
+ * twice in any spelling, the pull script is too large for SSM; the message names the field and the value),
  * InvalidImageReferenceError (an entry of `images` is not an image reference; the message names it),
  * ImageNotFoundError (a tag or digest does not exist in its registry), RegistryUnavailableError and
  * TransientAwsError (retryable), AccessDeniedError, AwsRequestError (reading the current snapshot's parameters).
