@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { deployedDefaults, PULL_LIMIT_MARGIN_SECONDS, settingSchemas as s, type BuildDefaults } from './lib/build-defaults';
 import { InvalidInputError } from './lib/errors';
 import { checkExecutionBudget } from './lib/execution-budget';
-import { parseImageReference } from './lib/image-reference';
+import { describeDuplicateImage, findDuplicateImage } from './lib/image-reference';
 import { pullCommandThatFits } from './lib/pull-command';
 import { resolveAndCompare, type CurrentSnapshot, type FreshnessResult } from './lib/freshness';
 import { defaultRecipeName, layoutSchema, type Layout } from './lib/recipes';
@@ -237,16 +237,8 @@ const unique = <T>(items: readonly T[], field: string): T[] => {
  * @throws InvalidImageReferenceError naming a bad reference; InvalidInputError naming both spellings of a duplicate.
  */
 const uniqueImages = (images: readonly string[]): string[] => {
-  const seen = new Map<string, { spelling: string; index: number }>();
-  images.forEach((image, index) => {
-    const { normalized } = parseImageReference(image);
-    const first = seen.get(normalized);
-    if (first) {
-      const same = first.spelling === image ? `"${image}" twice` : `"${first.spelling}" and "${image}", the same image`;
-      throw new InvalidInputError(`images lists ${same} (${normalized}; entries ${first.index + 1} and ${index + 1}): list each image once`);
-    }
-    seen.set(normalized, { spelling: image, index });
-  });
+  const duplicate = findDuplicateImage(images);
+  if (duplicate) throw new InvalidInputError(`images lists ${describeDuplicateImage(duplicate)}: list each image once`);
   return [...images];
 };
 

@@ -123,6 +123,12 @@ describe('parseSettings', () => {
   it('fails when a recipe is invalid, with the recipe field named', () => {
     expect(failure({ recipes: [{ name: 'nightly', images: [] }] })).toContain('setting "recipes.0.images" = []');
   });
+
+  it('fails when a recipe lists one image in two spellings, naming both (prepare-build would refuse every execution)', () => {
+    expect(failure({ recipes: [{ name: 'web', images: ['nginx', 'redis:7', 'index.docker.io/library/nginx:latest'] }] })).toMatch(
+      /setting "recipes\.0\.images\.2" = "index\.docker\.io\/library\/nginx:latest": lists "nginx" and "index\.docker\.io\/library\/nginx:latest", the same image \(docker\.io\/library\/nginx:latest; entries 1 and 3\)/,
+    );
+  });
 });
 
 describe('settingsFromContext', () => {
