@@ -140,7 +140,7 @@ for (const pinned of [false, true]) {
   }
 }
 
-// send-pull-command refuses 100 pinned 520-character references (one SSM command cannot carry the script), so their
+// PrepareBuild refuses 100 pinned 520-character references before launch (one SSM command cannot carry their script), so their
 // execution output is computed: the tag build's output with the pinned references and their digests in its images.
 const pinnedImages = maximumInput('combined', { pinned: true }).images;
 for (const [layout, output] of builtOutputs) {

@@ -5,7 +5,13 @@
  * every image's digests and compares them with the recipe's current snapshot (functions/lib/freshness.ts):
  * status `UP_TO_DATE` makes the state machine end without launching anything. docs/input.md lists every field.
  *
- * Throws InvalidInputError (a field is missing, malformed or inconsistent; the message names it),
+ * Before anything is launched it also checks what AWS would enforce only later (docs/input.md, "Limits checked
+ * before launch"): the waits against the execution's time limit and history quota (functions/lib/execution-budget.ts),
+ * duplicates by normalised reference, and each build's pull command against SSM's size (functions/lib/pull-command.ts,
+ * the function send-pull-command uses, so the two cannot disagree).
+ *
+ * Throws InvalidInputError (a field is missing, malformed or inconsistent, a limit does not fit, an image is listed
+ * twice in any spelling, the pull script is too large for SSM; the message names the field and the value),
  * InvalidImageReferenceError (an entry of `images` is not an image reference; the message names it),
  * ImageNotFoundError (a tag or digest does not exist in its registry), RegistryUnavailableError and
  * TransientAwsError (retryable), AccessDeniedError, AwsRequestError (reading the current snapshot's parameters).
@@ -13,7 +19,9 @@
 import { z } from 'zod';
 import { deployedDefaults, PULL_LIMIT_MARGIN_SECONDS, settingSchemas as s, type BuildDefaults } from './lib/build-defaults';
 import { InvalidInputError } from './lib/errors';
-import { parseImageReference } from './lib/image-reference';
+import { checkExecutionBudget } from './lib/execution-budget';
+import { describeDuplicateImage, findDuplicateImage } from './lib/image-reference';
+import { pullCommandThatFits } from './lib/pull-command';
 import { resolveAndCompare, type CurrentSnapshot, type FreshnessResult } from './lib/freshness';
 import { defaultRecipeName, layoutSchema, type Layout } from './lib/recipes';
 import { MAX_IMAGES, PLATFORM_OF, buildTargetSchema, type Architecture, type BuildTarget, type Image, type PlanCommon, type PlannedBuild } from './lib/schemas';
@@ -99,16 +107,22 @@ export interface BuildPlan {
 
 const run = async ({ executionName, input }: Input): Promise<BuildPlan> => {
   const request = parseExecutionInput(input);
-  for (const image of request.images) parseImageReference(image);
   const plan = planBuild(executionName, request, deployedDefaults);
   // Digest resolution and the skip-when-unchanged check live in functions/lib/freshness.ts.
   const freshness = await resolveAndCompare({ recipe: plan.recipe, force: request.force ?? false, builds: plan.builds });
+  const images = commonImages(freshness.builds);
+  const builds = freshness.upToDate ? [] : freshness.builds.map(({ images: _images, platformDigests: _digests, ...build }) => build);
+  // The pull command each builder will be sent, made now by the function send-pull-command uses, from the same
+  // images (the Map merges `common.images` into each build) and resolved digests: too large is refused before launch.
+  for (const build of builds) {
+    pullCommandThatFits({ images, platforms: build.platforms, concurrency: build.pull.concurrency }, `the pull script of the ${build.architecture} build`);
+  }
   return {
     ...plan,
     status: freshness.upToDate ? 'UP_TO_DATE' : 'BUILD',
     reason: freshness.reason,
-    common: { images: commonImages(freshness.builds) },
-    builds: freshness.upToDate ? [] : freshness.builds.map(({ images: _images, platformDigests: _digests, ...build }) => build),
+    common: { images },
+    builds,
     current: freshness.current,
   };
 };
@@ -149,7 +163,7 @@ export const planBuild = (
 ): Omit<BuildPlan, 'reason' | 'current' | 'common' | 'builds'> & { builds: BuildTarget[] } => {
   const layout = request.layout ?? defaults.layout;
   const architectures = unique(request.architectures ?? defaults.architectures, 'architectures');
-  const images = unique(request.images, 'images');
+  const images = uniqueImages(request.images);
   const recipe = request.recipe ?? defaults.recipe ?? defaultRecipeName(images, layout, architectures);
   const dataVolume = { ...defaults.dataVolume, ...request.dataVolume };
   const pull = { ...defaults.pull, ...request.pull };
@@ -168,6 +182,9 @@ export const planBuild = (
       `limits.pullSeconds is ${pullSeconds}, below pull.commandTimeoutSeconds (${pull.commandTimeoutSeconds}): raise limits.pullSeconds or lower the command timeout`,
     );
   }
+  checkExecutionBudget({ ...limits, pullSeconds }, layout === 'combined' ? 1 : architectures.length, defaults.executionTimeoutSeconds, {
+    pullFromCommandTimeout: limits.pullSeconds === undefined,
+  });
   if (amiPattern && architectures.length > 1 && layout === 'per-architecture' && !amiPattern.includes('{arch}')) {
     throw new InvalidInputError(`amiParameter "${amiPattern}" has no {arch} placeholder but ${architectures.length} architectures are built: add {arch} where x86_64/arm64 goes`);
   }
@@ -210,6 +227,19 @@ const unique = <T>(items: readonly T[], field: string): T[] => {
   const duplicate = items.find((item, index) => items.indexOf(item) !== index);
   if (duplicate !== undefined) throw new InvalidInputError(`${field} lists "${String(duplicate)}" more than once`);
   return [...items];
+};
+
+/**
+ * The images, each once by what it names: `nginx`, `docker.io/library/nginx:latest` and `index.docker.io/library/nginx`
+ * are one image (functions/lib/image-reference.ts normalises them as containerd does), which would be pulled and
+ * reported twice. Validates every reference first, so a bad one is named before any duplicate.
+ *
+ * @throws InvalidImageReferenceError naming a bad reference; InvalidInputError naming both spellings of a duplicate.
+ */
+const uniqueImages = (images: readonly string[]): string[] => {
+  const duplicate = findDuplicateImage(images);
+  if (duplicate) throw new InvalidInputError(`images lists ${describeDuplicateImage(duplicate)}: list each image once`);
+  return [...images];
 };
 
 /** gp3's documented ratios, which EC2 checks only at launch (too late: after the input was accepted). */

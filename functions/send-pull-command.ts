@@ -6,7 +6,7 @@
  * retry after a lost answer): it is adopted, not sent twice.
  *
  * Every image reference is validated and normalised first (functions/lib/image-reference.ts); the script is
- * generated from the validated references only. The command's parameters hold the script and nothing secret:
+ * generated from the validated references only (functions/lib/pull-command.ts, shared with prepare-build). The command's parameters hold the script and nothing secret:
  * private ECR images get their credentials on the instance (the kubelet ECR credential provider).
  *
  * Throws `InvalidImageReferenceError` (an image reference is invalid), `InvalidInputError` (the image list does
@@ -18,9 +18,8 @@ import { ListCommandInvocationsCommand, SendCommandCommand } from '@aws-sdk/clie
 import { z } from 'zod';
 import { assertBuilderAlive } from './lib/builder-liveness';
 import { ssm } from './lib/clients';
-import { InvalidInputError, TransientAwsError, awsErrorCode, callAws } from './lib/errors';
-import { parseImageReference } from './lib/image-reference';
-import { generatePullScript, pullCommands } from './lib/pull-script';
+import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
+import { pullCommandThatFits } from './lib/pull-command';
 import { buildTargetSchema, instanceSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 import { fitText } from './lib/tags';
@@ -36,8 +35,8 @@ type Output = { commandId: string; sentAt: string };
 export const COMMENT_MAX = 100;
 /** How long SSM may take to deliver the command to an agent that is Online. */
 export const DELIVERY_TIMEOUT_SECONDS = 600;
-/** Bytes of `commands` we send at most: well under what SSM accepts in one request's parameters. */
-export const MAX_COMMANDS_BYTES = 60 * 1024;
+/** Bytes of `commands` we send at most (functions/lib/pull-command.ts; prepare-build checks the same before launch). */
+export { MAX_COMMANDS_BYTES } from './lib/pull-command';
 
 const COMMENT_PREFIX = 'snapshot-factory ';
 const ADOPTABLE = new Set(['Pending', 'InProgress', 'Delayed', 'Success']);
@@ -58,24 +57,11 @@ const alreadySent = async (instanceId: string): Promise<Output | undefined> => {
 };
 
 const run = async ({ build, instance }: Input): Promise<Output> => {
-  const images = build.images.map((image) => parseImageReference(image.reference));
-  const script = generatePullScript({
-    images,
-    // The script refuses a pull whose digest is not the one prepare-build resolved (and recorded in the digest set).
-    expectedDigests: build.images.map((image) => image.digest),
-    platforms: build.platforms,
-    concurrency: build.pull.concurrency,
-  });
-  const commands = pullCommands(script);
-  const bytes = Buffer.byteLength(JSON.stringify(commands));
-  if (bytes > MAX_COMMANDS_BYTES) {
-    throw new InvalidInputError(
-      `the pull script for ${images.length} images is ${bytes} bytes, more than one SSM command carries (${MAX_COMMANDS_BYTES}); split the recipe's images into several recipes.`,
-    );
-  }
+  // The same function prepare-build ran on the same images, so a list too large was refused before launch.
+  const { commands } = pullCommandThatFits({ images: build.images, platforms: build.platforms, concurrency: build.pull.concurrency });
   const previous = await alreadySent(instance.instanceId);
   if (previous) return previous;
-  const comment = fitText(`${COMMENT_PREFIX}${build.recipe} ${build.architecture} ${images.length} images`, COMMENT_MAX);
+  const comment = fitText(`${COMMENT_PREFIX}${build.recipe} ${build.architecture} ${build.images.length} images`, COMMENT_MAX);
 
   let out;
   try {

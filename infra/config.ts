@@ -7,7 +7,8 @@
  * infrastructure's shape (network, log retention, time limits) and the scope of every IAM policy.
  */
 import { z } from 'zod';
-import { PULL_LIMIT_MARGIN_SECONDS, buildDefaultsSchema, settingSchemas } from '../functions/lib/build-defaults';
+import { DEFINITION_TIMEOUT_SECONDS, PULL_LIMIT_MARGIN_SECONDS, buildDefaultsSchema, executionTimeoutSecondsSchema, settingSchemas } from '../functions/lib/build-defaults';
+import { worstCaseExecutionSeconds } from '../functions/lib/execution-budget';
 import { recipesSchema } from '../functions/lib/recipes';
 import { resultParameterNameProblem } from '../functions/lib/result-parameter';
 
@@ -102,7 +103,7 @@ export const settingsSchema = z
         stopSeconds: s.stopSeconds.default(BUILT_IN.limits.stopSeconds),
         snapshotSeconds: s.snapshotSeconds.default(BUILT_IN.limits.snapshotSeconds),
         /** Whole execution (state machine TimeoutSeconds). */
-        executionSeconds: z.number().int().min(900).max(31536000).default(4 * 3600),
+        executionSeconds: executionTimeoutSecondsSchema.default(DEFINITION_TIMEOUT_SECONDS),
       })
       .strict()
       .prefault({}),
@@ -171,12 +172,14 @@ export const settingsSchema = z
         message: `has no {recipe} placeholder but ${settings.recipes.length} recipes are configured: their snapshots would overwrite each other; add {recipe}`,
       });
     }
-    const waits = waitSeconds(settings.timeLimits);
-    if (settings.timeLimits.executionSeconds < waits) {
+    // The same worst case prepare-build checks every execution against (functions/lib/execution-budget.ts): a
+    // deployment whose defaults it would refuse would fail every execution that names no limits.
+    const needed = worstCaseExecutionSeconds(waitLimits(settings.timeLimits));
+    if (settings.timeLimits.executionSeconds < needed) {
       ctx.addIssue({
         code: 'custom',
         path: ['timeLimits', 'executionSeconds'],
-        message: `expected at least the sum of the wait limits (${waits} s) so a build can finish`,
+        message: `expected at least ${needed} s: the sum of the wait limits (${waitSeconds(settings.timeLimits)} s) plus the launches, checks and cleanup of a build, so a build can finish and be cleaned up`,
       });
     }
   });
@@ -196,6 +199,14 @@ const multiArchitectureBuilders = (settings: {
     ...settings.recipes.filter((r) => multi(r.architectures, r.layout)).map((r) => `recipe "${r.name}"`),
   ];
 };
+
+/** The wait limits of one build as the check stages apply them (pullSeconds defaulting to the command timeout + margin). */
+const waitLimits = (limits: { ssmOnlineSeconds: number; pullCommandSeconds: number; pullSeconds?: number | undefined; stopSeconds: number; snapshotSeconds: number }) => ({
+  ssmOnlineSeconds: limits.ssmOnlineSeconds,
+  pullSeconds: limits.pullSeconds ?? limits.pullCommandSeconds + PULL_LIMIT_MARGIN_SECONDS,
+  stopSeconds: limits.stopSeconds,
+  snapshotSeconds: limits.snapshotSeconds,
+});
 
 /** Seconds the workflow may spend waiting in one build: SSM online + pull + stop + snapshot. */
 export const waitSeconds = (limits: {

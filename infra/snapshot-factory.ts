@@ -150,6 +150,8 @@ export const factoryDefaults = (
     snapshotSeconds: settings.timeLimits.snapshotSeconds,
   },
   tags: settings.tags,
+  // The definition's TimeoutSeconds is replaced by this same setting below: prepare-build checks waits against it.
+  executionTimeoutSeconds: settings.timeLimits.executionSeconds,
 });
 
 /**

@@ -6,6 +6,7 @@
  * then the built-in defaults below. docs/input.md lists each field, its default and its limits.
  */
 import { z } from 'zod';
+import { DEFINITION_TIMEOUT_SECONDS, MAX_EXECUTION_TIMEOUT_SECONDS, MIN_EXECUTION_TIMEOUT_SECONDS } from './execution-budget';
 import { RECIPE_NAME_PATTERN, layoutSchema } from './recipes';
 import { architectureSchema } from './schemas';
 
@@ -39,6 +40,10 @@ export const settingSchemas = {
   tags: z.record(z.string(), z.string()),
 } as const;
 const s = settingSchemas;
+
+export { DEFINITION_TIMEOUT_SECONDS } from './execution-budget';
+/** The execution's time limit: Step Functions allows a standard execution a year; the factory asks for 15 minutes at least. */
+export const executionTimeoutSecondsSchema = z.number().int().min(MIN_EXECUTION_TIMEOUT_SECONDS).max(MAX_EXECUTION_TIMEOUT_SECONDS);
 
 /**
  * Deploy-time defaults of a build. Every field has a built-in default, so `buildDefaultsSchema.parse({})`
@@ -98,6 +103,12 @@ export const buildDefaultsSchema = z
       .strict()
       .prefault({}),
     tags: s.tags.default({}),
+    /**
+     * The execution's time limit: the state machine's `TimeoutSeconds` (setting `timeLimits.executionSeconds`). Deployed
+     * only, never in the execution input: prepare-build refuses waits that would not fit in it with their cleanup.
+     * The built-in default is the definition's own (statemachine/snapshot-factory.asl.json).
+     */
+    executionTimeoutSeconds: executionTimeoutSecondsSchema.default(DEFINITION_TIMEOUT_SECONDS),
   })
   .strict();
 export type BuildDefaults = z.infer<typeof buildDefaultsSchema>;

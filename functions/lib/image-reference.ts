@@ -140,3 +140,36 @@ const ECR_DOMAIN_RE = /^[0-9]{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(
 
 /** Private Amazon ECR registries (`<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`): pulled with the instance role. */
 export const isEcrDomain = (domain: string): boolean => ECR_DOMAIN_RE.test(domain);
+
+/** Two entries of an image list that name the same image. */
+export interface DuplicateImage {
+  /** The two spellings, as written, and their 0-based positions in the list. */
+  first: { spelling: string; index: number };
+  second: { spelling: string; index: number };
+  /** What both normalise to. */
+  normalized: string;
+}
+
+/**
+ * The first pair of entries naming the same image once normalised (`nginx`, `docker.io/library/nginx:latest` and
+ * `index.docker.io/library/nginx` are one image), or undefined. References that only look alike (another tag,
+ * registry or namespace) are different images.
+ *
+ * @throws InvalidImageReferenceError for the first invalid reference, before any duplicate is looked for past it.
+ * @example findDuplicateImage(['nginx', 'redis', 'docker.io/library/nginx']).normalized // 'docker.io/library/nginx:latest'
+ */
+export const findDuplicateImage = (images: readonly string[]): DuplicateImage | undefined => {
+  const seen = new Map<string, { spelling: string; index: number }>();
+  for (const [index, spelling] of images.entries()) {
+    const { normalized } = parseImageReference(spelling);
+    const first = seen.get(normalized);
+    if (first) return { first, second: { spelling, index }, normalized };
+    seen.set(normalized, { spelling, index });
+  }
+  return undefined;
+};
+
+/** Says what {@link findDuplicateImage} found, naming both spellings and their positions (1-based). */
+export const describeDuplicateImage = ({ first, second, normalized }: DuplicateImage): string =>
+  `${first.spelling === second.spelling ? `"${first.spelling}" twice` : `"${first.spelling}" and "${second.spelling}", the same image`} ` +
+  `(${normalized}; entries ${first.index + 1} and ${second.index + 1})`;

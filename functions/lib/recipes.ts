@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidInputError } from './errors';
+import { describeDuplicateImage, findDuplicateImage } from './image-reference';
 import { ARCHITECTURES, PLATFORM_OF, architectureSchema, type Architecture } from './schemas';
 import { describeIssues } from './stage';
 
@@ -53,6 +54,16 @@ export const recipesSchema = z.array(recipeSchema).superRefine((recipes, ctx) =>
   for (const [index, recipe] of recipes.entries()) {
     if (seen.has(recipe.name)) ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate recipe name ${recipe.name}` });
     seen.add(recipe.name);
+    // prepare-build refuses an image listed twice in any spelling: a recipe doing so would fail every night.
+    let duplicate;
+    try {
+      duplicate = findDuplicateImage(recipe.images);
+    } catch {
+      continue; // an invalid reference is reported where references are validated (start-build, prepare-build)
+    }
+    if (duplicate) {
+      ctx.addIssue({ code: 'custom', path: [index, 'images', duplicate.second.index], message: `lists ${describeDuplicateImage(duplicate)}: list each image once` });
+    }
   }
 });
 

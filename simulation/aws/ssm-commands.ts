@@ -21,7 +21,7 @@
  * Run Command (`AWS-RunShellScript` only): SendCommand validates like SSM (DocumentName; InstanceIds exist and are
  * Online, else `InvalidInstanceId`; Comment <= 100 and TimeoutSeconds 30..2592000, else `ValidationException`;
  * `commands` present and `executionTimeout` 1..172800, else `InvalidParameters`; parameters larger than
- * {@link SSM_COMMAND_LIMITS.maxParametersBytes} in total, else `InvalidParameters`). The invocation then does not
+ * {@link SSM_COMMAND_LIMITS.maxParametersBytes} in total, else `MaxDocumentSizeExceeded`). The invocation then does not
  * exist for `invocationVisibleMs` (1.5 s; GetCommandInvocation answers `InvocationDoesNotExist`, as SSM does just
  * after SendCommand), is `Pending` until `deliveryMs` (2 s), `InProgress` while it "runs", then ends
  * `Success`/`Failed`/`TimedOut`, or `Cancelled` after CancelCommand.
@@ -61,7 +61,14 @@ export const SSM_COMMAND_LIMITS = {
   minExecutionTimeout: 1,
   maxExecutionTimeout: 172_800,
   maxInstanceIds: 50,
-  /** Conservative stand-in for SSM's request-size limit on inline parameters. */
+  /**
+   * SSM's size limit for what a command carries. Source: botocore data/ssm/2014-11-06/service-2.json: the
+   * `Parameters` shape of SendCommandRequest has no size constraint of its own; the one size error SendCommand
+   * lists is `MaxDocumentSizeExceeded`, documented "The size limit of a document is 64 KB" (also the SendCommand
+   * API reference's Errors). Left out: SSM measures the document with the parameters resolved into it, so the real
+   * limit falls a little below this for AWS-RunShellScript's own text; the factory keeps 4 KiB under it
+   * (functions/lib/pull-command.ts MAX_COMMANDS_BYTES).
+   */
   maxParametersBytes: 64 * 1024,
   stdoutChars: 24_000,
   stderrChars: 8_000,
@@ -292,7 +299,7 @@ export class SimulatedSsmCommands {
     }
     const size = Buffer.byteLength(JSON.stringify(parameters));
     if (size > SSM_COMMAND_LIMITS.maxParametersBytes) {
-      throw new AwsServiceError('InvalidParameters', `Parameters are ${size} bytes; the limit is ${SSM_COMMAND_LIMITS.maxParametersBytes}.`);
+      throw new AwsServiceError('MaxDocumentSizeExceeded', `The size limit of a document is 64 KB; the parameters are ${size} bytes.`);
     }
 
     const now = Date.now();

@@ -52,7 +52,7 @@ describe('simulated SSM', () => {
     await expect(send({ DocumentName: 'AWS-RunPowerShellScript' })).rejects.toMatchObject({ name: 'InvalidDocument' });
     await expect(send({ Parameters: { commands: ['true'], executionTimeout: ['172801'] } })).rejects.toMatchObject({ name: 'InvalidParameters' });
     await expect(send({ Parameters: { commands: ['true'], secrets: ['x'] } })).rejects.toMatchObject({ name: 'InvalidParameters' });
-    await expect(send({ Parameters: { commands: ['x'.repeat(70_000)] } })).rejects.toMatchObject({ name: 'InvalidParameters' });
+    await expect(send({ Parameters: { commands: ['x'.repeat(70_000)] } })).rejects.toMatchObject({ name: 'MaxDocumentSizeExceeded' });
     await expect(send({ Comment: 'c'.repeat(100) })).resolves.toMatchObject({ Command: { Status: 'Pending' } });
   });
 

@@ -74,7 +74,7 @@ describe('parseSettings', () => {
   });
 
   it('fails when the execution limit is shorter than the waits it contains', () => {
-    expect(failure({ timeLimits: { executionSeconds: 3600 } })).toMatch(/setting "timeLimits\.executionSeconds" = 3600: expected at least the sum of the wait limits \(12600 s\)/);
+    expect(failure({ timeLimits: { executionSeconds: 3600 } })).toMatch(/setting "timeLimits\.executionSeconds" = 3600: expected at least 13635 s: the sum of the wait limits \(12600 s\)/);
   });
 
   describe('resultParameterName', () => {
@@ -122,6 +122,12 @@ describe('parseSettings', () => {
 
   it('fails when a recipe is invalid, with the recipe field named', () => {
     expect(failure({ recipes: [{ name: 'nightly', images: [] }] })).toContain('setting "recipes.0.images" = []');
+  });
+
+  it('fails when a recipe lists one image in two spellings, naming both (prepare-build would refuse every execution)', () => {
+    expect(failure({ recipes: [{ name: 'web', images: ['nginx', 'redis:7', 'index.docker.io/library/nginx:latest'] }] })).toMatch(
+      /setting "recipes\.0\.images\.2" = "index\.docker\.io\/library\/nginx:latest": lists "nginx" and "index\.docker\.io\/library\/nginx:latest", the same image \(docker\.io\/library\/nginx:latest; entries 1 and 3\)/,
+    );
   });
 });
 

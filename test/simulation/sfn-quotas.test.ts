@@ -50,15 +50,15 @@ describe('the payload budget at the largest input', () => {
     expect(output.snapshots.reduce((n, s) => n + s.images.length, 0)).toBe(200);
   });
 
-  it.each(['per-architecture', 'combined'] as const)('keeps 100 of the longest pinned references (520 characters) in the %s layout within 60 per cent of the quota', async (layout) => {
+  it.each(['per-architecture', 'combined'] as const)('fails in prepare-build, before any launch, when 100 of the longest pinned references (520 characters) in the %s layout make a pull script too large for one SSM command', async (layout) => {
     // Prepare
     const input = maximumInput(layout, { pinned: true });
     // Act
     const report = await runSimulation({ input });
-    // Assess: the payloads fit wherever the run goes. (Today send-pull-command refuses a pull script this long for
-    // one SSM command: docs/input.md says so; the state budget must hold either way.)
-    expect(report.error).not.toBe('States.DataLimitExceeded');
-    if (report.status !== 'SUCCEEDED') expect(report.cause).toMatch(/^send-pull-command failed with InvalidInputError: the pull script/);
+    // Assess: refused where the input is checked (issue 9, item 7), not after a builder was launched and waited for.
+    expect({ status: report.status, error: report.error }).toEqual({ status: 'FAILED', error: 'InvalidInputError' });
+    expect(report.cause).toMatch(/^prepare-build: the pull script of the x86_64 build for 100 images \(linux\/amd64.*\) is \d+ bytes, more than one SSM command carries/);
+    expect(report.account.core.callsOf('ec2', 'RunInstances')).toHaveLength(0);
     expect(report.largestPayload!.bytes).toBeLessThanOrEqual(BUDGET_BYTES);
   });
 });

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { commonImages, handler, parseExecutionInput, planBuild } from '../../functions/prepare-build';
 import { buildDefaultsSchema, parseBuildDefaults } from '../../functions/lib/build-defaults';
 import { buildTargetSchema } from '../../functions/lib/schemas';
+import { HISTORY_EVENT_LIMIT, worstCaseExecutionSeconds, worstCaseHistoryEvents } from '../../functions/lib/execution-budget';
+import { MAX_COMMANDS_BYTES, pullCommandOf, pullCommandThatFits } from '../../functions/lib/pull-command';
+import { longestReferences } from '../../simulation/max-input';
 
 const defaults = buildDefaultsSchema.parse({});
 const NGINX = 'public.ecr.aws/docker/library/nginx:1.27';
@@ -98,7 +101,7 @@ describe('prepare-build', () => {
     ['a KMS key other than the deployed one is given', { images: [NGINX], dataVolume: { kmsKeyId: 'alias/other' } }, /dataVolume\.kmsKeyId is "alias\/other".*kmsKeyArn/],
     ['the subnet ID is malformed', { images: [NGINX], subnetId: 'my-subnet' }, /subnetId/],
     ['the pull limit is below the command timeout', { images: [NGINX], limits: { pullSeconds: 600 } }, /limits\.pullSeconds/],
-    ['an image is listed twice', { images: [NGINX, NGINX] }, /more than once/],
+    ['an image is listed twice', { images: [NGINX, NGINX] }, /images lists "public\.ecr\.aws\/docker\/library\/nginx:1\.27" twice/],
     ['a tag key is reserved', { images: [NGINX], tags: { 'snapshot-factory:x': 'y' } }, /reserved/],
     ['a tag value is too long', { images: [NGINX], tags: { team: 'x'.repeat(257) } }, /tags\.team/],
     ['the AMI pattern lacks {arch} for two architectures', { images: [NGINX], architectures: ['x86_64', 'arm64'], amiParameter: '/my/ami' }, /\{arch\}/],
@@ -134,5 +137,81 @@ describe('prepare-build', () => {
       { reference: NGINX, digest: index, platformDigests: { 'linux/amd64': `sha256:${'a'.repeat(64)}`, 'linux/arm64': `sha256:${'b'.repeat(64)}` } },
       { reference: 'quay.io/team/tool:1', digest: single },
     ]);
+  });
+
+  describe('limits checked before launch (issue 9, items 5-7)', () => {
+    it.each([
+      ['nginx', 'docker.io/library/nginx:latest'],
+      ['nginx', 'index.docker.io/library/nginx'],
+      ['bitnami/redis:7', 'docker.io/bitnami/redis:7'],
+    ])('fails when images lists %s and %s, one image spelled twice, naming both', (first, second) => {
+      // Act / Assess
+      expect(() => plan({ images: [first, NGINX, second] })).toThrow(
+        expect.objectContaining({
+          name: 'InvalidInputError',
+          message: expect.stringMatching(new RegExp(`images lists "${first}" and "${second}", the same image \\(docker\\.io/.*entries 1 and 3\\)`)),
+        }),
+      );
+    });
+
+    it('keeps references that only look alike: another tag, another registry, another namespace', () => {
+      // Act
+      const result = plan({ images: ['nginx:1.27', 'nginx', 'quay.io/library/nginx', 'library/nginx:1.26'] });
+      // Assess
+      expect(result.builds[0]!.images).toHaveLength(4);
+    });
+
+    it('fails when limits.ssmOnlineSeconds is longer than the execution, naming it and the execution limit', () => {
+      // Act / Assess
+      expect(() => plan({ limits: { ssmOnlineSeconds: 18000 } })).toThrow(
+        expect.objectContaining({
+          name: 'InvalidInputError',
+          message: expect.stringMatching(/need up to 31035 s, more than the execution's time limit of 14400 s \(setting timeLimits\.executionSeconds\).*lower limits\.ssmOnlineSeconds \(18000 s\)/),
+        }),
+      );
+    });
+
+    it('fails when a long pull.commandTimeoutSeconds makes the derived pull limit too long, saying where it came from', () => {
+      // Act / Assess
+      expect(() => plan({ pull: { commandTimeoutSeconds: 14400 } })).toThrow(
+        expect.objectContaining({ message: expect.stringMatching(/lower limits\.pullSeconds \(14700 s\) \(limits\.pullSeconds is pull\.commandTimeoutSeconds \+ 300 when unset\)/) }),
+      );
+    });
+
+    it('accepts waits that fit the deployed execution limit exactly, and refuses one second more', () => {
+      // Prepare: the defaults' worst case, deployed as the execution limit.
+      const waits = { ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 };
+      const deployed = buildDefaultsSchema.parse({ executionTimeoutSeconds: worstCaseExecutionSeconds(waits) });
+      // Act / Assess
+      expect(plan({}, deployed).builds).toHaveLength(1);
+      expect(() => plan({ limits: { stopSeconds: 901 } }, deployed)).toThrow(/lower limits\.snapshotSeconds \(7200 s\)/);
+    });
+
+    it('fails when the polls of two architectures could exceed the 25,000-event history, naming the limit to lower', () => {
+      // Prepare: a deployment allowing two days; a 4 h pull polled every 10 s on each of two builders is over the quota.
+      const deployed = buildDefaultsSchema.parse({ executionTimeoutSeconds: 2 * 86400 });
+      const input = { architectures: ['x86_64', 'arm64'], pull: { commandTimeoutSeconds: 4 * 3600 } };
+      // Act / Assess
+      expect(() => plan(input, deployed)).toThrow(
+        expect.objectContaining({ message: expect.stringMatching(new RegExp(`2 builds .* could log up to \\d+ history events, more than Step Functions' ${HISTORY_EVENT_LIMIT}.*lower limits\\.pullSeconds \\(14700 s\\)`)) }),
+      );
+      // The same waits on one builder (the combined layout) fit.
+      expect(worstCaseHistoryEvents({ ssmOnlineSeconds: 600, pullSeconds: 14700, stopSeconds: 900, snapshotSeconds: 7200 }, 1)).toBeLessThan(HISTORY_EVENT_LIMIT);
+      expect(plan({ ...input, layout: 'combined' }, deployed).builds).toHaveLength(1);
+    });
+
+    it('fails when the pull script of 100 of the longest references is larger than one SSM command, naming the size', () => {
+      // Prepare: 520-character pinned references, as send-pull-command would receive them.
+      const images = longestReferences({ pinned: true }).map((reference) => ({ reference, digest: reference.split('@')[1] }));
+      const input = { images, platforms: ['linux/amd64'], concurrency: 4 };
+      // Act
+      const { bytes } = pullCommandOf(input);
+      // Assess
+      expect(bytes).toBeGreaterThan(MAX_COMMANDS_BYTES);
+      expect(() => pullCommandThatFits(input)).toThrow(
+        expect.objectContaining({ name: 'InvalidInputError', message: expect.stringContaining(`the pull script for 100 images (linux/amd64) is ${bytes} bytes, more than one SSM command carries (${MAX_COMMANDS_BYTES} bytes`) }),
+      );
+      expect(pullCommandThatFits({ ...input, images: images.slice(0, 50) }).bytes).toBeLessThanOrEqual(MAX_COMMANDS_BYTES);
+    });
   });
 });

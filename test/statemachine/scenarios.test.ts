@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadDefinition, runSimulation, type SimulationReport } from '../../simulation/run-state-machine';
 import { SimulatedRegistries } from '../../simulation/registries';
 import { createSimulatedAccount } from '../../simulation/aws/account';
+import { longestReferences } from '../../simulation/max-input';
 
 const NGINX = 'public.ecr.aws/docker/library/nginx:1.27';
 const REDIS = 'redis:7';
@@ -45,6 +46,10 @@ interface Scenario {
 }
 
 const launchedNothing = (report: SimulationReport) => expect(report.account.core.callsOf('ec2', 'RunInstances')).toHaveLength(0);
+const refusedBeforeLaunch = (cause: RegExp) => (report: SimulationReport) => {
+  launchedNothing(report);
+  expect(report.cause).toMatch(cause);
+};
 const retried = (state: string) => (report: SimulationReport) =>
   expect(report.events.some((e) => e.type === 'StateRetried' && e.state === state), `${state} retried`).toBe(true);
 
@@ -126,6 +131,42 @@ const SCENARIOS: Scenario[] = [
   { name: 'prepare-build: image reference invalid', input: { images: ['Not A Reference'] }, status: 'FAILED', error: 'InvalidImageReferenceError', stage: 'prepare-build', also: launchedNothing },
   { name: 'prepare-build: image missing from its registry', faults: [`image-missing:${NGINX}`], status: 'FAILED', error: 'ImageNotFoundError', stage: 'prepare-build', also: launchedNothing },
   { name: 'prepare-build: registry down beyond the retries', faults: ['registry-down:public.ecr.aws'], status: 'FAILED', error: 'RegistryUnavailableError', stage: 'prepare-build', also: launchedNothing },
+  // Issue 9, items 5-7: limits AWS would enforce later, refused in PrepareBuild before anything launches.
+  {
+    name: 'prepare-build: a wait longer than the execution time limit (limits.ssmOnlineSeconds 18000)',
+    input: { limits: { ssmOnlineSeconds: 18000 } },
+    status: 'FAILED',
+    error: 'InvalidInputError',
+    stage: 'prepare-build',
+    also: refusedBeforeLaunch(/more than the execution's time limit of 14400 s .*lower limits\.ssmOnlineSeconds \(18000 s\)/),
+  },
+  {
+    name: 'prepare-build: a pull command timeout longer than the execution time limit',
+    input: { pull: { commandTimeoutSeconds: 86400 } },
+    status: 'FAILED',
+    error: 'InvalidInputError',
+    stage: 'prepare-build',
+    also: refusedBeforeLaunch(/lower limits\.pullSeconds \(86700 s\) \(limits\.pullSeconds is pull\.commandTimeoutSeconds \+ 300 when unset\)/),
+  },
+  {
+    name: 'prepare-build: one image spelled three ways',
+    input: { images: ['nginx', 'docker.io/library/nginx:latest', 'index.docker.io/library/nginx'] },
+    status: 'FAILED',
+    error: 'InvalidInputError',
+    stage: 'prepare-build',
+    also: refusedBeforeLaunch(/images lists "nginx" and "docker\.io\/library\/nginx:latest", the same image \(docker\.io\/library\/nginx:latest/),
+  },
+  {
+    name: 'prepare-build: a pull script too large for one SSM command (100 references of 520 characters)',
+    input: { images: longestReferences({ pinned: true }) },
+    status: 'FAILED',
+    error: 'InvalidInputError',
+    stage: 'prepare-build',
+    also: (report) => {
+      refusedBeforeLaunch(/the pull script of the x86_64 build for 100 images \(linux\/amd64\) is \d+ bytes, more than one SSM command carries/)(report);
+      expect(report.account.core.callsOf('ssm', 'SendCommand')).toHaveLength(0);
+    },
+  },
   { name: 'launch-instance: no capacity for any instance type', faults: ['no-capacity:m7i.xlarge', 'no-capacity:m6i.xlarge', 'no-capacity:m5.xlarge'], status: 'FAILED', error: 'InstanceCapacityError', stage: 'launch-instance' },
 
   {

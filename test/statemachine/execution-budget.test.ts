@@ -1,0 +1,80 @@
+/**
+ * functions/lib/execution-budget.ts holds figures functions/ cannot read at run time: the poll intervals of the
+ * definition, the functions' timeouts, and the history events each state logs. These tests hold them to their
+ * sources: the ASL file and the history of simulated runs (simulation/execution-history.ts); the functions' timeouts
+ * are checked against the synthesized stack in test/infra/execution-budget.test.ts (importing infra/ here would fix
+ * the deployed defaults before the simulation sets them).
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  DEFINITION_TIMEOUT_SECONDS,
+  EVENTS_PER_POLL,
+  EXECUTION_EVENTS,
+  HISTORY_EVENT_LIMIT,
+  HISTORY_EVENTS,
+  POLL_INTERVAL_SECONDS,
+  buildHistoryEvents,
+  worstCaseHistoryEvents,
+} from '../../functions/lib/execution-budget';
+import { HISTORY_EVENT_LIMIT as SIMULATED_HISTORY_LIMIT } from '../../simulation/execution-history';
+import { loadDefinition, runSimulation, type SimulationReport } from '../../simulation/run-state-machine';
+
+const NGINX = 'public.ecr.aws/docker/library/nginx:1.27';
+const definition = loadDefinition();
+const mapStates = definition.States.BuildEachArchitecture.ItemProcessor.States as Record<string, { Type: string; Seconds?: number; Next?: string }>;
+
+/** Each loop's Wait state and the check Task it leads to, by the limit that ends the loop. */
+const LOOPS = {
+  ssmOnlineSeconds: { wait: 'WaitForSsmAgent', check: 'CheckSsmAgent' },
+  pullSeconds: { wait: 'WaitForPull', check: 'CheckPullCommand' },
+  stopSeconds: { wait: 'WaitForStop', check: 'CheckInstanceStopped' },
+  snapshotSeconds: { wait: 'WaitForSnapshot', check: 'CheckSnapshot' },
+} as const;
+
+/** How many times each loop's check ran in `report`, per Map iteration. */
+const checksOf = (report: SimulationReport, builds: number) =>
+  Object.fromEntries(
+    Object.entries(LOOPS).map(([limit, { check }]) => [limit, report.history.filter((e) => e.type === 'TaskStateEntered' && e.stateEnteredEventDetails?.name === check).length / builds]),
+  ) as Record<keyof typeof LOOPS, number>;
+
+describe('the execution budget matches its sources', () => {
+  it('uses the poll intervals of the definition, and its default time limit', () => {
+    // Act
+    const intervals = Object.fromEntries(Object.entries(LOOPS).map(([limit, { wait }]) => [limit, mapStates[wait]!.Seconds]));
+    // Assess
+    expect(intervals).toEqual(POLL_INTERVAL_SECONDS);
+    for (const { wait, check } of Object.values(LOOPS)) expect(mapStates[wait]!.Next).toBe(check);
+    expect(definition.TimeoutSeconds).toBe(DEFINITION_TIMEOUT_SECONDS);
+    expect(HISTORY_EVENT_LIMIT).toBe(SIMULATED_HISTORY_LIMIT);
+  });
+
+  it.each([
+    ['one build', { images: [NGINX] }, 1],
+    ['two builds at once', { images: [NGINX], architectures: ['x86_64', 'arm64'] }, 2],
+  ] as const)('counts the history events of a real run of %s exactly, from how often each loop polled', async (_, input, builds) => {
+    // Act
+    const report = await runSimulation({ input });
+    // Assess: a successful run with no retries logs exactly the modelled events.
+    expect(report.status, report.cause).toBe('SUCCEEDED');
+    const retries = report.events.filter((e) => e.type === 'StateRetried').length;
+    const checks = checksOf(report, builds);
+    for (const count of Object.values(checks)) expect(count).toBeGreaterThan(1); // every loop really looped
+    expect(report.history).toHaveLength(EXECUTION_EVENTS + builds * buildHistoryEvents(checks) + retries * HISTORY_EVENTS.retry);
+  });
+
+  it('counts one poll of a loop as the events between two entries of its Wait state', async () => {
+    // Act
+    const report = await runSimulation({ input: { images: [NGINX] } });
+    // Assess
+    const entries = report.history.filter((e) => e.type === 'WaitStateEntered' && e.stateEnteredEventDetails?.name === 'WaitForPull').map((e) => e.id);
+    expect(entries.length).toBeGreaterThan(1);
+    for (let i = 1; i < entries.length; i += 1) expect(entries[i]! - entries[i - 1]!).toBe(EVENTS_PER_POLL);
+  });
+
+  it('keeps the defaults of two architectures within the history quota', () => {
+    // Act
+    const events = worstCaseHistoryEvents({ ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 }, 2);
+    // Assess
+    expect(events).toBeLessThanOrEqual(HISTORY_EVENT_LIMIT);
+  });
+});
