@@ -14,7 +14,8 @@
  * A consumer therefore never sees the event before the parameters, nor the parameters before the tags. When a step
  * fails past its retries the execution fails, its cause saying what was written and what not, and the ledger makes the
  * next unchanged run `REPUBLISH`: prepare-build passes `plan.republish`, and this state sends exactly the pending
- * channels (no build, no launch), keeping the first publish time.
+ * channels (no build, no launch), keeping the first publish time. Each invocation reads the ledgers first, so a Step
+ * Functions retry carries on where the failed attempt stopped instead of announcing accepted snapshots twice.
  *
  * Returns the execution's output: status `BUILT` (or `REPUBLISHED`, with `republished`), the recipe, each snapshot with
  * its images and timings.
@@ -30,7 +31,7 @@
  */
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { PutParameterCommand } from '@aws-sdk/client-ssm';
+import { GetParametersCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { ec2, eventBridge, ssm } from './lib/clients';
 import {
@@ -38,6 +39,7 @@ import {
   PUBLISH_CHANNELS,
   TAG_DIGEST_SET,
   TAG_PUBLISHED_AT,
+  decodeDigestRecord,
   digestSetHash,
   digestSetParameterName,
   encodeDigestRecord,
@@ -125,6 +127,8 @@ interface PublishTarget {
   digestSet?: string;
   publishedAt: string;
   channels: readonly PublishChannel[];
+  /** From a ledger that already recorded the event (a retried invocation). */
+  eventId?: string;
 }
 
 export interface PublishedSnapshot {
@@ -169,11 +173,11 @@ const run = async (input: Input): Promise<PublishOutput> => {
   const { plan } = input;
   const republish = plan.status === 'REPUBLISH';
   const now = new Date(Date.now()).toISOString();
-  const targets: PublishTarget[] = republish
-    ? plan.republish.map((r) => ({ ...r, timings: {}, publishedAt: r.publishedAt ?? now, channels: PUBLISH_CHANNELS.filter((c) => r.pending.includes(c)) }))
-    : input.builds.map((b) => ({ ...b, publishedAt: now, channels: PUBLISH_CHANNELS }));
   const progress = new PublishProgress(plan.recipe);
   try {
+    const targets: PublishTarget[] = republish
+      ? plan.republish.map((r) => ({ ...r, timings: {}, publishedAt: r.publishedAt ?? now, channels: PUBLISH_CHANNELS.filter((c) => r.pending.includes(c)) }))
+      : await resumeFromLedger(plan.recipe, input.builds.map((b) => ({ ...b, publishedAt: now, channels: PUBLISH_CHANNELS })));
     const snapshots = await publish(plan, targets, republish, progress);
     logger.info(republish ? 'snapshots republished' : 'snapshots published', { recipe: plan.recipe, snapshots: snapshots.map((s) => s.snapshotId) });
     return {
@@ -223,10 +227,16 @@ const publish = async (plan: Input['plan'], targets: PublishTarget[], republish:
       images: platformDigests,
       timings: target.timings,
       durationsSeconds: durationsOf(target.timings),
+      ...(target.eventId ? { eventId: target.eventId } : {}),
     };
     snapshots.push(snapshot);
+    // What an earlier attempt (or publish) confirmed belongs in the cause as much as what this one wrote.
+    if (!target.channels.includes('snapshot-id')) progress.done(`${snapshot.parameters.map((p) => p.snapshotId).join(', ')} = ${target.snapshotId} (earlier)`);
+    if (target.eventId) progress.done(`Snapshot Ready event ${target.eventId} for ${target.snapshotId} (earlier)`);
+    if (target.channels.length === 0) continue;
 
-    if (!republish) {
+    // The first attempt at this snapshot tags it and opens its ledger; a resumed or republished one has both.
+    if (!republish && target.channels.length === PUBLISH_CHANNELS.length) {
       // Tags first: they are what the reaper and lifecycle read, and the record written next points at a tagged snapshot.
       await callAws(`ec2:CreateTags ${target.snapshotId}`, () =>
         ec2.send(
@@ -275,6 +285,29 @@ const publish = async (plan: Input['plan'], targets: PublishTarget[], republish:
     if (outcome.failure) throw outcome.failure;
   }
   return snapshots;
+};
+
+/**
+ * Step Functions retries this state by running it again from the start: a target whose ledger already names its
+ * snapshot carries on from there (publish time kept; an event already accepted is not sent again), so a retry after
+ * a partly failed PutEvents call does not announce the accepted snapshots twice.
+ */
+const resumeFromLedger = async (recipe: string, targets: PublishTarget[]): Promise<PublishTarget[]> => {
+  const names = targets.map((t) => digestSetParameterName(recipe, t.architecture));
+  const values = new Map<string, string | undefined>();
+  // GetParameters takes at most 10 names per call.
+  for (let start = 0; start < names.length; start += 10) {
+    const batch = names.slice(start, start + 10);
+    const output = await callAws(`ssm:GetParameters ${batch.join(', ')}`, () => ssm.send(new GetParametersCommand({ Names: batch })));
+    for (const parameter of output.Parameters ?? []) if (parameter.Name) values.set(parameter.Name, parameter.Value);
+  }
+  return targets.map((target, index) => {
+    const record = decodeDigestRecord(values.get(names[index]!));
+    // Only a ledger of this very snapshot counts; one naming the previous snapshot is the previous publish's.
+    if (!record || record.snapshotId !== target.snapshotId || !record.pending) return target;
+    const channels = PUBLISH_CHANNELS.filter((c) => record.pending!.includes(c));
+    return { ...target, publishedAt: record.publishedAt ?? target.publishedAt, channels, ...(record.eventId ? { eventId: record.eventId } : {}) };
+  });
 };
 
 /** Writes the digest-set record of every architecture the snapshot serves, with `pending` as its publish ledger. */

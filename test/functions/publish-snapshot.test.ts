@@ -272,6 +272,27 @@ describe('publish-snapshot', () => {
     await expect(publishSnapshot({ plan, builds: completedBuilds(plan) })).rejects.toMatchObject({ name: 'TransientAwsError', message: expect.stringContaining('InternalFailure') });
   });
 
+  it('resumes from its ledger when Step Functions retries it: an event already accepted is not sent again', async () => {
+    // Prepare: of two snapshots, the first entry is throttled, the second accepted.
+    const plan = await prepare({ recipe: 'web', images: [NGINX], architectures: ['x86_64', 'arm64'] });
+    const builds = completedBuilds(plan);
+    account.events.failEntries('ThrottlingException');
+    await expect(publishSnapshot({ plan, builds })).rejects.toMatchObject({ name: 'TransientAwsError' });
+    const accepted = account.events.ofType('Snapshot Ready').map((e) => (e.detail as { snapshotId: string }).snapshotId);
+    const publishedAt = decodeDigestRecord(account.parameters.parameters.get(digestSetParameterName('web', 'arm64'))?.Value)!.publishedAt;
+    vi.advanceTimersByTime(30_000);
+    // Act: the retry, same input.
+    const output = (await publishSnapshot({ plan, builds })) as PublishOutput;
+    // Assess
+    expect(accepted).toEqual([builds[1]!.snapshotId]);
+    expect(account.events.ofType('Snapshot Ready').map((e) => (e.detail as { snapshotId: string }).snapshotId)).toEqual([builds[1]!.snapshotId, builds[0]!.snapshotId]);
+    expect(output.publishedAt).toBe(publishedAt);
+    for (const architecture of ['x86_64', 'arm64'] as const) {
+      expect(decodeDigestRecord(account.parameters.parameters.get(digestSetParameterName('web', architecture))?.Value)?.pending).toEqual([]);
+    }
+    expect(output.snapshots.map((s) => s.eventId)).toEqual(account.events.ofType('Snapshot Ready').map((e) => e.id).reverse());
+  });
+
   it('republishes only the pending channels, keeping the first publish time, and names them in the output', async () => {
     // Prepare: a publish whose event was refused.
     const plan = await prepare({ recipe: 'web', images: [NGINX] });

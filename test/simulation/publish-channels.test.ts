@@ -219,4 +219,26 @@ describe('publish: every consumer channel agrees, a failed one is redelivered', 
     expectChannelsAgree(account, 'arm64', parameter(account, 'arm64', 'snapshot-id')!);
     expectNothingLeft(republished, account);
   });
+
+  it('a combined-layout snapshot whose event failed is redelivered once, both architectures\' ledgers completed', async () => {
+    // Prepare
+    const { account, registries } = setUp();
+    const input = { recipe: RECIPE, images: [NGINX, REDIS], architectures: ['x86_64', 'arm64'], layout: 'combined' };
+    const removeFault = account.events.failEntries('InternalFailure', Infinity);
+    const failed = await runSimulation({ input, account, registries, executionName: 'combined-down', startTime: Date.UTC(2026, 11, 1, 3) });
+    removeFault();
+    expect({ status: failed.status, error: failed.error }).toEqual({ status: 'FAILED', error: 'TransientAwsError' });
+
+    // Act
+    const republished = await runSimulation({ input, account, registries, executionName: 'combined-back', startTime: failed.endedAt + 3_600_000 });
+
+    // Assess
+    const snapshotId = parameter(account, 'x86_64', 'snapshot-id')!;
+    expect(republished.output).toMatchObject({ status: 'REPUBLISHED', republished: [{ snapshotId, channels: ['event'] }] });
+    expect(readyEvents(account)).toEqual([expect.objectContaining({ snapshotId, redelivered: true })]);
+    expectChannelsAgree(account, 'x86_64', snapshotId);
+    expectChannelsAgree(account, 'arm64', snapshotId);
+    expect(launches(account)).toBe(1);
+    expectNothingLeft(republished, account);
+  });
 });
