@@ -81,7 +81,7 @@ interface PublishedSnapshotOutput {
 }
 
 interface ExecutionOutput {
-  status: 'BUILT' | 'UP_TO_DATE';
+  status: 'BUILT' | 'UP_TO_DATE' | 'REPUBLISHED';
   recipe: string;
   snapshots: PublishedSnapshotOutput[];
 }
@@ -114,7 +114,12 @@ export const runBuild = async (images: string[], options: BuildOptions, deps: Bu
     return 1;
   }
   const output = JSON.parse(status.output ?? '{}') as ExecutionOutput;
-  progress(output.status === 'UP_TO_DATE' ? 'images unchanged: the current snapshots are up to date' : 'snapshots built');
+  const outcome = {
+    UP_TO_DATE: 'images unchanged: the current snapshots are up to date',
+    REPUBLISHED: 'images unchanged: finished publishing the current snapshots (an earlier publish was incomplete)',
+    BUILT: 'snapshots built',
+  };
+  progress(outcome[output.status] ?? `ended ${output.status}`);
   for (const snapshot of output.snapshots) {
     deps.stdout(options.quiet ? snapshot.snapshotId : `${snapshot.architecture}\t${snapshot.snapshotId}`);
   }

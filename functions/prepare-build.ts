@@ -88,8 +88,11 @@ type Input = z.infer<typeof inputSchema>;
 export interface BuildPlan {
   executionName: string;
   recipe: string;
-  /** `BUILD`: the Map runs `builds`. `UP_TO_DATE`: the current snapshots already hold these images; nothing is launched. */
-  status: 'BUILD' | 'UP_TO_DATE';
+  /**
+   * `BUILD`: the Map runs `builds`. `UP_TO_DATE`: the current snapshots already hold these images; nothing is launched.
+   * `REPUBLISH`: they hold them, but a publish left channels pending: nothing is launched, PublishSnapshot sends `republish`.
+   */
+  status: 'BUILD' | 'UP_TO_DATE' | 'REPUBLISH';
   /** Why: `NEW` (no current snapshot), `CHANGED` (a digest differs, or the current snapshot is gone), `FORCED` (unchanged, `force` set) or `UP_TO_DATE`. */
   reason: FreshnessResult['reason'];
   layout: Layout;
@@ -99,10 +102,18 @@ export interface BuildPlan {
    * platform's manifest differs). The Map merges them into each iteration's `build`.
    */
   common: PlanCommon;
-  /** The builds to run, without their images (those are in `common`). Empty when `UP_TO_DATE`. */
+  /** The builds to run, without their images (those are in `common`). Empty unless `BUILD`. */
   builds: PlannedBuild[];
   /** The recipe's current snapshots whose digest set equals this build's (all of them when `UP_TO_DATE`). */
   current: CurrentSnapshot[];
+  /** With `REPUBLISH`: each snapshot whose publish is incomplete, its platforms and the channels still pending. */
+  republish?: RepublishTarget[];
+}
+
+/** A current snapshot whose publish left channels pending (status `REPUBLISH`). */
+export interface RepublishTarget extends CurrentSnapshot {
+  platforms: string[];
+  pending: NonNullable<CurrentSnapshot['pending']>;
 }
 
 const run = async ({ executionName, input }: Input): Promise<BuildPlan> => {
@@ -110,8 +121,9 @@ const run = async ({ executionName, input }: Input): Promise<BuildPlan> => {
   const plan = planBuild(executionName, request, deployedDefaults);
   // Digest resolution and the skip-when-unchanged check live in functions/lib/freshness.ts.
   const freshness = await resolveAndCompare({ recipe: plan.recipe, force: request.force ?? false, builds: plan.builds });
+  const status = freshness.upToDate ? 'UP_TO_DATE' : freshness.reason === 'REPUBLISH' ? 'REPUBLISH' : 'BUILD';
   const images = commonImages(freshness.builds);
-  const builds = freshness.upToDate ? [] : freshness.builds.map(({ images: _images, platformDigests: _digests, ...build }) => build);
+  const builds = status === 'BUILD' ? freshness.builds.map(({ images: _images, platformDigests: _digests, ...build }) => build) : [];
   // The pull command each builder will be sent, made now by the function send-pull-command uses, from the same
   // images (the Map merges `common.images` into each build) and resolved digests: too large is refused before launch.
   for (const build of builds) {
@@ -119,13 +131,21 @@ const run = async ({ executionName, input }: Input): Promise<BuildPlan> => {
   }
   return {
     ...plan,
-    status: freshness.upToDate ? 'UP_TO_DATE' : 'BUILD',
+    status,
     reason: freshness.reason,
     common: { images },
     builds,
     current: freshness.current,
+    ...(status === 'REPUBLISH' ? { republish: republishTargets(freshness) } : {}),
   };
 };
+
+/** The current snapshots whose publish is incomplete, with the platforms their build pulled. */
+const republishTargets = (freshness: FreshnessResult): RepublishTarget[] =>
+  freshness.current.flatMap((snapshot) => {
+    const build = freshness.builds.find((b) => b.architecture === snapshot.architecture);
+    return snapshot.pending && build ? [{ ...snapshot, pending: snapshot.pending, platforms: build.platforms }] : [];
+  });
 
 /**
  * The builds' images once: each with its digest and, per platform any build pulls, the platform's manifest digest

@@ -42,7 +42,7 @@ export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
   'check-snapshot': ['ec2:DescribeSnapshots'],
   'terminate-instance': ['ec2:TerminateInstances'],
   'cleanup-build': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot'],
-  'publish-snapshot': ['ec2:CreateTags', 'ssm:PutParameter', 'events:PutEvents'],
+  'publish-snapshot': ['ssm:GetParameters', 'ec2:CreateTags', 'ssm:PutParameter', 'events:PutEvents'],
   'start-build': ['states:StartExecution', 'ecr:BatchGetImage'],
   'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution'],
 };

@@ -46,6 +46,16 @@ export const digestSetHash = (entries: readonly PlatformDigest[]): string => {
   return `sha256:${createHash('sha256').update(lines.join('\n')).digest('hex')}`;
 };
 
+/**
+ * A consumer channel publish-snapshot writes after the digest-set record, in this order: the `snapshot-id`
+ * parameters, the result parameters (setting `resultParameterName`), then the `Snapshot Ready` event.
+ * docs/consumers.md, "Order and redelivery".
+ */
+export type PublishChannel = 'snapshot-id' | 'result-parameters' | 'event';
+
+/** Every channel, in the order publish-snapshot writes them. */
+export const PUBLISH_CHANNELS: readonly PublishChannel[] = ['snapshot-id', 'result-parameters', 'event'];
+
 /** What the `digest-set` parameter holds. */
 export interface CurrentDigestRecord {
   snapshotId: string;
@@ -55,6 +65,14 @@ export interface CurrentDigestRecord {
   /** Absent when the list did not fit in an Advanced-tier parameter; `imageCount` still says how many. */
   images?: PlatformDigest[];
   imageCount: number;
+  /**
+   * The publish ledger: channels not yet confirmed for this snapshot. publish-snapshot writes the record with every
+   * channel pending before it writes them, and again with `[]` once the event was accepted; a record that still lists
+   * channels makes the next unchanged run `REPUBLISH` them. Absent (records written before the ledger existed): complete.
+   */
+  pending?: PublishChannel[];
+  /** The `Snapshot Ready` event's ID, as PutEvents answered it, once it was accepted. */
+  eventId?: string;
 }
 
 export const STANDARD_PARAMETER_BYTES = 4096;
@@ -84,6 +102,10 @@ export const decodeDigestRecord = (value: string | undefined): CurrentDigestReco
   try {
     const parsed = JSON.parse(value) as Partial<CurrentDigestRecord>;
     if (typeof parsed.snapshotId !== 'string' || typeof parsed.digestSet !== 'string') return undefined;
+    // A ledger that is not a list of known channels was not written by this factory: redo every channel.
+    if (parsed.pending !== undefined && (!Array.isArray(parsed.pending) || parsed.pending.some((c) => !PUBLISH_CHANNELS.includes(c)))) {
+      return { ...(parsed as CurrentDigestRecord), pending: [...PUBLISH_CHANNELS] };
+    }
     return parsed as CurrentDigestRecord;
   } catch {
     return undefined;

@@ -2,6 +2,8 @@
  * Skip when unchanged: resolves every image of a plan to its digests and compares them with the digest set
  * of the recipe's current snapshot. prepare-build calls {@link resolveAndCompare}; when it answers
  * `upToDate`, the execution launches nothing and ends with status `UP_TO_DATE` and the current snapshot IDs.
+ * When the digests are unchanged but a publish did not finish (the digest-set record still lists pending
+ * channels), it answers reason `REPUBLISH`: nothing is built, publish-snapshot sends what is missing.
  */
 import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { GetParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
@@ -12,6 +14,7 @@ import {
   digestSetParameterName,
   snapshotIdParameterName,
   type PlatformDigest,
+  type PublishChannel,
 } from './current-snapshot';
 import { createDigestResolver, type DigestResolver, type ResolvedImage } from './digests';
 import { awsErrorCode, callAws } from './errors';
@@ -29,13 +32,20 @@ export interface CurrentSnapshot {
   snapshotId: string;
   digestSet: string;
   parameterName: string;
+  /** Channels a publish left unconfirmed (docs/consumers.md); present only when some are. */
+  pending?: PublishChannel[];
+  /** When the snapshot was published (the digest-set record's `publishedAt`); a republish keeps it. */
+  publishedAt?: string;
 }
 
 export interface FreshnessResult {
   /** True when every build's digest set equals its current snapshot's and `force` is off: launch nothing. */
   upToDate: boolean;
-  /** Why: `UP_TO_DATE`, `FORCED` (unchanged but forced), `CHANGED` (some digest differs) or `NEW` (no current snapshot). */
-  reason: 'UP_TO_DATE' | 'FORCED' | 'CHANGED' | 'NEW';
+  /**
+   * Why: `UP_TO_DATE`, `FORCED` (unchanged but forced), `CHANGED` (some digest differs), `NEW` (no current snapshot)
+   * or `REPUBLISH` (unchanged, but a publish left channels pending: send them, build nothing).
+   */
+  reason: 'UP_TO_DATE' | 'FORCED' | 'CHANGED' | 'NEW' | 'REPUBLISH';
   /** The plan's builds with each image's `digest`, `platformDigests` and `digestSet` filled in. */
   builds: BuildTarget[];
   /** The recipe's current snapshot per build architecture, where one exists and matches. */
@@ -97,11 +107,15 @@ export const resolveAndCompare = async (plan: FreshnessPlan, deps: FreshnessDeps
     else changed.push(build.architecture);
   }
   const unchanged = changed.length === 0 && builds.length > 0;
-  const reason = unchanged ? (plan.force ? 'FORCED' : 'UP_TO_DATE') : anyCurrent ? 'CHANGED' : 'NEW';
-  return { upToDate: unchanged && !plan.force, reason, builds, current, changed };
+  const incomplete = current.some((snapshot) => snapshot.pending);
+  const reason = unchanged ? (plan.force ? 'FORCED' : incomplete ? 'REPUBLISH' : 'UP_TO_DATE') : anyCurrent ? 'CHANGED' : 'NEW';
+  return { upToDate: reason === 'UP_TO_DATE', reason, builds, current, changed };
 };
 
-/** The current snapshot of `recipe` for `architecture`, when both parameters exist and agree. */
+/**
+ * The current snapshot of `recipe` for `architecture`: the one both parameters name, or the one the digest-set record
+ * names while its publish has not written the `snapshot-id` parameter yet (then `pending` says so).
+ */
 export const readCurrent = async (client: SSMClient, recipe: string, architecture: Architecture): Promise<CurrentSnapshot | undefined> => {
   const idName = snapshotIdParameterName(recipe, architecture);
   const setName = digestSetParameterName(recipe, architecture);
@@ -109,9 +123,14 @@ export const readCurrent = async (client: SSMClient, recipe: string, architectur
   const value = (name: string) => output.Parameters?.find((p) => p.Name === name)?.Value;
   const snapshotId = value(idName);
   const record = decodeDigestRecord(value(setName));
+  if (!record) return undefined;
+  const pending = record.pending?.length ? { pending: record.pending } : {};
+  const found = { architecture, snapshotId: record.snapshotId, digestSet: record.digestSet, parameterName: idName, publishedAt: record.publishedAt, ...pending };
+  if (snapshotId === record.snapshotId) return found;
+  // The publish wrote the record, then failed before the ID parameter: the record's snapshot is the one to finish.
+  if (record.pending?.includes('snapshot-id')) return found;
   // Someone who points the ID parameter at another snapshot by hand breaks the link to the digests: rebuild.
-  if (!snapshotId || !record || record.snapshotId !== snapshotId) return undefined;
-  return { architecture, snapshotId, digestSet: record.digestSet, parameterName: idName };
+  return undefined;
 };
 
 /** True when the snapshot exists and is `completed`; a deleted snapshot is not an error, only not current. */

@@ -2,6 +2,14 @@
  * Simulated EventBridge (default bus): PutEvents records the events and enforces PutEvents' limits —
  * 1 to 10 entries per call, at most 256 KB per request — and answers per-entry failures like AWS
  * (`FailedEntryCount`, `ErrorCode`) for entries missing Source, DetailType or a JSON Detail.
+ *
+ * Per-entry failures, as "Sending events with PutEvents" (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevents.html)
+ * and PutEventsResultEntry (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html)
+ * describe them: the call still answers 200; the other entries are processed; `Entries` has one result per request
+ * entry, in order, an event ID for an accepted one and `ErrorCode` + `ErrorMessage` (no ID) for a failed one.
+ * {@link SimulatedEventBridge.failEntries} makes entries fail with a code AWS documents (`ThrottlingException` and
+ * `InternalFailure` retryable, the others not). Left out: rules, targets and their delivery (nothing in the factory
+ * listens on the bus in the simulation), and the ErrorMessage texts, which AWS does not document.
  */
 import { AwsServiceError, type SimulatedAwsCore } from './core';
 
@@ -24,6 +32,19 @@ export interface RecordedEvent {
 }
 
 export const PUT_EVENTS_MAX_ENTRIES = 10;
+/** Entry error codes PutEventsResultEntry documents (retryable first). */
+export const PUT_EVENTS_ENTRY_ERROR_CODES = [
+  'InternalFailure',
+  'ThrottlingException',
+  'AccessDeniedException',
+  'InvalidAccountIdException',
+  'InvalidArgument',
+  'MalformedDetail',
+  'RedactionFailure',
+  'NotAuthorizedForSourceException',
+  'NotAuthorizedForDetailTypeException',
+] as const;
+export type PutEventsEntryErrorCode = (typeof PUT_EVENTS_ENTRY_ERROR_CODES)[number];
 export const PUT_EVENTS_MAX_BYTES = 256 * 1024;
 
 const entrySize = (entry: PutEntry): number =>
@@ -35,9 +56,24 @@ const entrySize = (entry: PutEntry): number =>
 
 export class SimulatedEventBridge {
   readonly events: RecordedEvent[] = [];
+  private readonly entryFailures: { code: PutEventsEntryErrorCode; left: number }[] = [];
+  private nextId = 0;
 
   constructor(core: SimulatedAwsCore) {
     core.register('events', { PutEvents: (input: { Entries?: PutEntry[] }) => this.putEvents(input.Entries ?? []) });
+  }
+
+  /**
+   * The next `times` well-formed entries (any call) fail with `code` in PutEvents' answer instead of being accepted;
+   * `Infinity` for always. The call itself succeeds, as on AWS. Returns a function that removes the fault.
+   */
+  failEntries(code: PutEventsEntryErrorCode, times = 1): () => void {
+    if (!PUT_EVENTS_ENTRY_ERROR_CODES.includes(code)) throw new Error(`unknown PutEvents entry error code "${code}" (use ${PUT_EVENTS_ENTRY_ERROR_CODES.join(', ')})`);
+    const failure = { code, left: times };
+    this.entryFailures.push(failure);
+    return () => {
+      failure.left = 0;
+    };
   }
 
   /** Events with `detailType`, e.g. `Snapshot Ready`. */
@@ -65,7 +101,14 @@ export class SimulatedEventBridge {
         failed += 1;
         return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed or Source/DetailType is missing.' };
       }
-      const id = `evt-${(this.events.length + 1).toString().padStart(8, '0')}`;
+      const injected = this.entryFailures.find((f) => f.left > 0);
+      if (injected) {
+        injected.left -= 1;
+        failed += 1;
+        return { ErrorCode: injected.code, ErrorMessage: `Injected ${injected.code}` };
+      }
+      this.nextId += 1;
+      const id = `evt-${this.nextId.toString().padStart(8, '0')}`;
       this.events.push({
         id,
         source: entry.Source,

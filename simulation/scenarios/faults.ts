@@ -8,6 +8,7 @@
 import { FAULTS, type FaultRule, type ServiceName } from '../aws/core';
 import type { SimulatedAccount } from '../aws/account';
 import type { NeverFinishKind } from '../aws/ec2';
+import { PUT_EVENTS_ENTRY_ERROR_CODES, type PutEventsEntryErrorCode } from '../aws/events';
 import type { SimulatedRegistries } from '../registries';
 
 export type FaultSpec =
@@ -18,6 +19,7 @@ export type FaultSpec =
   | { kind: 'never-finish'; what: NeverFinishKind | 'pull'; text: string }
   | { kind: 'registry-down'; host: string; text: string }
   | { kind: 'image-missing'; reference: string; text: string }
+  | { kind: 'event-entry-fails'; code: PutEventsEntryErrorCode; times: number; text: string }
   | { kind: 'ssm'; what: SsmFaultKind; argument?: string; text: string };
 
 export const SSM_FAULT_KINDS = ['agent-never-online', 'command-fails', 'command-times-out', 'volume-too-small', 'pull-image-missing'] as const;
@@ -36,6 +38,7 @@ export const FAULT_GRAMMAR = [
   'never-finish:<launch|stop|terminate|snapshot|pull> that step never completes (the stage time limit fires)',
   'registry-down:<host>                               the public registry answers 503 to digest lookups',
   'image-missing:<reference>                          the registry does not hold that image (digest lookup gets 404)',
+  'event-entry-fails:<ErrorCode>[:<times>|always]     PutEvents answers 200 with the next entries failed (ThrottlingException, InternalFailure, AccessDeniedException...)',
   'agent-never-online                                 the SSM agent never registers',
   'command-fails[:<reason>]                           the pull command ends Failed',
   'command-times-out                                  SSM ends the pull command TimedOut',
@@ -110,6 +113,11 @@ export const parseFaultSpec = (text: string): FaultSpec => {
     case 'image-missing':
       if (!args[0]) throw new Error(`fault "${text}": expected an image reference`);
       return { kind: 'image-missing', reference: args.join(':'), text };
+    case 'event-entry-fails': {
+      const code = args[0] as PutEventsEntryErrorCode;
+      if (!PUT_EVENTS_ENTRY_ERROR_CODES.includes(code)) throw new Error(`fault "${text}": expected a PutEvents entry error code (${PUT_EVENTS_ENTRY_ERROR_CODES.join(', ')}), got "${args[0] ?? ''}"`);
+      return { kind: 'event-entry-fails', code, times: times(text, args[1]), text };
+    }
     default:
       if (SSM_FAULT_KINDS.includes(kind as SsmFaultKind)) return { kind: 'ssm', what: kind as SsmFaultKind, argument: args.length ? args.join(':') : undefined, text };
       throw new Error(`unknown fault "${text}"; the forms are:\n  ${FAULT_GRAMMAR.join('\n  ')}`);
@@ -174,6 +182,9 @@ export const applyFaults = (
         break;
       case 'ssm':
         applySsmFault(account, fault.what, fault.argument, fault.text);
+        break;
+      case 'event-entry-fails':
+        account.events.failEntries(fault.code, fault.times);
         break;
     }
   }

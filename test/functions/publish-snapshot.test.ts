@@ -216,7 +216,8 @@ describe('publish-snapshot', () => {
 
       const names = account.core.callsOf('ssm', 'PutParameter').map((c) => (c.input as { Name: string }).Name);
       expect(names.every((name) => name.startsWith('/snapshot-factory/web/'))).toBe(true);
-      expect(names).toHaveLength(4);
+      // Two architectures x (snapshot-id, digest-set); the digest-set record is written three times (its ledger).
+      expect(new Set(names).size).toBe(4);
       expect(output.snapshots.map((s) => s.resultParameters)).toEqual([[], []]);
     });
   });
@@ -226,6 +227,99 @@ describe('publish-snapshot', () => {
     account.core.inject(FAULTS.throttle('ssm', 'PutParameter', Infinity));
 
     await expect(publishSnapshot({ plan, builds: completedBuilds(plan) })).rejects.toMatchObject({ name: 'TransientAwsError', message: expect.stringMatching(/^publish-snapshot: ssm:PutParameter/) });
+  });
+
+  it('writes tags, the ledger, the snapshot-id parameter, the event, then the ledger complete, in that order', async () => {
+    // Prepare
+    const plan = await prepare({ recipe: 'web', images: [NGINX] });
+    const builds = completedBuilds(plan);
+    // Act
+    const output = (await publishSnapshot({ plan, builds })) as PublishOutput;
+    // Assess
+    const steps = account.core.calls
+      .filter((c) => ['CreateTags', 'PutParameter', 'PutEvents'].includes(c.operation))
+      .map((c) => {
+        if (c.operation !== 'PutParameter') return c.operation;
+        const { Name, Value } = c.input as { Name: string; Value: string };
+        return Name.endsWith('/digest-set') ? `ledger ${JSON.stringify(decodeDigestRecord(Value)?.pending)}` : 'snapshot-id';
+      });
+    expect(steps).toEqual(['CreateTags', 'ledger ["snapshot-id","result-parameters","event"]', 'snapshot-id', 'ledger ["event"]', 'PutEvents', 'ledger []']);
+    const record = decodeDigestRecord(account.parameters.parameters.get(digestSetParameterName('web', 'x86_64'))?.Value);
+    expect(record?.eventId).toBe(account.events.ofType('Snapshot Ready')[0]!.id);
+    expect(output.snapshots[0]!.eventId).toBe(record?.eventId);
+  });
+
+  it('fails with AwsRequestError, naming the code and what was written, when PutEvents answers a terminal failed entry', async () => {
+    // Prepare
+    const plan = await prepare({ recipe: 'web', images: [NGINX] });
+    const builds = completedBuilds(plan);
+    account.events.failEntries('AccessDeniedException');
+    // Act
+    const failure = publishSnapshot({ plan, builds });
+    // Assess
+    await expect(failure).rejects.toMatchObject({
+      name: 'AwsRequestError',
+      message: expect.stringMatching(/AccessDeniedException.*\/snapshot-factory\/web\/x86_64\/snapshot-id = snap-.*REPUBLISH/),
+    });
+    expect(decodeDigestRecord(account.parameters.parameters.get(digestSetParameterName('web', 'x86_64'))?.Value)?.pending).toEqual(['event']);
+  });
+
+  it('fails with TransientAwsError when PutEvents answers ThrottlingException or InternalFailure entries', async () => {
+    // Prepare
+    const plan = await prepare({ recipe: 'web', images: [NGINX] });
+    account.events.failEntries('InternalFailure');
+    // Act, Assess
+    await expect(publishSnapshot({ plan, builds: completedBuilds(plan) })).rejects.toMatchObject({ name: 'TransientAwsError', message: expect.stringContaining('InternalFailure') });
+  });
+
+  it('resumes from its ledger when Step Functions retries it: an event already accepted is not sent again', async () => {
+    // Prepare: of two snapshots, the first entry is throttled, the second accepted.
+    const plan = await prepare({ recipe: 'web', images: [NGINX], architectures: ['x86_64', 'arm64'] });
+    const builds = completedBuilds(plan);
+    account.events.failEntries('ThrottlingException');
+    await expect(publishSnapshot({ plan, builds })).rejects.toMatchObject({ name: 'TransientAwsError' });
+    const accepted = account.events.ofType('Snapshot Ready').map((e) => (e.detail as { snapshotId: string }).snapshotId);
+    const publishedAt = decodeDigestRecord(account.parameters.parameters.get(digestSetParameterName('web', 'arm64'))?.Value)!.publishedAt;
+    vi.advanceTimersByTime(30_000);
+    // Act: the retry, same input.
+    const output = (await publishSnapshot({ plan, builds })) as PublishOutput;
+    // Assess
+    expect(accepted).toEqual([builds[1]!.snapshotId]);
+    expect(account.events.ofType('Snapshot Ready').map((e) => (e.detail as { snapshotId: string }).snapshotId)).toEqual([builds[1]!.snapshotId, builds[0]!.snapshotId]);
+    expect(output.publishedAt).toBe(publishedAt);
+    for (const architecture of ['x86_64', 'arm64'] as const) {
+      expect(decodeDigestRecord(account.parameters.parameters.get(digestSetParameterName('web', architecture))?.Value)?.pending).toEqual([]);
+    }
+    expect(output.snapshots.map((s) => s.eventId)).toEqual(account.events.ofType('Snapshot Ready').map((e) => e.id).reverse());
+  });
+
+  it('republishes only the pending channels, keeping the first publish time, and names them in the output', async () => {
+    // Prepare: a publish whose event was refused.
+    const plan = await prepare({ recipe: 'web', images: [NGINX] });
+    const builds = completedBuilds(plan);
+    account.events.failEntries('AccessDeniedException');
+    await expect(publishSnapshot({ plan, builds })).rejects.toMatchObject({ name: 'AwsRequestError' });
+    const first = decodeDigestRecord(account.parameters.parameters.get(digestSetParameterName('web', 'x86_64'))?.Value)!;
+    vi.advanceTimersByTime(3_600_000);
+    const again = await prepare({ recipe: 'web', images: [NGINX] }, 'exec-2');
+    const writesBefore = account.core.callsOf('ssm', 'PutParameter').length;
+    // Act
+    const output = (await publishSnapshot({ plan: again, builds: [] })) as PublishOutput;
+    // Assess
+    expect(again).toMatchObject({ status: 'REPUBLISH', reason: 'REPUBLISH', builds: [], republish: [{ snapshotId: builds[0]!.snapshotId, pending: ['event'], platforms: ['linux/amd64'] }] });
+    expect(output).toMatchObject({ status: 'REPUBLISHED', publishedAt: first.publishedAt, republished: [{ snapshotId: builds[0]!.snapshotId, channels: ['event'] }] });
+    const writes = account.core.callsOf('ssm', 'PutParameter').slice(writesBefore).map((c) => (c.input as { Name: string }).Name);
+    expect(writes).toEqual([digestSetParameterName('web', 'x86_64')]);
+    expect(account.events.ofType('Snapshot Ready').map((e) => e.detail)).toEqual([expect.objectContaining({ snapshotId: builds[0]!.snapshotId, redelivered: true })]);
+    expect(await prepare({ recipe: 'web', images: [NGINX] }, 'exec-3')).toMatchObject({ status: 'UP_TO_DATE' });
+  });
+
+  it('fails when status REPUBLISH names no snapshot to republish', async () => {
+    const plan = await prepare({ recipe: 'web', images: [NGINX] });
+    await expect(publishSnapshot({ plan: { ...plan, status: 'REPUBLISH', builds: [] }, builds: [] })).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringContaining('plan.republish'),
+    });
   });
 
   it('fails when a build has no snapshot ID', async () => {
@@ -252,6 +346,32 @@ describe('skip when unchanged (prepare-build + resolveAndCompare)', () => {
       account.parameters.parameters.get('/snapshot-factory/web/arm64/snapshot-id')?.Value,
     ]);
     expect(plan.current.map((c) => c.digestSet)).toEqual(first.builds.map((b) => b.digestSet));
+  });
+
+  it('answers REPUBLISH, not UP_TO_DATE, for the snapshot whose ledger lists channels, and only for it', async () => {
+    // Prepare: arm64's record says its publish stopped before the snapshot-id parameter.
+    await publishFirstBuild();
+    const name = digestSetParameterName('web', 'arm64');
+    const arm64 = decodeDigestRecord(account.parameters.parameters.get(name)?.Value)!;
+    const unpublished = seedSnapshot();
+    account.parameters.parameters.get(name)!.Value = JSON.stringify({ ...arm64, snapshotId: unpublished, pending: ['snapshot-id', 'result-parameters', 'event'] });
+    // Act
+    const plan = await prepare({ recipe: 'web', images: [NGINX, PYTHON], architectures: ['x86_64', 'arm64'] }, 'exec-2');
+    // Assess
+    expect(plan).toMatchObject({ status: 'REPUBLISH', builds: [] });
+    expect(plan.republish).toEqual([expect.objectContaining({ architecture: 'arm64', snapshotId: unpublished, pending: ['snapshot-id', 'result-parameters', 'event'] })]);
+  });
+
+  it('treats a ledger it did not write as every channel pending', async () => {
+    // Prepare
+    await publishFirstBuild();
+    const name = digestSetParameterName('web', 'x86_64');
+    const record = JSON.parse(account.parameters.parameters.get(name)!.Value) as Record<string, unknown>;
+    account.parameters.parameters.get(name)!.Value = JSON.stringify({ ...record, pending: 'event' });
+    // Act
+    const plan = await prepare({ recipe: 'web', images: [NGINX, PYTHON], architectures: ['x86_64', 'arm64'] }, 'exec-2');
+    // Assess
+    expect(plan.republish).toEqual([expect.objectContaining({ architecture: 'x86_64', pending: ['snapshot-id', 'result-parameters', 'event'] })]);
   });
 
   it('rebuilds when one image changed', async () => {

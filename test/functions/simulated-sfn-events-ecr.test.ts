@@ -61,6 +61,23 @@ describe('simulated EventBridge PutEvents limits', () => {
     expect(account.events.ofType('Snapshot Ready')).toHaveLength(1);
   });
 
+  it('answers 200 with an injected failed entry in its place, no event ID, and processes the others (eb-putevents.html)', async () => {
+    // Prepare
+    account.events.failEntries('ThrottlingException', 1);
+    // Act
+    const output = await eventBridge.send(new PutEventsCommand({ Entries: [entry({ n: 1 }), entry({ n: 2 })] }));
+    // Assess
+    expect(output.FailedEntryCount).toBe(1);
+    expect(output.Entries?.[0]).toMatchObject({ ErrorCode: 'ThrottlingException' });
+    expect(output.Entries?.[0]?.EventId).toBeUndefined();
+    expect(output.Entries?.[1]?.EventId).toBe(account.events.events[0]!.id);
+    expect(account.events.events.map((e) => e.detail)).toEqual([{ n: 2 }]);
+  });
+
+  it('fails when asked to inject an entry error code PutEvents does not document', () => {
+    expect(() => account.events.failEntries('Nope' as never)).toThrow(/unknown PutEvents entry error code "Nope"/);
+  });
+
   it('fails with ValidationException for more than 10 entries or more than 256 KB', async () => {
     await expect(eventBridge.send(new PutEventsCommand({ Entries: Array.from({ length: 11 }, () => entry()) }))).rejects.toMatchObject({ name: 'ValidationException' });
     await expect(eventBridge.send(new PutEventsCommand({ Entries: [entry({ big: 'x'.repeat(256 * 1024) })] }))).rejects.toMatchObject({ name: 'ValidationException' });

@@ -31,6 +31,8 @@ const STAGES: { state: string; stage: string; service: string; operation: string
   { state: 'CheckSnapshot', stage: 'check-snapshot', service: 'ec2', operation: 'DescribeSnapshots' },
   { state: 'TerminateInstance', stage: 'terminate-instance', service: 'ec2', operation: 'TerminateInstances' },
   { state: 'PublishSnapshot', stage: 'publish-snapshot', service: 'ssm', operation: 'PutParameter' },
+  // After the parameters: test/simulation/publish-channels.test.ts follows each of these to its redelivery.
+  { state: 'PublishSnapshot', stage: 'publish-snapshot', service: 'events', operation: 'PutEvents' },
 ];
 
 interface Scenario {
@@ -84,6 +86,15 @@ const SCENARIOS: Scenario[] = [
   { name: 'stop-instance: the instance is lost', faults: ['lose-instance:StopInstance'], status: 'FAILED', error: 'InstanceLostError', stage: 'stop-instance' },
   { name: 'stop-instance: the instance vanishes', faults: ['vanish-instance:StopInstance'], status: 'FAILED', error: 'InstanceLostError', stage: 'stop-instance' },
   { name: 'send-pull-command: the instance is lost', faults: ['lose-instance:SendPullCommand'], status: 'FAILED', error: 'InstanceLostError', stage: 'send-pull-command' },
+  { name: 'publish-snapshot: PutEvents answers a throttled entry within the retries', faults: ['event-entry-fails:ThrottlingException:2'], status: 'SUCCEEDED', also: retried('PublishSnapshot') },
+  {
+    name: 'publish-snapshot: PutEvents answers a refused entry',
+    faults: ['event-entry-fails:NotAuthorizedForSourceException'],
+    status: 'FAILED',
+    error: 'AwsRequestError',
+    stage: 'publish-snapshot',
+    also: (report) => expect(report.cause).toContain('REPUBLISH'),
+  },
   { name: 'terminate-instance: an instance already gone is terminated', faults: ['vanish-instance:TerminateInstance'], status: 'SUCCEEDED' },
 
   { name: 'check-pull-command: the command fails', faults: ['command-fails'], status: 'FAILED', error: 'PullFailedError', stage: 'check-pull-command' },
