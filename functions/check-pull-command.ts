@@ -3,8 +3,9 @@
  * (functions/lib/pull-script.ts). The Choice loops through `WaitForPull` while `done` is false.
  *
  * On success, every requested image x platform must be in the report with the digest prepare-build resolved
- * (when it resolved one): nothing the user asked for is silently dropped. The result counts the verified pulls
- * (`pulled`) instead of listing them: the list is the plan's, and repeating it in the state would cost up to a
+ * (when it resolved one): nothing the user asked for is silently dropped, and a report SSM cut short fails the
+ * build rather than vouch for lines it does not show. The result counts the pulls (`pulled`) and the images
+ * (`images`) the report lists as verified, one by one, instead of listing them: the list is the plan's, and repeating it in the state would cost up to a
  * quarter of Step Functions' 256 KiB payload quota per platform (docs/architecture.md, "Payload budget").
  *
  * Throws `PullFailedError` (the script failed, an image is missing from the report, or an image's digest changed
@@ -26,7 +27,7 @@ import {
   callAws,
 } from './lib/errors';
 import { parseImageReference } from './lib/image-reference';
-import { gibDown, gibUp, parsePullReport, type PullReport } from './lib/pull-script';
+import { gibDown, gibUp, parsePullReport, type PullReport, type PullReportPlan } from './lib/pull-script';
 import { buildTargetSchema, instanceSchema, pullCommandSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 import { summarizeList } from './lib/tags';
@@ -40,11 +41,11 @@ type Input = z.infer<typeof inputSchema>;
 type Output = {
   done: boolean;
   status: string;
-  /** Image x platform pulls verified against the plan; 0 until done. */
+  /** Image x platform pulls the report lists as verified, one by one; 0 until done. */
   pulled: number;
+  /** Images the report lists as verified on every platform of the build; 0 until done. */
+  images: number;
   checkedAt: string;
-  /** Present when SSM truncated the report: the script's own summary vouches for the pulls not listed. */
-  reportTruncated?: boolean;
 };
 
 /** How long after SendCommand an unknown invocation is normal (SSM's eventual consistency). */
@@ -60,8 +61,18 @@ const describeFailures = (report: PullReport): string =>
     '; ',
   );
 
-/** Fails unless the report accounts for every requested image x platform with the expected digest; returns their count. */
-const verifyReport = (report: PullReport, build: Input['build'], commandId: string): number => {
+/** The order send-pull-command generated the script in: the report refers to images and platforms by index. */
+const planOf = (build: Input['build']): PullReportPlan => ({
+  references: build.images.map((image) => parseImageReference(image.reference).normalized),
+  platforms: build.platforms,
+  expectedDigests: build.images.map((image) => image.digest),
+});
+
+/**
+ * Fails unless the report lists every requested image x platform with the expected digest; returns the counts of
+ * what it lists. A report cut short fails too: only a listed pull is counted, so a count can never be guessed.
+ */
+const verifyReport = (report: PullReport, build: Input['build'], commandId: string): { pulled: number; images: number } => {
   if (!report.summary) {
     throw new PullFailedError(`pull command ${commandId} succeeded but printed no report; the script did not run as generated.`);
   }
@@ -69,38 +80,58 @@ const verifyReport = (report: PullReport, build: Input['build'], commandId: stri
     throw new PullFailedError(`pull command ${commandId} reported failed pulls: ${describeFailures(report)}`);
   }
   const problems: string[] = [];
+  const expected = build.images.length * build.platforms.length;
+  if (report.summary.expected !== expected) problems.push(`the script planned ${report.summary.expected} pulls, the build ${expected}`);
+  if (report.malformed.length > 0) problems.push(`the report has lines that do not match the build: ${summarizeList(report.malformed, 300, ' | ')}`);
+  let pulled = 0;
+  let images = 0;
   for (const image of build.images) {
     const reference = parseImageReference(image.reference).normalized;
+    let everyPlatform = true;
     for (const platform of build.platforms) {
-      const pulled = report.images.find((i) => i.reference === reference && i.platform === platform);
-      if (!pulled) {
-        if (!report.truncated) problems.push(`${image.reference} (${platform}) is missing from the report`);
-      } else if (image.digest && pulled.digest !== image.digest) {
-        problems.push(`${image.reference} (${platform}) was resolved to ${image.digest} but the builder pulled ${pulled.digest}; the tag moved during the build, run it again`);
+      const listed = report.images.filter((i) => i.reference === reference && i.platform === platform);
+      if (listed.length === 0) {
+        everyPlatform = false;
+        problems.push(`${image.reference} (${platform}) is missing from the report`);
+      } else if (listed.length > 1) {
+        everyPlatform = false;
+        problems.push(`${image.reference} (${platform}) is listed ${listed.length} times`);
+      } else if (image.digest && listed[0]!.digest !== image.digest) {
+        everyPlatform = false;
+        problems.push(`${image.reference} (${platform}) was resolved to ${image.digest} but the builder pulled ${listed[0]!.digest}; the tag moved during the build, run it again`);
+      } else {
+        pulled += 1;
       }
     }
+    if (everyPlatform) images += 1;
   }
-  // A truncated report lists only some pulls; the script's summary (printed first, so never cut) says whether
-  // all of them succeeded, and that is what we trust rather than call the unlisted ones missing.
-  if (report.truncated && report.summary.ok !== build.images.length * build.platforms.length) {
-    problems.push(`the report was truncated by SSM and its summary counts ${report.summary.ok} successful pulls of ${build.images.length * build.platforms.length}`);
+  // Only what is listed is counted: a report SSM cut short (24,000 characters of stdout) cannot vouch for the rest.
+  if (report.truncated) {
+    problems.unshift(
+      `the report is incomplete (SSM returns at most 24,000 characters of stdout): it lists ${report.images.length} of the ${report.summary.ok} successful pulls its summary counts`,
+    );
   }
   if (problems.length > 0) throw new PullFailedError(`pull command ${commandId}: ${summarizeList(problems, DETAIL_MAX, '; ')}`);
-  return build.images.length * build.platforms.length;
+  return { pulled, images };
 };
 
 const failure = (invocation: GetCommandInvocationCommandOutput, build: Input['build'], commandId: string): Error => {
-  const report = parsePullReport(invocation.StandardOutputContent ?? '');
+  const report = parsePullReport(invocation.StandardOutputContent ?? '', planOf(build));
+  // The summary is printed first, so it survives any cut: it says how many failed even when their lines did not.
+  const cut =
+    report.truncated && report.summary
+      ? ` (the failure list is incomplete: SSM returns at most 24,000 characters of stdout; ${report.failures.length} of ${report.summary.failed} failed pulls listed)`
+      : '';
   if (report.disk) {
     return new DataVolumeTooSmallError(
       `the images need about ${gibUp(report.disk.neededBytes)} GiB, the data volume has ${gibDown(report.disk.freeBytes)} GiB free of ` +
-        `${build.dataVolume.sizeGiB} GiB; raise dataVolume.sizeGiB. ${describeFailures(report)}`.trim(),
+        `${build.dataVolume.sizeGiB} GiB; raise dataVolume.sizeGiB. ${describeFailures(report)}${cut}`.trim(),
     );
   }
   const stderr = (invocation.StandardErrorContent ?? '').trim();
   const reason = report.error ?? (report.failures.length > 0 ? describeFailures(report) : stderr.slice(-DETAIL_MAX));
   return new PullFailedError(
-    `pull command ${commandId} failed (${invocation.StatusDetails ?? invocation.Status}, exit ${invocation.ResponseCode ?? '?'}): ${reason || 'no output'}`,
+    `pull command ${commandId} failed (${invocation.StatusDetails ?? invocation.Status}, exit ${invocation.ResponseCode ?? '?'}): ${reason || 'no output'}${cut}`,
   );
 };
 
@@ -115,7 +146,7 @@ const run = async ({ build, instance, pull }: Input): Promise<Output> => {
           `${build.limits.pullSeconds} s (limits.pullSeconds raises it).`,
       );
     }
-    return { done: false, status, pulled: 0, checkedAt: checkedAt.toISOString() };
+    return { done: false, status, pulled: 0, images: 0, checkedAt: checkedAt.toISOString() };
   };
 
   let invocation: GetCommandInvocationCommandOutput;
@@ -145,9 +176,9 @@ const run = async ({ build, instance, pull }: Input): Promise<Output> => {
   }
   if (status !== 'Success') throw failure(invocation, build, commandId);
 
-  const report = parsePullReport(invocation.StandardOutputContent ?? '');
-  const pulled = verifyReport(report, build, commandId);
-  return { done: true, status, pulled, checkedAt: checkedAt.toISOString(), ...(report.truncated ? { reportTruncated: true } : {}) };
+  const report = parsePullReport(invocation.StandardOutputContent ?? '', planOf(build));
+  const counts = verifyReport(report, build, commandId);
+  return { done: true, status, ...counts, checkedAt: checkedAt.toISOString() };
 };
 
 /** Handler of the `CheckPullCommand` state. */

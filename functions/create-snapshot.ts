@@ -4,10 +4,12 @@
  * The description always fits EC2's 255 characters and tag values 256, however long the image list: both name as many
  * whole images as fit and then `(+N more)`; the full list is in the execution output and the published parameter.
  * The images are the plan's (`build.images`, with their resolved digests): check-pull-command has verified that the
- * builder pulled exactly those before the instance was stopped.
+ * builder pulled exactly those before the instance was stopped. The image-count tag is the count check-pull-command
+ * read, line by line, from the pull report (`pullStatus.images`), and it must equal the plan's: a count that does not
+ * add up is refused (`PullFailedError`) rather than written on a snapshot consumers trust.
  * A retried call adopts the snapshot the first attempt started instead of starting a second one.
  *
- * Throws `DataVolumeNotFoundError` (no volume attached at `/dev/xvdb`), `InstanceLostError` (the instance is gone),
+ * Throws `PullFailedError` (the verified counts do not match the plan), `DataVolumeNotFoundError` (no volume attached at `/dev/xvdb`), `InstanceLostError` (the instance is gone),
  * `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
 import { CreateSnapshotCommand } from '@aws-sdk/client-ec2';
@@ -15,9 +17,9 @@ import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { ec2 } from './lib/clients';
-import { AwsRequestError, DataVolumeNotFoundError, InstanceLostError, awsErrorCode, callAws } from './lib/errors';
+import { AwsRequestError, DataVolumeNotFoundError, InstanceLostError, PullFailedError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
-import { buildTargetSchema, instanceSchema, type BuildTarget, type CreatedSnapshot } from './lib/schemas';
+import { buildTargetSchema, instanceSchema, pullStatusSchema, type BuildTarget, type CreatedSnapshot } from './lib/schemas';
 import { defineStage } from './lib/stage';
 import { EC2_TAG_LIMITS, TAG_EXECUTION, factoryTags, summarizeList, type Tag } from './lib/tags';
 
@@ -29,6 +31,7 @@ export const TAG_IMAGE_COUNT = 'snapshot-factory:image-count';
 const inputSchema = z.object({
   build: buildTargetSchema,
   instance: instanceSchema,
+  pullStatus: pullStatusSchema.pick({ done: true, pulled: true, images: true }),
 });
 type Input = z.infer<typeof inputSchema>;
 
@@ -41,6 +44,23 @@ export const snapshotDescription = (build: Pick<BuildTarget, 'recipe' | 'archite
   return head + summarizeList(images, SNAPSHOT_DESCRIPTION_LIMIT - head.length);
 };
 
+/**
+ * The images the snapshot holds, once the pull's verified counts agree with the plan.
+ *
+ * @throws PullFailedError when check-pull-command did not verify every image on every platform.
+ */
+export const verifiedImageList = (build: Pick<BuildTarget, 'images' | 'platforms'>, verified: { done: boolean; pulled: number; images: number }): string[] => {
+  const images = imageList(build);
+  const pulls = images.length * build.platforms.length;
+  if (!verified.done || verified.images !== images.length || verified.pulled !== pulls) {
+    throw new PullFailedError(
+      `the pull report verified ${verified.images} of ${images.length} images (${verified.pulled} of ${pulls} pulls); the snapshot would not hold what its tags say.`,
+    );
+  }
+  return images;
+};
+
+/** The snapshot's tags; `images` is the verified list ({@link verifiedImageList}), so its length is the verified count. */
 export const snapshotTags = (build: BuildTarget, images: string[]): Tag[] => {
   const own = factoryTags(build, `snapshot-factory-${build.recipe}-${build.architecture}`);
   const extra = [
@@ -92,14 +112,14 @@ const existingSnapshot = async (build: BuildTarget, volumeId: string): Promise<C
   return { snapshotId: found.SnapshotId, volumeId, startedAt: (found.StartTime ?? new Date()).toISOString() };
 };
 
-const run = async ({ build, instance }: Input): Promise<CreatedSnapshot> => {
+const run = async ({ build, instance, pullStatus }: Input): Promise<CreatedSnapshot> => {
+  const images = verifiedImageList(build, pullStatus);
   const volumeId = await dataVolumeOf(instance.instanceId);
   const adopted = await existingSnapshot(build, volumeId);
   if (adopted) {
     logger.info('adopting the snapshot this execution already started', { ...adopted });
     return adopted;
   }
-  const images = imageList(build);
   const out = await callAws(`ec2:CreateSnapshot ${volumeId}`, () =>
     ec2.send(
       new CreateSnapshotCommand({

@@ -2,12 +2,15 @@
  * Trigger (outside the state machine): starts a recipe's build from its nightly schedule, an ECR push
  * to a repository it watches, or a direct invocation.
  *
- * Resolves the recipe's image digests, then StartExecution (`STATE_MACHINE_ARN`) named after the recipe, the
- * UTC date and the digest set (see `executionNameFor` in functions/lib/recipes.ts), so a burst of identical
- * triggers on one day starts exactly one execution: Step Functions answers the same name and input with the
- * existing execution, and `ExecutionAlreadyExists` (same digests already started that day) counts as started.
- * Each night therefore starts one execution (ending `UP_TO_DATE` when nothing changed) unless that image set was
- * already built that day; forced runs add the time, so a forced build is never deduplicated.
+ * Resolves the recipe's image digests, then starts exactly one build per digest set: executions are named
+ * `<recipe>-<digest-set hash>-<attempt>` (`executionNameFor` in functions/lib/recipes.ts; no date, so triggers either
+ * side of UTC midnight agree). Attempts 1, 2, ... are probed with DescribeExecution: one that is RUNNING, or that
+ * SUCCEEDED and is still the recipe's latest successful triggered build (ListExecutions), answers "already started";
+ * one that closed FAILED, TIMED_OUT or ABORTED is passed over, and the first attempt Step Functions does not know is
+ * started. Step Functions answers the same name and input while RUNNING with the same execution (StartExecution,
+ * AWS Step Functions API Reference), so identical triggers racing each other still start one. A rollback to a digest
+ * set built before builds again once another set succeeded since. Forced runs are named with the time and never
+ * deduplicated.
  *
  * Input, one of:
  * - `{ "source": "schedule" | "ecr-push" | "manual", "recipe": "<name>", "force"?: boolean }` (Scheduler and rule targets);
@@ -15,17 +18,17 @@
  * The recipe comes from the input's `definition` (the triggers send it when it fits their 8 KB input limit) or from
  * the `RECIPES` environment variable (JSON; Lambda caps all variables at 4 KB together).
  *
- * Throws InvalidInputError (unknown recipe, bad RECIPES), InvalidImageReferenceError, ImageNotFoundError,
+ * Throws InvalidInputError (unknown recipe, bad RECIPES, 99 closed unsuccessful attempts of one digest set), InvalidImageReferenceError, ImageNotFoundError,
  * RegistryUnavailableError (retryable), TransientAwsError (retryable), AccessDeniedError, AwsRequestError.
  */
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { sfn } from './lib/clients';
 import { digestSetHash, type PlatformDigest } from './lib/current-snapshot';
 import { createDigestResolver } from './lib/digests';
 import { InvalidInputError, awsErrorCode, toFactoryError } from './lib/errors';
 import { logger } from './lib/logger';
-import { executionNameFor, platformsOf, recipeSchema, recipesFromEnvironment, type Recipe } from './lib/recipes';
+import { MAX_BUILD_ATTEMPTS, executionNameFor, platformsOf, recipeSchema, recipesFromEnvironment, type Recipe } from './lib/recipes';
 import { defineStage } from './lib/stage';
 
 const triggerSchema = z.object({
@@ -96,6 +99,44 @@ const run = async (input: Input): Promise<StartBuildOutput> => {
   return { started };
 };
 
+/** Statuses in which an execution of a digest set stands for it: no second build. PENDING_REDRIVE is being redriven. */
+const STANDS = new Set(['RUNNING', 'PENDING_REDRIVE']);
+/** ListExecutions page read to find the recipe's latest successful triggered build (most recent first). */
+const LATEST_SUCCESS_PAGE = 100;
+
+const executionArnOf = (stateMachineArn: string, name: string): string => `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+
+/** The status of an execution, or undefined when Step Functions does not know it (never started, or closed over 90 days ago). */
+const statusOf = async (executionArn: string): Promise<string | undefined> => {
+  try {
+    const out = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    return out.status ?? 'RUNNING';
+  } catch (error) {
+    if (awsErrorCode(error) === 'ExecutionDoesNotExist') return undefined;
+    throw toFactoryError(error, `states:DescribeExecution ${executionArn}`);
+  }
+};
+
+/**
+ * Whether the recipe's most recent successful triggered build is of this digest set. When a later build of another
+ * digest set succeeded since (the images rolled back), an earlier success no longer stands for the current snapshot.
+ */
+const isLatestSuccess = async (stateMachineArn: string, recipe: Recipe, digestSet: string): Promise<boolean> => {
+  // Names carry only [A-Za-z0-9_-], so the recipe's part of a name is safe in a pattern as it is.
+  const attemptOne = executionNameFor(recipe.name, digestSet, { attempt: 1 });
+  const recipePart = attemptOne.slice(0, attemptOne.length - '-0123456789abcdef-1'.length);
+  const ownName = new RegExp(`^${recipePart}-[0-9a-f]{16}-\\d+$`);
+  const prefix = attemptOne.slice(0, -1);
+  let out;
+  try {
+    out = await sfn.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'SUCCEEDED', maxResults: LATEST_SUCCESS_PAGE }));
+  } catch (error) {
+    throw toFactoryError(error, `states:ListExecutions ${stateMachineArn}`);
+  }
+  const latest = (out.executions ?? []).find((execution) => ownName.test(execution.name ?? ''));
+  return latest?.name?.startsWith(prefix) ?? false;
+};
+
 const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: string, force: boolean): Promise<StartedBuild> => {
   const resolve = createDigestResolver();
   const platforms = platformsOf(recipe.architectures);
@@ -105,29 +146,54 @@ const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: stri
     for (const platform of platforms) digests.push({ reference, platform, digest: resolved.platforms[platform] as string });
   }
   const digestSet = digestSetHash(digests);
-  const now = new Date(Date.now());
-  // The date bounds deduplication to one day: a rollback to an image set built on an earlier day builds again.
-  const executionName = executionNameFor(recipe.name, digestSet, force ? { forcedAt: now } : { day: now });
   // No timestamps or event details in the input: identical triggers must send identical input to stay idempotent.
-  // prepare-build validates the input strictly, so the trigger's source shows only in the execution name.
-  const executionInput = {
+  // prepare-build validates the input strictly, so the trigger's source shows only in the logs.
+  const input = JSON.stringify({
     ...recipe.overrides,
     recipe: recipe.name,
     images: recipe.images,
     architectures: recipe.architectures,
     layout: recipe.layout,
     force,
+  });
+  const result = (executionName: string, alreadyStarted: boolean, executionArn = executionArnOf(stateMachineArn, executionName)): StartedBuild => {
+    logger.info(alreadyStarted ? 'build already started for this digest set' : 'build started', { recipe: recipe.name, executionName, source });
+    return { recipe: recipe.name, executionName, executionArn, alreadyStarted, digestSet };
   };
-  try {
-    const output = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: executionName, input: JSON.stringify(executionInput) }));
-    logger.info('build started', { recipe: recipe.name, executionName, source });
-    return { recipe: recipe.name, executionName, executionArn: output.executionArn as string, alreadyStarted: false, digestSet };
-  } catch (error) {
-    if (awsErrorCode(error) !== 'ExecutionAlreadyExists') throw toFactoryError(error, `states:StartExecution ${executionName}`);
-    logger.info('build already started for this digest set', { recipe: recipe.name, executionName, source });
-    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
-    return { recipe: recipe.name, executionName, executionArn, alreadyStarted: true, digestSet };
+  /** StartExecution; undefined when the name is taken (another trigger got there first, or it closed since). */
+  const start = async (name: string): Promise<string | undefined> => {
+    try {
+      return (await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input }))).executionArn as string;
+    } catch (error) {
+      if (awsErrorCode(error) === 'ExecutionAlreadyExists') return undefined;
+      throw toFactoryError(error, `states:StartExecution ${name}`);
+    }
+  };
+
+  if (force) {
+    const name = executionNameFor(recipe.name, digestSet, { forcedAt: new Date(Date.now()) });
+    const arn = await start(name);
+    return result(name, arn === undefined, arn);
   }
+  // Attempts of one digest set, probed in order: a RUNNING or (still current) SUCCEEDED one stands for the set; a
+  // FAILED, TIMED_OUT or ABORTED one does not, so the next attempt starts. Step Functions answers the same name and
+  // input while RUNNING with the same execution, so a burst of identical triggers starts one build.
+  for (let attempt = 1; attempt <= MAX_BUILD_ATTEMPTS; attempt += 1) {
+    const name = executionNameFor(recipe.name, digestSet, { attempt });
+    let status = await statusOf(executionArnOf(stateMachineArn, name));
+    if (status === undefined) {
+      const arn = await start(name);
+      if (arn) return result(name, false, arn);
+      // Taken between the two calls by an identical trigger: look again at what it is now.
+      status = (await statusOf(executionArnOf(stateMachineArn, name))) ?? 'RUNNING';
+    }
+    if (STANDS.has(status)) return result(name, true);
+    if (status === 'SUCCEEDED' && (await isLatestSuccess(stateMachineArn, recipe, digestSet))) return result(name, true);
+  }
+  throw new InvalidInputError(
+    `recipe ${recipe.name}: digest set ${digestSet} has ${MAX_BUILD_ATTEMPTS} builds that closed without standing for it in the last 90 days ` +
+      `(${executionNameFor(recipe.name, digestSet, { attempt: 1 })} to -${MAX_BUILD_ATTEMPTS}); fix what fails them, or start a build with "force": true.`,
+  );
 };
 
 export const handler = defineStage('start-build', inputSchema, run);

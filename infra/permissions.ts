@@ -43,7 +43,7 @@ export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
   'terminate-instance': ['ec2:TerminateInstances'],
   'cleanup-build': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot'],
   'publish-snapshot': ['ssm:GetParameters', 'ec2:CreateTags', 'ssm:PutParameter', 'events:PutEvents'],
-  'start-build': ['states:StartExecution', 'ecr:BatchGetImage'],
+  'start-build': ['states:DescribeExecution', 'states:ListExecutions', 'states:StartExecution', 'ecr:BatchGetImage'],
   'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution'],
 };
 
@@ -215,6 +215,9 @@ const SCOPES: Record<string, Scope> = {
   'ecr:DescribeImages': (ctx) => [statement({ actions: ['ecr:DescribeImages'], resources: [...ctx.ecrRepositoryArns] })],
   'ecr:GetAuthorizationToken': anyResource('ecr:GetAuthorizationToken'),
   'states:StartExecution': (ctx) => [statement({ actions: ['states:StartExecution'], resources: [required(ctx.stateMachineArn, 'states:StartExecution')] })],
+  // ListExecutions is authorized on the state machine whose executions it lists (Service Authorization Reference,
+  // list_awsstepfunctions.html: resource type stateMachine).
+  'states:ListExecutions': (ctx) => [statement({ actions: ['states:ListExecutions'], resources: [required(ctx.stateMachineArn, 'states:ListExecutions')] })],
   'states:DescribeExecution': (ctx) => [
     statement({ actions: ['states:DescribeExecution'], resources: [required(ctx.executionArnPattern, 'states:DescribeExecution')] }),
   ],

@@ -24,10 +24,13 @@ export interface RecipeTriggersProps {
   readonly recipes: readonly RecipeSettings[];
   /** The start-build function; the triggers invoke it. */
   readonly startBuildFunction: IFunction;
-  /** The snapshot factory's state machine; start-build is granted `states:StartExecution` on it. */
+  /**
+   * The snapshot factory's state machine; start-build is granted `states:StartExecution` and `states:ListExecutions`
+   * on it and `states:DescribeExecution` on its executions (it probes earlier attempts of a digest set).
+   */
   readonly stateMachine: IStateMachine;
   /**
-   * Whether to grant start-build `states:StartExecution` on the state machine here.
+   * Whether to grant start-build its Step Functions permissions (above) here.
    * @default true
    */
   readonly grantStartExecution?: boolean;
@@ -133,6 +136,10 @@ export class RecipeTriggers extends Construct {
       this.pushRules[recipe.name] = rule;
     }
 
-    if (props.grantStartExecution ?? true) props.stateMachine.grantStartExecution(props.startBuildFunction);
+    if (props.grantStartExecution ?? true) {
+      props.stateMachine.grantStartExecution(props.startBuildFunction);
+      props.stateMachine.grant(props.startBuildFunction, 'states:ListExecutions');
+      props.stateMachine.grantExecution(props.startBuildFunction, 'states:DescribeExecution');
+    }
   }
 }

@@ -2,26 +2,77 @@
  * The on-instance pull script sent with SSM Run Command (`AWS-RunShellScript`), and the parser of the report it
  * prints. docs/pull-script.md walks through the script; this file is the only place its text is made.
  *
- * Report format (stdout, one line per fact, fields separated by TAB, printed only at the very end and with the
- * summary FIRST so that SSM's 24,000-character stdout truncation can only cut image lines, never the verdict):
+ * Report format ({@link REPORT_LINES}; stdout, one line per fact, fields separated by TAB, printed only at the very
+ * end). GetCommandInvocation keeps only the first 24,000 characters of stdout, so the report is compact and ordered:
  *
  * ```
- * SNAPSHOT_FACTORY_SUMMARY <pulls expected> <pulls ok> <pulls failed>
- * SNAPSHOT_FACTORY_ERROR   <reason>                                   (only when the script could not start pulling)
+ * SNAPSHOT_FACTORY_SUMMARY <pulls expected> <pulls ok> <pulls failed>    (first: the verdict survives any cut)
+ * SNAPSHOT_FACTORY_ERROR   <reason>                                     (only when the script could not start pulling)
  * SNAPSHOT_FACTORY_DISK    <bytes needed (estimate)> <bytes free> <bytes total>   (only when the volume ran out)
- * SNAPSHOT_FACTORY_FAILED  <reference> <platform> <reason>
- * SNAPSHOT_FACTORY_IMAGE   <reference> <platform> <digest> <bytes>
+ * SNAPSHOT_FACTORY_IMAGE   <image index> <platform index> <bytes> <digest, or "=" when it is DIGESTS[image index]>
+ * SNAPSHOT_FACTORY_FAILED  <image index> <platform index> <reason>
+ * SNAPSHOT_FACTORY_END                                                  (last: the report is complete)
  * ```
  *
- * `<reference>` is the normalised reference ({@link ImageReference.normalized}); `<digest>` is what containerd
- * stored for it (the tag's digest: an image index for multi-platform images); `<bytes>` is the platform's
- * compressed size (config + layers of its manifest).
+ * Images and platforms are named by their index in the script's `REFS` and `PLATFORMS` arrays (the workflow knows
+ * both lists); the digest is printed only when no expected digest was given (a pull whose digest differs from the
+ * expected one is a failure). `<bytes>` is the platform's compressed size (config + layers of its manifest).
+ * Successes come before failures: at the documented maximum (100 images x 2 platforms) every success line fits in
+ * well under a third of the limit ({@link successReportMaxChars}); only long failure reasons can overflow, and the
+ * missing `SNAPSHOT_FACTORY_END` line then says the list was cut.
  */
 import { InvalidInputError } from './errors';
 import { isValidatedReference, parseImageReference, isEcrDomain, type ImageReference } from './image-reference';
 import type { PulledImage } from './schemas';
 
 export const REPORT_PREFIX = 'SNAPSHOT_FACTORY_';
+
+/**
+ * The report's lines and their fields: the one definition both the script's `printf` formats and
+ * {@link reportLine} (used by the simulated SSM agent) are made from, so the two cannot drift apart.
+ */
+export const REPORT_LINES = {
+  summary: { tag: 'SNAPSHOT_FACTORY_SUMMARY', fields: ['expected', 'ok', 'failed'] },
+  error: { tag: 'SNAPSHOT_FACTORY_ERROR', fields: ['reason'] },
+  disk: { tag: 'SNAPSHOT_FACTORY_DISK', fields: ['neededBytes', 'freeBytes', 'totalBytes'] },
+  image: { tag: 'SNAPSHOT_FACTORY_IMAGE', fields: ['imageIndex', 'platformIndex', 'bytes', 'digest'] },
+  failed: { tag: 'SNAPSHOT_FACTORY_FAILED', fields: ['imageIndex', 'platformIndex', 'reason'] },
+  end: { tag: 'SNAPSHOT_FACTORY_END', fields: [] },
+} as const;
+export type ReportLineKind = keyof typeof REPORT_LINES;
+/** The digest field of an image line whose digest is the expected one (`DIGESTS[i]`). */
+export const EXPECTED_DIGEST_MARK = '=';
+/** A failure reason is cut to this many characters by the script (`one_line`). */
+export const REASON_MAX_CHARS = 400;
+/** Sizes are printed as integers; 16 digits cover any image a volume (at most 16 TiB on gp3) can hold. */
+const SIZE_MAX_DIGITS = 16;
+
+/**
+ * One report line, exactly as the script prints it (without the newline).
+ *
+ * @example reportLine('image', [0, 1, 1234, EXPECTED_DIGEST_MARK]); // 'SNAPSHOT_FACTORY_IMAGE\t0\t1\t1234\t='
+ */
+export const reportLine = (kind: ReportLineKind, values: readonly (string | number)[]): string => {
+  const { tag, fields } = REPORT_LINES[kind];
+  if (values.length !== fields.length) throw new InvalidInputError(`report line ${tag} takes ${fields.length} fields (${fields.join(', ')}), got ${values.length}`);
+  return [tag, ...values.map(String)].join('\t');
+};
+
+/** The bash `printf` format of a report line: the tag and one `%s` per field. */
+const printfFormat = (kind: ReportLineKind): string => `${REPORT_LINES[kind].tag}${'\\t%s'.repeat(REPORT_LINES[kind].fields.length)}\\n`;
+
+/**
+ * The longest report of a run in which every pull succeeds: what must fit in {@link SSM_STDOUT_LIMIT}.
+ * An image without an expected digest adds its digest (up to a sha512's 135 characters) to each of its lines.
+ */
+export const successReportMaxChars = (imageCount: number, platformCount: number, unexpectedDigests = 0): number => {
+  const pulls = imageCount * platformCount;
+  const indexDigits = String(Math.max(imageCount - 1, 0)).length + String(Math.max(platformCount - 1, 0)).length;
+  const summary = reportLine('summary', [pulls, pulls, 0]).length + 1;
+  const imageLine = REPORT_LINES.image.tag.length + 4 + indexDigits + SIZE_MAX_DIGITS + EXPECTED_DIGEST_MARK.length + 1;
+  const digestExtra = unexpectedDigests * platformCount * ('sha512:'.length + 128 - EXPECTED_DIGEST_MARK.length);
+  return summary + pulls * imageLine + digestExtra + REPORT_LINES.end.tag.length + 1;
+};
 /** GetCommandInvocation returns at most this many characters of stdout / stderr. */
 export const SSM_STDOUT_LIMIT = 24_000;
 export const SSM_STDERR_LIMIT = 8_000;
@@ -137,6 +188,9 @@ export const generatePullScript = (input: PullScriptInput, options: PullScriptOp
   const pullFlags = ['--label', 'io.cri-containerd.image=managed', '--label', 'io.cri-containerd.pinned=pinned'];
   if (options.plainHttp) pullFlags.push('--plain-http');
 
+  // The report's printf formats, from the one definition the parser and the simulated agent share.
+  const F = Object.fromEntries(Object.keys(REPORT_LINES).map((kind) => [kind, shellQuote(printfFormat(kind as ReportLineKind))])) as Record<ReportLineKind, string>;
+
   return `set -u -o pipefail
 export LC_ALL=C
 HOST=${array(hostPrefix)}
@@ -160,15 +214,16 @@ trap 'rm -rf "$WORK"' EXIT
 log() { printf '%s snapshot-factory: %s\\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 on_host() { "\${HOST[@]}" "$@"; }
 ctr_host() { "\${HOST[@]}" "\${CTR[@]}" "$@"; }
-one_line() { tr '\\n\\t\\r' '   ' | sed -e 's/  */ /g' -e 's/^ //' -e 's/ $//' | cut -c1-400; }
+one_line() { tr '\\n\\t\\r' '   ' | sed -e 's/  */ /g' -e 's/^ //' -e 's/ $//' | cut -c1-${REASON_MAX_CHARS}; }
 # apiclient exec joins the host command's stderr to its stdout (one pipe), so every parser below picks its own
 # lines out of a stream that may carry the command's warnings too.
 df_field() { on_host df -B1 --output="$1" "$ROOT" | grep -E '^[[:space:]]*[0-9]+[[:space:]]*$' | tail -n 1 | tr -d ' '; }
 total_pulls=$(( \${#REFS[@]} * \${#PLATFORMS[@]} ))
 
 fatal() {
-  printf 'SNAPSHOT_FACTORY_SUMMARY\\t%s\\t0\\t%s\\n' "$total_pulls" "$total_pulls"
-  printf 'SNAPSHOT_FACTORY_ERROR\\t%s\\n' "$1"
+  printf ${F.summary} "$total_pulls" 0 "$total_pulls"
+  printf ${F.error} "$1"
+  printf ${F.end}
   log "$1"
   exit 1
 }
@@ -208,8 +263,8 @@ pull_job() {
   if [ "\${CREDS[$i]}" = 1 ]; then
     if ! credentials_for "$ref" "$WORK/$i.credentials.err"; then
       reason="credential provider failed: $(one_line <"$WORK/$i.credentials.err")"
-      for platform in "\${PLATFORMS[@]}"; do
-        printf 'SNAPSHOT_FACTORY_FAILED\\t%s\\t%s\\t%s\\n' "$ref" "$platform" "$reason" >>"$report"
+      for j in "\${!PLATFORMS[@]}"; do
+        printf ${F.failed} "$i" "$j" "$reason" >>"$report"
       done
       return 0
     fi
@@ -228,7 +283,7 @@ pull_job() {
       [ -n "$reason" ] || reason=$(grep -v '^[[:space:]]*$' "$WORK/$i.$j.err" | tail -n 3 | one_line)
       if [ -n "$SECRET" ]; then reason=\${reason//"$SECRET"/"<redacted>"}; fi
       if grep -qi 'no space left on device' "$WORK/$i.$j.err"; then : >"$WORK/disk-full"; fi
-      printf 'SNAPSHOT_FACTORY_FAILED\\t%s\\t%s\\t%s\\n' "$ref" "$platform" "\${reason:-ctr exited with an error and no message}" >>"$report"
+      printf ${F.failed} "$i" "$j" "\${reason:-ctr exited with an error and no message}" >>"$report"
       log "pull failed $ref $platform"
       continue
     fi
@@ -239,14 +294,16 @@ pull_job() {
     case $type in *index*|*manifest.list*) manifest=$(platform_manifest "$digest" "$platform") ;; esac
     size=$(ctr_host content get "$manifest" | grep -v '^ctr: ' | tr -d ' \\n\\r\\t' | grep -oE '"size":[0-9]+' | cut -d : -f 2 | awk '{ s += $1 } END { print s + 0 }')
     if [ -z "$digest" ] || [ -z "$manifest" ]; then
-      printf 'SNAPSHOT_FACTORY_FAILED\\t%s\\t%s\\t%s\\n' "$ref" "$platform" "pulled, but containerd does not list it for this platform" >>"$report"
+      printf ${F.failed} "$i" "$j" "pulled, but containerd does not list it for this platform" >>"$report"
       continue
     fi
     if [ -n "\${DIGESTS[$i]}" ] && [ "$digest" != "\${DIGESTS[$i]}" ]; then
-      printf 'SNAPSHOT_FACTORY_FAILED\\t%s\\t%s\\t%s\\n' "$ref" "$platform" "pulled $digest but the build resolved \${DIGESTS[$i]}: the tag moved since; run the build again" >>"$report"
+      printf ${F.failed} "$i" "$j" "pulled $digest but the build resolved \${DIGESTS[$i]}: the tag moved since; run the build again" >>"$report"
       continue
     fi
-    printf 'SNAPSHOT_FACTORY_IMAGE\\t%s\\t%s\\t%s\\t%s\\n' "$ref" "$platform" "$digest" "$size" >>"$report"
+    # The expected digest is not repeated: the workflow knows it, and the report must fit SSM's stdout limit.
+    if [ "$digest" = "\${DIGESTS[$i]}" ]; then digest=${EXPECTED_DIGEST_MARK}; fi
+    printf ${F.image} "$i" "$j" "$size" "$digest" >>"$report"
     log "pull done $ref $platform"
   done
   # Checked after every image: a volume that is filling up stops the remaining pulls early with a clear
@@ -312,8 +369,8 @@ used_start=$(df_field used)
 for i in "\${!REFS[@]}"; do
   while [ "$(jobs -pr | wc -l)" -ge "$CONCURRENCY" ]; do sleep 0.2; done
   if [ -e "$WORK/disk-full" ]; then
-    for platform in "\${PLATFORMS[@]}"; do
-      printf 'SNAPSHOT_FACTORY_FAILED\\t%s\\t%s\\t%s\\n' "\${REFS[$i]}" "$platform" "not pulled: the data volume is full" >>"$WORK/$i.report"
+    for j in "\${!PLATFORMS[@]}"; do
+      printf ${F.failed} "$i" "$j" "not pulled: the data volume is full" >>"$WORK/$i.report"
     done
     continue
   fi
@@ -323,18 +380,23 @@ wait
 
 : >"$WORK/all"
 for i in "\${!REFS[@]}"; do [ -e "$WORK/$i.report" ] && cat "$WORK/$i.report" >>"$WORK/all"; done
-ok=$(grep -c '^SNAPSHOT_FACTORY_IMAGE' "$WORK/all")
+ok=$(grep -c '^${REPORT_LINES.image.tag}'$'\\t' "$WORK/all")
 failed=$(( total_pulls - ok ))
-printf 'SNAPSHOT_FACTORY_SUMMARY\\t%s\\t%s\\t%s\\n' "$total_pulls" "$ok" "$failed"
+printf ${F.summary} "$total_pulls" "$ok" "$failed"
 if [ -e "$WORK/disk-full" ]; then
   used_now=$(df_field used)
   per_pull=$(( (used_now - used_start) / (ok > 0 ? ok : 1) ))
-  printf 'SNAPSHOT_FACTORY_DISK\\t%s\\t%s\\t%s\\n' "$(( used_start + per_pull * total_pulls + MIN_FREE ))" "$(df_field avail)" "$(df_field size)"
+  printf ${F.disk} "$(( used_start + per_pull * total_pulls + MIN_FREE ))" "$(df_field avail)" "$(df_field size)"
 fi
-grep '^SNAPSHOT_FACTORY_FAILED' "$WORK/all"
-grep '^SNAPSHOT_FACTORY_IMAGE' "$WORK/all"
+# Successes first: they are what the workflow verifies, and they fit; long failure reasons come last.
+grep '^${REPORT_LINES.image.tag}'$'\\t' "$WORK/all"
+grep '^${REPORT_LINES.failed.tag}'$'\\t' "$WORK/all"
+printf ${F.end}
 if [ "$failed" -gt 0 ]; then
-  grep '^SNAPSHOT_FACTORY_FAILED' "$WORK/all" | cut -f 2- | sed 's/^/pull failed: /' | tr '\\t' ' ' >&2
+  # For people reading the invocation: references and platforms by name.
+  grep '^${REPORT_LINES.failed.tag}'$'\\t' "$WORK/all" | while IFS=$'\\t' read -r _ i j reason; do
+    printf 'pull failed: %s %s %s\\n' "\${REFS[$i]}" "\${PLATFORMS[$j]}" "$reason"
+  done >&2
   exit 1
 fi
 exit 0
@@ -362,55 +424,97 @@ export interface PullFailure {
   reason: string;
 }
 
+/** What the script was generated from, in the same order: the report names images and platforms by index. */
+export interface PullReportPlan {
+  /** Normalised references, as in the script's `REFS`. */
+  references: readonly string[];
+  /** Platforms, as in the script's `PLATFORMS` (duplicates removed, first kept). */
+  platforms: readonly string[];
+  /** Expected digests, as in `DIGESTS` (undefined = none); an image line's `=` stands for this. */
+  expectedDigests?: readonly (string | undefined)[];
+}
+
+/** The plan of a script generated from `input` ({@link generatePullScript} normalises and de-duplicates the same way). */
+export const reportPlanOf = (input: PullScriptInput): PullReportPlan => ({
+  references: input.images.map((image) => image.normalized),
+  platforms: [...new Set(input.platforms)],
+  expectedDigests: input.expectedDigests,
+});
+
 export interface PullReport {
   summary?: { expected: number; ok: number; failed: number };
   error?: string;
   disk?: { neededBytes: number; freeBytes: number; totalBytes: number };
   failures: PullFailure[];
   images: PulledImage[];
-  /** stdout hit SSM's limit or ended mid-line: some lines may be missing. */
+  /**
+   * The report is not all there: no `SNAPSHOT_FACTORY_END` line, stdout hit SSM's limit or ended mid-line, or
+   * the lines listed do not add up to the summary. Lines may be missing; the summary (printed first) still holds.
+   */
   truncated: boolean;
+  /** Report lines that did not parse or named an index the plan does not have (a script that does not match the plan). */
+  malformed: string[];
 }
 
-/** Parses the script's report from a command's stdout (as GetCommandInvocation returns it). */
-export const parsePullReport = (stdout: string): PullReport => {
-  const report: PullReport = { failures: [], images: [], truncated: stdout.length >= SSM_STDOUT_LIMIT };
+/** Parses the script's report from a command's stdout (as GetCommandInvocation returns it), against the plan it ran. */
+export const parsePullReport = (stdout: string, plan: PullReportPlan): PullReport => {
+  const report: PullReport = { failures: [], images: [], truncated: stdout.length >= SSM_STDOUT_LIMIT, malformed: [] };
+  const platforms = [...new Set(plan.platforms)];
   const lines = stdout.split('\n');
   // The last piece has no newline after it: complete only when stdout ended with a newline.
   const last = lines.pop() ?? '';
   if (last.length > 0) report.truncated = true;
+  let ended = false;
+  const pullOf = (imageField: string | undefined, platformField: string | undefined) => {
+    const i = Number(imageField);
+    const j = Number(platformField);
+    const reference = /^\d+$/.test(imageField ?? '') ? plan.references[i] : undefined;
+    const platform = /^\d+$/.test(platformField ?? '') ? platforms[j] : undefined;
+    return reference !== undefined && platform !== undefined ? { i, reference, platform } : undefined;
+  };
   for (const line of lines) {
     if (!line.startsWith(REPORT_PREFIX)) continue;
-    const [kind, ...fields] = line.split('\t');
-    switch (kind) {
-      case 'SNAPSHOT_FACTORY_SUMMARY': {
+    const [tag, ...fields] = line.split('\t');
+    const bad = () => report.malformed.push(line.slice(0, 200));
+    switch (tag) {
+      case REPORT_LINES.summary.tag: {
         const [expected, ok, failed] = fields.map(Number);
-        if ([expected, ok, failed].every((n) => Number.isInteger(n))) report.summary = { expected: expected!, ok: ok!, failed: failed! };
+        if (fields.length === 3 && [expected, ok, failed].every((n) => Number.isSafeInteger(n) && n! >= 0)) report.summary = { expected: expected!, ok: ok!, failed: failed! };
+        else bad();
         break;
       }
-      case 'SNAPSHOT_FACTORY_ERROR':
+      case REPORT_LINES.error.tag:
         report.error = fields.join(' ');
         break;
-      case 'SNAPSHOT_FACTORY_DISK': {
+      case REPORT_LINES.disk.tag: {
         const [neededBytes, freeBytes, totalBytes] = fields.map(Number);
         report.disk = { neededBytes: neededBytes ?? 0, freeBytes: freeBytes ?? 0, totalBytes: totalBytes ?? 0 };
         break;
       }
-      case 'SNAPSHOT_FACTORY_FAILED':
-        if (fields.length >= 3) report.failures.push({ reference: fields[0]!, platform: fields[1]!, reason: fields.slice(2).join(' ') });
-        break;
-      case 'SNAPSHOT_FACTORY_IMAGE': {
-        const [reference, platform, digest, bytes] = fields;
-        const sizeBytes = Number(bytes);
-        if (reference && platform && digest && Number.isSafeInteger(sizeBytes) && sizeBytes >= 0) {
-          report.images.push({ reference, platform, digest, sizeBytes });
-        }
+      case REPORT_LINES.failed.tag: {
+        const pull = pullOf(fields[0], fields[1]);
+        if (pull && fields.length >= 3) report.failures.push({ reference: pull.reference, platform: pull.platform, reason: fields.slice(2).join(' ') });
+        else bad();
         break;
       }
+      case REPORT_LINES.image.tag: {
+        const pull = pullOf(fields[0], fields[1]);
+        const sizeBytes = Number(fields[2]);
+        const digest = fields[3] === EXPECTED_DIGEST_MARK ? plan.expectedDigests?.[pull?.i ?? -1] : fields[3];
+        if (pull && fields.length === 4 && digest && /^\d+$/.test(fields[2] ?? '') && Number.isSafeInteger(sizeBytes)) {
+          report.images.push({ reference: pull.reference, platform: pull.platform, digest, sizeBytes });
+        } else bad();
+        break;
+      }
+      case REPORT_LINES.end.tag:
+        ended = true;
+        break;
       default:
         break;
     }
   }
+  const listed = report.images.length + report.failures.length;
+  if (!ended || (report.summary && !report.error && listed !== report.summary.ok + report.summary.failed)) report.truncated = true;
   return report;
 };
 

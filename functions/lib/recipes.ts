@@ -105,21 +105,26 @@ export const defaultRecipeName = (images: readonly string[], layout: Layout = 'p
 /** Characters allowed in a Step Functions execution name by this factory (AWS allows more; these are safe in tags and URLs). */
 export const EXECUTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 
+/** The longest attempt number a triggered build's name carries (see {@link executionNameFor}). */
+export const MAX_BUILD_ATTEMPTS = 99;
+
 /**
  * Execution name of a triggered build:
- * - `<recipe>-<YYYYMMDD>-<16 hex of the digest set>` (schedule, ECR push, manual; UTC date): identical triggers
- *   on one day start one execution; the nightly run starts one a day (ending `UP_TO_DATE` when nothing changed);
- *   a rollback to an image set built on an earlier day builds again;
+ * - `<recipe>-<16 hex of the digest set>-<attempt>` (schedule, ECR push, manual): attempt 1 is the first build of
+ *   that digest set; start-build probes the attempts in order and starts the next one only after the previous
+ *   closed FAILED, TIMED_OUT or ABORTED. No date: identical triggers either side of midnight share a name;
  * - `<recipe>-f<YYYYMMDDHHMMSS>-<12 hex>` (forced): a forced build is never deduplicated against an earlier one.
  * At most 80 characters of `[A-Za-z0-9_-]`.
  *
- * @example executionNameFor('ml', 'sha256:0123456789abcdef…', { day: new Date('2026-11-24') }) // 'ml-20261124-0123456789abcdef'
+ * @example executionNameFor('ml', 'sha256:0123456789abcdef…', { attempt: 1 }) // 'ml-0123456789abcdef-1'
  */
-export const executionNameFor = (recipe: string, digestSet: string, options: { day?: Date; forcedAt?: Date } = {}): string => {
+export const executionNameFor = (recipe: string, digestSet: string, options: { attempt?: number; forcedAt?: Date } = {}): string => {
   const hash = digestSet.replace(/^sha256:/, '');
   const stamp = (date: Date, length: number) => date.toISOString().replace(/[^0-9]/g, '').slice(0, length);
+  const attempt = options.attempt ?? 1;
+  if (!Number.isInteger(attempt) || attempt < 1 || attempt > MAX_BUILD_ATTEMPTS) throw new InvalidInputError(`execution name: attempt must be an integer from 1 to ${MAX_BUILD_ATTEMPTS}, got ${attempt}`);
   const name = options.forcedAt
     ? `${recipe.slice(0, 48)}-f${stamp(options.forcedAt, 14)}-${hash.slice(0, 12)}`
-    : `${recipe.slice(0, 48)}-${options.day ? `${stamp(options.day, 8)}-` : ''}${hash.slice(0, 16)}`;
+    : `${recipe.slice(0, 48)}-${hash.slice(0, 16)}-${attempt}`;
   return name.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
 };

@@ -136,14 +136,16 @@ export type PulledImage = z.infer<typeof pulledImageSchema>;
 
 /**
  * Output of `check-pull-command`, stored at `$.pullStatus`. Once `done`, every image x platform of the build was
- * pulled with the digest the plan holds (check-pull-command fails otherwise), so the list itself stays in the plan
- * and `pulled` only counts it.
+ * pulled with the digest the plan holds (check-pull-command fails otherwise, a report SSM cut short included), so
+ * the list itself stays in the plan and `pulled`/`images` only count what the report listed.
  */
 export const pullStatusSchema = z.object({
   done: z.boolean(),
   status: z.string(),
-  /** Image x platform pulls verified (0 until done). */
+  /** Image x platform pulls the report listed as verified, one by one (0 until done). */
   pulled: z.number().int().nonnegative(),
+  /** Images the report listed as verified on every platform of the build (0 until done). */
+  images: z.number().int().nonnegative(),
   checkedAt: isoTimestamp,
 });
 

@@ -27,7 +27,9 @@
  * `Success`/`Failed`/`TimedOut`, or `Cancelled` after CancelCommand.
  *
  * The simulated agent "runs" the factory's pull script by reading its `REFS=(…)`, `PLATFORMS=(…)` and
- * `CONCURRENCY=` lines and printing the report lines a real run prints (see functions/lib/pull-script.ts), with
+ * `CONCURRENCY=` lines and printing the report lines a real run prints, in the script's order (successes, failures,
+ * end marker) and made by the same definition the script's printf formats come from (`reportLine`,
+ * functions/lib/pull-script.ts), with
  * deterministic digests and sizes per reference. Duration: `baseRunMs` (15 s) + `pullMs` (20 s) x ceil(pulls /
  * concurrency). stdout/stderr are truncated to 24,000 / 8,000 characters like GetCommandInvocation does. On
  * Success it tells SimulatedEc2 how much data the pull wrote (compressed size x 2), which sets the snapshot time.
@@ -50,6 +52,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { isEcrDomain, parseImageReference } from '../../functions/lib/image-reference';
+import { EXPECTED_DIGEST_MARK, REASON_MAX_CHARS, reportLine } from '../../functions/lib/pull-script';
 import { SimulatedBottlerocketHost, type BottlerocketBootOptions } from './bottlerocket-host';
 import { AwsServiceError, type SimulatedAwsCore } from './core';
 import type { SimulatedEc2 } from './ec2';
@@ -361,7 +364,7 @@ export class SimulatedSsmCommands {
       const fatal = (atMs: number, reason: string) => ({
         finishAt: Math.min(atMs, timeoutAt),
         final: atMs > timeoutAt ? ('TimedOut' as const) : ('Failed' as const),
-        stdout: `SNAPSHOT_FACTORY_SUMMARY\t${pulls.length}\t0\t${pulls.length}\nSNAPSHOT_FACTORY_ERROR\t${reason}\n`,
+        stdout: `${[reportLine('summary', [pulls.length, 0, pulls.length]), reportLine('error', [reason]), reportLine('end', [])].join('\n')}\n`,
         stderr: `snapshot-factory: ${reason}\n`,
         responseCode: atMs > timeoutAt ? -1 : 1,
         writtenGiB: 0,
@@ -386,8 +389,12 @@ export class SimulatedSsmCommands {
 
     const ok: string[] = [];
     const failed: string[] = [];
+    const humanFailures: string[] = [];
     let bytes = 0;
     pulls.forEach(({ reference, platform }, index) => {
+      // The script names an image and a platform by their index in REFS and PLATFORMS.
+      const i = Math.floor(index / Math.max(platforms.length, 1));
+      const j = index % Math.max(platforms.length, 1);
       let reason: string | undefined;
       const wanted = expected[Math.floor(index / Math.max(platforms.length, 1))] ?? '';
       // The simulated registry serves what prepare-build resolved, unless the tag "moved" since.
@@ -406,20 +413,24 @@ export class SimulatedSsmCommands {
         reason = `pulled ${digest} but the build resolved ${wanted}: the tag moved since; run the build again`;
       }
       if (reason) {
-        failed.push(`SNAPSHOT_FACTORY_FAILED\t${reference}\t${platform}\t${reason}`);
+        // The script's one_line: reasons are cut to REASON_MAX_CHARS characters.
+        const cut = reason.slice(0, REASON_MAX_CHARS);
+        failed.push(reportLine('failed', [i, j, cut]));
+        humanFailures.push(`pull failed: ${reference} ${platform} ${cut}`);
       } else {
         const size = sizeOf(reference, platform);
         bytes += size;
-        ok.push(`SNAPSHOT_FACTORY_IMAGE\t${reference}\t${platform}\t${digest}\t${size}`);
+        ok.push(reportLine('image', [i, j, size, digest === wanted ? EXPECTED_DIGEST_MARK : digest]));
       }
     });
-    const report = [`SNAPSHOT_FACTORY_SUMMARY\t${pulls.length}\t${ok.length}\t${failed.length}`];
+    const report = [reportLine('summary', [pulls.length, ok.length, failed.length])];
     if (failure?.kind === 'diskFull') {
       const needed = Math.ceil((pulls.reduce((sum, p) => sum + sizeOf(p.reference, p.platform), 0) * 2.5) + GiB);
-      report.push(`SNAPSHOT_FACTORY_DISK\t${needed}\t${Math.floor(0.4 * GiB)}\t${Math.max(needed - 3 * GiB, GiB)}`);
+      report.push(reportLine('disk', [needed, Math.floor(0.4 * GiB), Math.max(needed - 3 * GiB, GiB)]));
     }
-    report.push(...failed, ...ok);
-    const stderr = failed.map((line) => `pull failed: ${line.split('\t').slice(1).join(' ')}`).join('\n');
+    // The script's order: successes, then failures, then the end marker.
+    report.push(...ok, ...failed, reportLine('end', []));
+    const stderr = humanFailures.join('\n');
     return {
       finishAt: now + duration,
       final: failed.length > 0 ? 'Failed' : 'Success',

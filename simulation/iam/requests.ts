@@ -239,6 +239,8 @@ export const REQUESTS: Record<ServiceName, Record<string, Mapping>> = {
   sfn: {
     StartExecution: (_ctx, input) => [{ action: 'states:StartExecution', resources: [{ arn: input.stateMachineArn }] }],
     DescribeExecution: (_ctx, input) => [{ action: 'states:DescribeExecution', resources: [{ arn: input.executionArn }] }],
+    // Service Authorization Reference (list_awsstepfunctions.html): ListExecutions on the stateMachine resource.
+    ListExecutions: (_ctx, input) => [{ action: 'states:ListExecutions', resources: [{ arn: input.stateMachineArn }] }],
   },
 };
 

@@ -4,7 +4,7 @@ import { handler as createSnapshot } from '../../functions/create-snapshot';
 import type { LaunchedInstance } from '../../functions/lib/schemas';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
-import { buildTarget, launchedBuilder, simulatedAws } from './ec2-fixtures';
+import { buildTarget, launchedBuilder, simulatedAws, verifiedPull } from './ec2-fixtures';
 
 describe('check-snapshot', () => {
   let account: SimulatedAccount;
@@ -18,7 +18,7 @@ describe('check-snapshot', () => {
   afterEach(() => restore());
 
   it('reports progress until the snapshot completes, with the volume size', async () => {
-    const snapshot = await createSnapshot({ build, instance });
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     vi.advanceTimersByTime(60_000);
     const midway = await checkSnapshot({ build, snapshot });
     vi.advanceTimersByTime(10 * 60_000);
@@ -30,7 +30,7 @@ describe('check-snapshot', () => {
 
   it('fails with SnapshotFailedError carrying EC2 state message when the snapshot goes to error', async () => {
     account.ec2.snapshotWillFail('Snapshot failed: KMS key disabled');
-    const snapshot = await createSnapshot({ build, instance });
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     vi.advanceTimersByTime(10 * 60_000);
     await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({
       name: 'SnapshotFailedError',
@@ -41,7 +41,7 @@ describe('check-snapshot', () => {
 
   it('fails with SnapshotTimeoutError once the snapshot takes longer than limits.snapshotSeconds', async () => {
     account.ec2.neverFinish('snapshot');
-    const snapshot = await createSnapshot({ build, instance });
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     vi.advanceTimersByTime(3_590_000);
     await expect(checkSnapshot({ build, snapshot })).resolves.toMatchObject({ completed: false, progress: '99%' });
     vi.advanceTimersByTime(20_000);
@@ -52,13 +52,13 @@ describe('check-snapshot', () => {
   });
 
   it('fails with AccessDeniedError when DescribeSnapshots is not allowed', async () => {
-    const snapshot = await createSnapshot({ build, instance });
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     account.core.inject(FAULTS.accessDenied('ec2', 'DescribeSnapshots'));
     await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({ name: 'AccessDeniedError', message: expect.stringMatching(/^check-snapshot: /) });
   });
 
   it('fails with the retryable TransientAwsError when EC2 throttles', async () => {
-    const snapshot = await createSnapshot({ build, instance });
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     account.core.inject(FAULTS.throttle('ec2', 'DescribeSnapshots'));
     await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({ name: 'TransientAwsError' });
   });

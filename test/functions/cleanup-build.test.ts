@@ -4,7 +4,7 @@ import { handler as createSnapshot } from '../../functions/create-snapshot';
 import { handler as launch } from '../../functions/launch-instance';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
-import { buildTarget, simulatedAws } from './ec2-fixtures';
+import { buildTarget, simulatedAws, verifiedPull } from './ec2-fixtures';
 
 const lambdaCause = (errorType: string, errorMessage: string) =>
   JSON.stringify({ errorType, errorMessage, trace: [`${errorType}: ${errorMessage}`, '    at run (/var/task/index.mjs:1:1)'] });
@@ -59,9 +59,9 @@ describe('cleanup-build', () => {
     const instance = await launch({ build });
     vi.advanceTimersByTime(60_000);
     account.ec2.snapshotWillFail();
-    const failed = await createSnapshot({ build, instance });
+    const failed = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     vi.advanceTimersByTime(20 * 60_000);
-    const completed = await createSnapshot({ build, instance });
+    const completed = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     vi.advanceTimersByTime(20 * 60_000);
     // Act
     const out = await cleanup({ ...base, instance, snapshot: failed, error: { Error: 'SnapshotFailedError', Cause: lambdaCause('SnapshotFailedError', 'check-snapshot: snapshot failed') } });
@@ -76,7 +76,7 @@ describe('cleanup-build', () => {
     const instance = await launch({ build });
     vi.advanceTimersByTime(60_000);
     account.ec2.neverFinish('snapshot');
-    const snapshot = await createSnapshot({ build, instance });
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     const out = await cleanup({ ...base, instance, snapshot, error: { Error: 'SnapshotTimeoutError' } });
     expect(out.deletedSnapshotIds).toEqual([snapshot.snapshotId]);
     expect(account.ec2.liveSnapshots()).toHaveLength(0);

@@ -5,7 +5,7 @@ import { handler as createSnapshot, imageList, snapshotDescription, snapshotTags
 import type { LaunchedInstance } from '../../functions/lib/schemas';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
-import { buildTarget, launchedBuilder, simulatedAws } from './ec2-fixtures';
+import { buildTarget, launchedBuilder, simulatedAws, verifiedPull } from './ec2-fixtures';
 
 describe('create-snapshot', () => {
   let account: SimulatedAccount;
@@ -20,7 +20,7 @@ describe('create-snapshot', () => {
 
   it('snapshots the /dev/xvdb volume with the factory tags and the verified images in the description', async () => {
     // Act
-    const snapshot = await createSnapshot({ build, instance });
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     // Assess
     const dataVolume = [...account.ec2.volumes.values()].find((v) => v.attachedTo?.device === '/dev/xvdb')!;
     expect(snapshot.volumeId).toBe(dataVolume.VolumeId);
@@ -35,6 +35,16 @@ describe('create-snapshot', () => {
     );
   });
 
+  it('fails when the pull verified fewer images than the plan holds, and creates no snapshot', async () => {
+    // Prepare: a count that does not add up (one pull unverified) must never reach the image-count tag.
+    const short = { ...verifiedPull(build), pulled: verifiedPull(build).pulled - 1, images: verifiedPull(build).images - 1 };
+    // Act
+    const error = await createSnapshot({ build, instance, pullStatus: short }).catch((e: Error) => e);
+    // Assess
+    expect(error).toMatchObject({ name: 'PullFailedError', message: expect.stringContaining(`verified 0 of 1 images`) });
+    expect(account.core.callsOf('ec2', 'CreateSnapshot')).toHaveLength(0);
+  });
+
   it('fits the description and tags within EC2 limits for 200 images with 250-character names', async () => {
     // Prepare
     const images = Array.from({ length: 200 }, (_, i) => ({
@@ -43,7 +53,7 @@ describe('create-snapshot', () => {
     }));
     const hostile = buildTarget({ images });
     // Act: the simulated EC2 rejects over-limit requests, so success proves the request fits
-    const snapshot = await createSnapshot({ build: hostile, instance });
+    const snapshot = await createSnapshot({ build: hostile, instance, pullStatus: verifiedPull(hostile) });
     // Assess
     const request = account.core.callsOf('ec2', 'CreateSnapshot')[0]!.input as { Description: string; TagSpecifications: { Tags: { Key: string; Value: string }[] }[] };
     expect(request.Description.length).toBeLessThanOrEqual(255);
@@ -85,8 +95,8 @@ describe('create-snapshot', () => {
   });
 
   it('adopts the snapshot a previous attempt started instead of starting a second', async () => {
-    const first = await createSnapshot({ build, instance });
-    const second = await createSnapshot({ build, instance });
+    const first = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
+    const second = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     expect(second).toEqual(first);
     expect(account.ec2.liveSnapshots()).toHaveLength(1);
   });
@@ -94,7 +104,7 @@ describe('create-snapshot', () => {
   it('fails with DataVolumeNotFoundError when no volume is attached at /dev/xvdb', async () => {
     const stored = account.ec2.instances.get(instance.instanceId)!;
     stored.blockDevices = stored.blockDevices.filter((d) => d.deviceName !== '/dev/xvdb');
-    await expect(createSnapshot({ build, instance })).rejects.toMatchObject({
+    await expect(createSnapshot({ build, instance, pullStatus: verifiedPull(build) })).rejects.toMatchObject({
       name: 'DataVolumeNotFoundError',
       message: expect.stringMatching(/\/dev\/xvdb.*attached: \/dev\/xvda/),
     });
@@ -102,20 +112,20 @@ describe('create-snapshot', () => {
 
   it('fails with InstanceLostError when the builder vanished', async () => {
     account.ec2.loseInstance(instance.instanceId, { vanish: true });
-    await expect(createSnapshot({ build, instance })).rejects.toMatchObject({ name: 'InstanceLostError' });
+    await expect(createSnapshot({ build, instance, pullStatus: verifiedPull(build) })).rejects.toMatchObject({ name: 'InstanceLostError' });
   });
 
   it('fails with the retryable TransientAwsError when EC2 throttles', async () => {
     account.core.inject(FAULTS.throttle('ec2', 'CreateSnapshot'));
-    await expect(createSnapshot({ build, instance })).rejects.toMatchObject({ name: 'TransientAwsError' });
-    const snapshot = await createSnapshot({ build, instance });
+    await expect(createSnapshot({ build, instance, pullStatus: verifiedPull(build) })).rejects.toMatchObject({ name: 'TransientAwsError' });
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     account.core.inject(FAULTS.throttle('ec2', 'DescribeSnapshots'));
     await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({ name: 'TransientAwsError' });
   });
 
   it('fails with AccessDeniedError when CreateSnapshot is not allowed', async () => {
     account.core.inject(FAULTS.accessDenied('ec2', 'CreateSnapshot'));
-    await expect(createSnapshot({ build, instance })).rejects.toMatchObject({ name: 'AccessDeniedError' });
+    await expect(createSnapshot({ build, instance, pullStatus: verifiedPull(build) })).rejects.toMatchObject({ name: 'AccessDeniedError' });
   });
 
 });

@@ -1,7 +1,7 @@
-import { DescribeExecutionCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeImagesCommand } from '@aws-sdk/client-ecr';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ecr, eventBridge, sfn } from '../../functions/lib/clients';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
 import { installSimulatedAws } from '../../simulation/aws/install';
@@ -40,6 +40,44 @@ describe('simulated Step Functions (Standard) execution names', () => {
   it('fails with InvalidName for a name over 80 characters or with other characters', async () => {
     await expect(startExecution(sfn, 'x'.repeat(81), {})).rejects.toMatchObject({ name: 'InvalidName' });
     await expect(startExecution(sfn, 'ml:abc', {})).rejects.toMatchObject({ name: 'InvalidName' });
+  });
+
+  it('forgets a closed execution 90 days after it closed: the name can be used again', async () => {
+    // Prepare
+    vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') });
+    try {
+      const { executionArn } = await startExecution(sfn, 'ml-abc', { a: 1 });
+      account.sfn.finish(executionArn!, { status: 'TIMED_OUT' });
+      vi.advanceTimersByTime(89 * 24 * 3_600_000);
+      expect((await sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe('TIMED_OUT');
+      // Act
+      vi.advanceTimersByTime(2 * 24 * 3_600_000);
+      // Assess
+      await expect(sfn.send(new DescribeExecutionCommand({ executionArn }))).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
+      expect((await startExecution(sfn, 'ml-abc', { a: 2 })).executionArn).toBe(executionArn);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('lists executions most recent first, by status, a page at a time', async () => {
+    vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') });
+    try {
+      for (const name of ['a', 'b', 'c']) {
+        const { executionArn } = await startExecution(sfn, name, {});
+        account.sfn.finish(executionArn!, {});
+        vi.advanceTimersByTime(1_000);
+      }
+      await startExecution(sfn, 'running', {});
+      const first = await sfn.send(new ListExecutionsCommand({ stateMachineArn: ARN, statusFilter: 'SUCCEEDED', maxResults: 2 }));
+      const second = await sfn.send(new ListExecutionsCommand({ stateMachineArn: ARN, statusFilter: 'SUCCEEDED', maxResults: 2, nextToken: first.nextToken }));
+      expect(first.executions?.map((e) => e.name)).toEqual(['c', 'b']);
+      expect(second.executions?.map((e) => e.name)).toEqual(['a']);
+      expect(second.nextToken).toBeUndefined();
+      await expect(sfn.send(new ListExecutionsCommand({ stateMachineArn: ARN, maxResults: 1001 }))).rejects.toMatchObject({ name: 'ValidationException' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('closes the execution with the runner result when a runner is set', async () => {

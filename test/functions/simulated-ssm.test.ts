@@ -15,6 +15,7 @@ describe('simulated SSM', () => {
   const ssm = (operation: string, input: unknown) => account.core.handle('ssm', operation, input) as Promise<Record<string, any>>;
   const commands = (references: string[]) =>
     pullCommands(generatePullScript({ images: references.map(parseImageReference), platforms: ['linux/amd64'], concurrency: 2 }));
+  const planOf = (references: string[]) => ({ references: references.map((r) => parseImageReference(r).normalized), platforms: ['linux/amd64'] });
   const send = (overrides: Record<string, unknown> = {}) =>
     ssm('SendCommand', {
       DocumentName: 'AWS-RunShellScript',
@@ -68,7 +69,7 @@ describe('simulated SSM', () => {
     await vi.advanceTimersByTimeAsync(15_000 + 2 * 20_000);
     const done = await get();
     expect(done).toMatchObject({ Status: 'Success', ResponseCode: 0 });
-    expect(parsePullReport(done.StandardOutputContent).summary).toEqual({ expected: 3, ok: 3, failed: 0 });
+    expect(parsePullReport(done.StandardOutputContent, planOf(['nginx', 'ghcr.io/org/app:v1', 'quay.io/x/y:z'])).summary).toEqual({ expected: 3, ok: 3, failed: 0 });
   });
 
   it('truncates stdout to 24,000 and stderr to 8,000 characters like GetCommandInvocation', async () => {
@@ -82,7 +83,7 @@ describe('simulated SSM', () => {
     expect(out.Status).toBe('Failed');
     expect(out.StandardOutputContent.length).toBe(24_000);
     expect(out.StandardErrorContent.length).toBe(8_000);
-    expect(parsePullReport(out.StandardOutputContent).truncated).toBe(true);
+    expect(parsePullReport(out.StandardOutputContent, planOf(many)).truncated).toBe(true);
   });
 
   it('times a command out at its executionTimeout when it would run longer', async () => {
@@ -161,7 +162,7 @@ describe('simulated SSM', () => {
       // Assess
       const out = await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId });
       expect(out).toMatchObject({ Status: 'Failed', ResponseCode: 1 });
-      expect(parsePullReport(out.StandardOutputContent).error).toBe(`could not stop kubelet on the host: ${ADMIN_NOT_RUNNING}`);
+      expect(parsePullReport(out.StandardOutputContent, planOf(['nginx'])).error).toBe(`could not stop kubelet on the host: ${ADMIN_NOT_RUNNING}`);
     });
 
     it('lets the pull script wait for the admin container, then pull', async () => {
@@ -189,7 +190,7 @@ describe('simulated SSM', () => {
       // Assess
       const out = await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId });
       expect(out.Status).toBe('Failed');
-      expect(parsePullReport(out.StandardOutputContent).error).toMatch(/^the admin container did not accept apiclient exec within 1 s .*: ctr: no running task found/);
+      expect(parsePullReport(out.StandardOutputContent, planOf(['nginx'])).error).toMatch(/^the admin container did not accept apiclient exec within 1 s .*: ctr: no running task found/);
     });
 
     it('fails a private ECR pull the builder role may not read with ECR\'s 403', async () => {
@@ -202,8 +203,9 @@ describe('simulated SSM', () => {
       const { Command } = await send({ Parameters: { commands: commands([reference, 'nginx']) } });
       await vi.advanceTimersByTimeAsync(120_000);
       // Assess
-      const report = parsePullReport((await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId })).StandardOutputContent);
+      const report = parsePullReport((await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId })).StandardOutputContent, planOf([reference, 'nginx']));
       expect(report.summary).toEqual({ expected: 2, ok: 1, failed: 1 });
+      expect(report.failures[0]!.reference).toBe(reference);
       expect(report.failures[0]!.reason).toBe(
         `ctr: failed to resolve reference "${reference}": unexpected status from HEAD request to https://123456789012.dkr.ecr.us-west-2.amazonaws.com/v2/team/model/manifests/v7: 403 Forbidden`,
       );
@@ -219,7 +221,7 @@ describe('simulated SSM', () => {
       const { Command } = await send({ Parameters: { commands: commands(['123456789012.dkr.ecr.us-west-2.amazonaws.com/team/model:v7']) } });
       await vi.advanceTimersByTimeAsync(120_000);
       // Assess
-      const report = parsePullReport((await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId })).StandardOutputContent);
+      const report = parsePullReport((await ssm('GetCommandInvocation', { CommandId: Command.CommandId, InstanceId: instanceId })).StandardOutputContent, planOf(['123456789012.dkr.ecr.us-west-2.amazonaws.com/team/model:v7']));
       expect(report.failures[0]!.reason).toMatch(/^credential provider failed: .*AccessDeniedException: .* is not authorized to perform: ecr:GetAuthorizationToken on resource: \*/);
     });
 

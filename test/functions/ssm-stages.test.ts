@@ -4,12 +4,13 @@ import { handler as checkPull } from '../../functions/check-pull-command';
 import { handler as checkSsm } from '../../functions/check-ssm-agent';
 import { handler as launch } from '../../functions/launch-instance';
 import { ssm } from '../../functions/lib/clients';
-import { parsePullReport } from '../../functions/lib/pull-script';
+import { MAX_IMAGES } from '../../functions/lib/schemas';
 import type { BuildTarget, LaunchedInstance } from '../../functions/lib/schemas';
 import { COMMENT_MAX, handler as sendPull } from '../../functions/send-pull-command';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { AwsServiceError, FAULTS } from '../../simulation/aws/core';
 import { SSM_COMMAND_LIMITS, simulatedDigest } from '../../simulation/aws/ssm-commands';
+import { longestReferences } from '../../simulation/max-input';
 import { buildTarget, simulatedAws } from './ec2-fixtures';
 
 const DIGEST_A = `sha256:${'a'.repeat(64)}`;
@@ -263,8 +264,7 @@ describe('check-pull-command', () => {
     expect(finished.status).toBe('Success');
     // 3 images x 2 platforms, each verified against the plan's digest (a mismatch fails: see "the tag moved" below).
     expect(finished.pulled).toBe(6);
-    expect(finished).not.toHaveProperty('images');
-    expect(finished.reportTruncated).toBeUndefined();
+    expect(finished.images).toBe(3);
   });
 
   it('fails with InstanceLostError while the command runs on a builder that went away', async () => {
@@ -341,8 +341,14 @@ describe('check-pull-command', () => {
     vi.spyOn(account.core, 'handle').mockImplementation(async (service, operation, request) => {
       const out = (await real(service, operation, request)) as Record<string, string>;
       if (operation !== 'GetCommandInvocation') return out;
-      // The script "forgot" nginx on arm64 but its summary still claims everything: a report we must not trust.
-      const stdout = out.StandardOutputContent!.split('\n').filter((l) => !(l.includes('nginx') && l.includes('linux/arm64'))).join('\n');
+      // The script "forgot" nginx on arm64 and counts one pull less, yet claims no failure: a report we must not trust.
+      const nginx = input.build.images.findIndex((image) => image.reference === 'nginx');
+      const arm64 = input.build.platforms.indexOf('linux/arm64');
+      const stdout = out
+        .StandardOutputContent!.split('\n')
+        .filter((l) => !l.startsWith(`SNAPSHOT_FACTORY_IMAGE\t${nginx}\t${arm64}\t`))
+        .map((l) => l.replace(/^SNAPSHOT_FACTORY_SUMMARY\t6\t6\t0$/, 'SNAPSHOT_FACTORY_SUMMARY\t6\t5\t0'))
+        .join('\n');
       return { ...out, StandardOutputContent: stdout };
     });
     await expect(checkPull(input)).rejects.toMatchObject({
@@ -351,32 +357,49 @@ describe('check-pull-command', () => {
     });
   });
 
-  it('trusts the summary, not the listing, when SSM truncated a long report', async () => {
-    // Prepare: 90 images x 2 platforms with long names: the report is longer than 24,000 characters.
-    const images = Array.from({ length: 90 }, (_, n) => ({ reference: `registry.example.com/${'team-'.repeat(20)}${n}/app:${'v'.repeat(60)}` }));
+  it('lists every pull of the largest build (the longest references, both platforms) and counts them exactly', async () => {
+    // Prepare: MAX_IMAGES references of 384 characters, each resolved, x 2 platforms.
+    const images = longestReferences({ pinned: false }).map((reference) => ({ reference, digest: simulatedDigest(reference) }));
     const input = await started(build({ images }));
-    await vi.advanceTimersByTimeAsync(1_000_000);
+    await vi.advanceTimersByTimeAsync(10_000_000);
     // Act
     const out = await checkPull(input);
     // Assess
     const invocation = (await account.core.handle('ssm', 'GetCommandInvocation', { CommandId: input.pull.commandId, InstanceId: input.instance.instanceId })) as Record<string, string>;
-    expect(invocation.StandardOutputContent!.length).toBe(SSM_COMMAND_LIMITS.stdoutChars);
-    expect(parsePullReport(invocation.StandardOutputContent!).summary).toEqual({ expected: 180, ok: 180, failed: 0 });
-    expect(out).toMatchObject({ done: true, reportTruncated: true });
-    expect(out.pulled).toBe(180);
+    const stdout = invocation.StandardOutputContent!;
+    expect(stdout.length).toBeLessThan(SSM_COMMAND_LIMITS.stdoutChars / 2);
+    expect(stdout.trimEnd().split('\n').at(-1)).toBe('SNAPSHOT_FACTORY_END');
+    expect(out).toEqual({ done: true, status: 'Success', pulled: MAX_IMAGES * 2, images: MAX_IMAGES, checkedAt: expect.any(String) });
   });
 
-  it('fails when a truncated report does not vouch for every pull', async () => {
-    const images = Array.from({ length: 90 }, (_, n) => ({ reference: `registry.example.com/${'team-'.repeat(20)}${n}/app:${'v'.repeat(60)}` }));
-    const input = await started(build({ images }));
-    await vi.advanceTimersByTimeAsync(1_000_000);
+  it('fails when SSM cut the report short, counting only the pulls it lists', async () => {
+    // Prepare: the invocation's stdout loses its last lines (end marker included), as a 24,000-character cut would.
+    const input = await started(build());
+    await vi.advanceTimersByTimeAsync(120_000);
     const real = account.core.handle.bind(account.core);
     vi.spyOn(account.core, 'handle').mockImplementation(async (service, operation, request) => {
       const out = (await real(service, operation, request)) as Record<string, string>;
       if (operation !== 'GetCommandInvocation') return out;
-      return { ...out, StandardOutputContent: out.StandardOutputContent!.replace('SNAPSHOT_FACTORY_SUMMARY\t180\t180\t0', 'SNAPSHOT_FACTORY_SUMMARY\t180\t179\t0') };
+      return { ...out, StandardOutputContent: out.StandardOutputContent!.split('\n').slice(0, 4).join('\n') };
     });
-    await expect(checkPull(input)).rejects.toMatchObject({ name: 'PullFailedError', message: expect.stringContaining('truncated') });
+    // Act
+    const error = await checkPull(input).catch((e: Error) => e);
+    // Assess: the summary says 6 succeeded; the cut leaves 2 whole lines, and nothing is counted on the summary's word.
+    expect(error).toMatchObject({ name: 'PullFailedError' });
+    expect((error as Error).message).toContain('the report is incomplete (SSM returns at most 24,000 characters of stdout): it lists 2 of the 6 successful pulls');
+  });
+
+  it('fails with the failure list flagged incomplete when long reasons overflow stdout', async () => {
+    // Prepare: 100 images fail with 400-character reasons: their lines exceed 24,000 characters.
+    const images = longestReferences({ pinned: false }).map((reference) => ({ reference, digest: simulatedDigest(reference) }));
+    for (const { reference } of images) account.ssmCommands.imageMissing(reference);
+    const input = await started(build({ images }));
+    await vi.advanceTimersByTimeAsync(10_000_000);
+    // Act
+    const error = await checkPull(input).catch((e: Error) => e);
+    // Assess
+    expect(error).toMatchObject({ name: 'PullFailedError' });
+    expect((error as Error).message).toMatch(/the failure list is incomplete: SSM returns at most 24,000 characters of stdout; \d+ of 200 failed pulls listed/);
   });
 
   it('fails when SSM answers InvocationDoesNotExist long after sending', async () => {

@@ -51,7 +51,8 @@ describe('start-build', () => {
     // Assess
     expect(executions()).toHaveLength(1);
     expect(new Set(outputs.map((o) => o.started[0]?.executionName))).toEqual(new Set([executions()[0]!.name]));
-    expect(account.core.callsOf('sfn', 'StartExecution')).toHaveLength(10);
+    // Each probed attempt 1 first; those that found it unknown raced to StartExecution, idempotent while it runs.
+    expect(account.core.callsOf('sfn', 'DescribeExecution').length).toBeGreaterThanOrEqual(10);
     expect(account.core.callsOf('sfn', 'StartExecution').every((c) => !c.error)).toBe(true);
     expect(JSON.parse(executions()[0]!.input)).toEqual({
       dataVolume: { sizeGiB: 80 },
@@ -84,53 +85,81 @@ describe('start-build', () => {
     expect((await start({ source: 'ecr-push', recipe: 'ml', repositoryName: 'team/other' })).started).toEqual([]);
   });
 
-  it('names the execution after the recipe and the digest set, so a changed image starts a new build', async () => {
+  it('names the execution after the recipe, the digest set and the attempt, so a changed image starts a new build', async () => {
     const first = await start({ source: 'ecr-push', recipe: 'ml', repositoryName: 'team/model' });
     account.ecr.pushImage('team/model', 'v1', { platforms: ['linux/amd64', 'linux/arm64'] });
 
     const second = await start({ source: 'ecr-push', recipe: 'ml', repositoryName: 'team/model' });
 
-    expect(first.started[0]?.executionName).toMatch(/^ml-20261124-[0-9a-f]{16}$/);
-    expect(second.started[0]?.executionName).toMatch(/^ml-20261124-[0-9a-f]{16}$/);
+    expect(first.started[0]?.executionName).toBe(`ml-${first.started[0]?.digestSet.slice(7, 23)}-1`);
+    expect(second.started[0]?.executionName).toMatch(/^ml-[0-9a-f]{16}-1$/);
     expect(second.started[0]?.executionName).not.toBe(first.started[0]?.executionName);
     expect(executions()).toHaveLength(2);
   });
 
-  it('builds again on a later day when the images roll back to a set built before', async () => {
+  it('starts one build for identical triggers either side of UTC midnight', async () => {
+    // Prepare
+    vi.setSystemTime(new Date('2026-11-24T23:59:50Z'));
+    const before = await start({ source: 'schedule', recipe: 'web' });
+    // Act
+    vi.setSystemTime(new Date('2026-11-25T00:00:10Z'));
+    const after = await start({ source: 'ecr-push', recipe: 'web' });
+    // Assess
+    expect(executions()).toHaveLength(1);
+    expect(after.started[0]).toMatchObject({ executionName: before.started[0]?.executionName, executionArn: before.started[0]?.executionArn, alreadyStarted: true });
+  });
+
+  it.each(['FAILED', 'TIMED_OUT', 'ABORTED'] as const)('starts the next attempt after the build of the same digest set ended %s', async (status) => {
+    // Prepare
+    const first = await start({ source: 'schedule', recipe: 'web' });
+    account.sfn.finish(first.started[0]!.executionArn, { status, error: 'PullFailedError' });
+    // Act
+    const retry = await start({ source: 'ecr-push', recipe: 'web' });
+    const again = await start({ source: 'ecr-push', recipe: 'web' });
+    // Assess
+    expect(retry.started[0]).toMatchObject({ executionName: first.started[0]!.executionName.replace(/-1$/, '-2'), alreadyStarted: false });
+    expect(again.started[0]).toMatchObject({ executionName: retry.started[0]?.executionName, alreadyStarted: true });
+    expect(executions().map((e) => e.status)).toEqual([status, 'RUNNING']);
+  });
+
+  it('answers "already started" with the succeeded build while it is the recipe\'s latest success', async () => {
+    const first = await start({ source: 'ecr-push', recipe: 'ml' });
+    account.sfn.finish(first.started[0]!.executionArn, { output: { status: 'BUILT' } });
+    vi.setSystemTime(new Date('2026-11-26T03:00:00Z'));
+
+    const again = await start({ source: 'schedule', recipe: 'ml' });
+
+    expect(again.started[0]).toMatchObject({ executionName: first.started[0]?.executionName, executionArn: first.started[0]?.executionArn, alreadyStarted: true });
+    expect(executions()).toHaveLength(1);
+    expect(account.core.callsOf('sfn', 'StartExecution')).toHaveLength(1);
+  });
+
+  it('builds again when the images roll back to a set whose build was superseded by a later success', async () => {
     const v1 = { platforms: ['linux/amd64', 'linux/arm64'], seed: 'model v1' };
     account.ecr.pushImage('team/model', 'v1', v1);
     const first = await start({ source: 'ecr-push', recipe: 'ml' });
     account.sfn.finish(first.started[0]!.executionArn, { output: { status: 'BUILT' } });
+    vi.advanceTimersByTime(3_600_000);
     account.ecr.pushImage('team/model', 'v1', { platforms: ['linux/amd64', 'linux/arm64'], seed: 'model v2' });
-    await start({ source: 'ecr-push', recipe: 'ml' });
-    vi.setSystemTime(new Date('2026-11-25T09:00:00Z'));
+    const second = await start({ source: 'ecr-push', recipe: 'ml' });
+    account.sfn.finish(second.started[0]!.executionArn, { output: { status: 'BUILT' } });
+    vi.advanceTimersByTime(3_600_000);
     account.ecr.pushImage('team/model', 'v1', v1); // rollback
 
     const rollback = await start({ source: 'ecr-push', recipe: 'ml' });
 
-    expect(rollback.started[0]).toMatchObject({ digestSet: first.started[0]?.digestSet, alreadyStarted: false });
+    expect(rollback.started[0]).toMatchObject({ digestSet: first.started[0]?.digestSet, executionName: first.started[0]!.executionName.replace(/-1$/, '-2'), alreadyStarted: false });
     expect(executions()).toHaveLength(3);
   });
 
-  it('counts ExecutionAlreadyExists as started once the first build has finished', async () => {
-    const first = await start({ source: 'ecr-push', recipe: 'ml' });
-    account.sfn.finish(first.started[0]!.executionArn, { output: { status: 'BUILT' } });
+  it('starts attempt 1 again once Step Functions has forgotten the failed one (90 days after it closed)', async () => {
+    const first = await start({ source: 'schedule', recipe: 'web' });
+    account.sfn.finish(first.started[0]!.executionArn, { error: 'PullFailedError' });
+    vi.advanceTimersByTime(91 * 24 * 3_600_000);
 
-    const again = await start({ source: 'ecr-push', recipe: 'ml' });
+    const later = await start({ source: 'schedule', recipe: 'web' });
 
-    expect(again.started[0]).toMatchObject({ executionName: first.started[0]?.executionName, executionArn: first.started[0]?.executionArn, alreadyStarted: true });
-    expect(account.core.callsOf('sfn', 'StartExecution').at(-1)?.error).toBe('ExecutionAlreadyExists');
-  });
-
-  it('starts one nightly execution per day, named with the date, even when nothing changed', async () => {
-    const night1 = await start({ source: 'schedule', recipe: 'web' });
-    await start({ source: 'schedule', recipe: 'web' }); // Scheduler delivers at least once
-    vi.setSystemTime(new Date('2026-11-25T03:00:00Z'));
-    const night2 = await start({ source: 'schedule', recipe: 'web' });
-
-    expect(night1.started[0]?.executionName).toMatch(/^web-20261124-[0-9a-f]{16}$/);
-    expect(night2.started[0]?.executionName).toMatch(/^web-20261125-[0-9a-f]{16}$/);
-    expect(executions().map((e) => e.name)).toEqual([night1.started[0]?.executionName, night2.started[0]?.executionName]);
+    expect(later.started[0]).toMatchObject({ executionName: first.started[0]?.executionName, alreadyStarted: false });
   });
 
   it('starts every forced build, naming it with the time', async () => {
@@ -153,7 +182,7 @@ describe('start-build', () => {
       (await start({ source: 'manual', recipe: name, force: true })).started[0]!.executionName,
     ];
 
-    expect(names.map((n) => n.length)).toEqual([74, 77]);
+    expect(names.map((n) => n.length)).toEqual([67, 77]);
     for (const n of names) expect(n).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
   });
 
@@ -162,7 +191,7 @@ describe('start-build', () => {
 
     const output = await start({ source: 'schedule', recipe: 'solo', definition: { name: 'solo', images: [PUBLIC], architectures: ['arm64'] } });
 
-    expect(output.started[0]?.executionName).toMatch(/^solo-20261124-[0-9a-f]{16}$/);
+    expect(output.started[0]?.executionName).toMatch(/^solo-[0-9a-f]{16}-1$/);
     expect(JSON.parse(executions()[0]!.input)).toMatchObject({ recipe: 'solo', images: [PUBLIC], architectures: ['arm64'] });
   });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImageReference, type ImageReference } from '../../functions/lib/image-reference';
-import { WIPE_UNIT, generatePullScript, parsePullReport, pullCommands, type PullScriptOptions } from '../../functions/lib/pull-script';
+import { WIPE_UNIT, generatePullScript, parsePullReport, pullCommands, reportPlanOf, type PullScriptOptions } from '../../functions/lib/pull-script';
 import { ADMIN_NOT_RUNNING, FIXTURE_INSTANCE_ID, HOST_PLATFORM, startContainerd, type TestContainerd } from '../support/containerd';
 import { startRegistry, type PushedImage, type TestRegistry } from '../support/registry';
 
@@ -49,6 +49,10 @@ const scriptFor = (host: TestContainerd, images: ImageReference[], platforms: st
       { containerdAddress: host.address, containerdRoot: host.root, hostContainersDir: host.hostContainersDir, plainHttp: true, minFreeBytes: 2 * MiB, ...extra },
     ),
   );
+
+/** The plan the report's indices refer to: the same images and platforms, in the order the script was made from. */
+const planFor = (images: ImageReference[], platforms: string[], expectedDigests?: (string | undefined)[]) =>
+  reportPlanOf({ images, platforms, expectedDigests, concurrency: 1 });
 
 const maxOverlap = (intervals: Array<[number, number]>): number => {
   const events = intervals.flatMap(([start, end]) => [[start, 1], [end, -1]] as Array<[number, number]>).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -119,10 +123,14 @@ describe('pull script against a real containerd and registry', () => {
     // Assess
     expect(result.stderr).not.toContain('pull failed');
     expect(result.code).toBe(0);
-    const report = parsePullReport(result.stdout);
+    const report = parsePullReport(result.stdout, planFor(images, BOTH, pushed.map((image) => image.digest)));
     expect(report.summary).toEqual({ expected: 8, ok: 8, failed: 0 });
     expect(report.truncated).toBe(false);
     expect(report.images).toHaveLength(8);
+    // The report names images by index and does not repeat a digest the build expected.
+    expect(result.stdout).not.toContain(pushed[0]!.reference);
+    expect(result.stdout).not.toContain(pushed[0]!.digest);
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe('SNAPSHOT_FACTORY_END');
     for (const image of pushed) {
       for (const platform of BOTH) {
         const line = report.images.find((entry) => entry.reference === image.reference && entry.platform === platform);
@@ -183,7 +191,7 @@ describe('pull script against a real containerd and registry', () => {
 
     // Assess
     expect(result.code).not.toBe(0);
-    const report = parsePullReport(result.stdout);
+    const report = parsePullReport(result.stdout, planFor([present, missing], ['linux/amd64']));
     expect(report.summary).toEqual({ expected: 2, ok: 1, failed: 1 });
     expect(report.images.map((image) => image.reference)).toEqual([present.normalized]);
     expect(report.failures).toHaveLength(1);
@@ -206,7 +214,7 @@ describe('pull script against a real containerd and registry', () => {
     const result = await runCommands(host, commands);
     // Assess
     expect(result.code).not.toBe(0);
-    const report = parsePullReport(result.stdout);
+    const report = parsePullReport(result.stdout, planFor([image], ['linux/amd64'], [stale]));
     expect(report.failures[0]?.reason).toContain(`pulled ${pushed[1]!.digest} but the build resolved ${stale}`);
   });
 
@@ -223,7 +231,7 @@ describe('pull script against a real containerd and registry', () => {
 
     // Assess
     expect(result.code).toBe(0);
-    expect(parsePullReport(result.stdout).images[0]).toMatchObject({ reference: image.normalized, digest: privateImage.digest });
+    expect(parsePullReport(result.stdout, planFor([image], ['linux/amd64'])).images[0]).toMatchObject({ reference: image.normalized, digest: privateImage.digest });
     expect(result.stdout + result.stderr).not.toContain('Pr1vate-pw');
   });
 
@@ -238,7 +246,7 @@ describe('pull script against a real containerd and registry', () => {
 
     // Assess
     expect(result.code).not.toBe(0);
-    const report = parsePullReport(result.stdout);
+    const report = parsePullReport(result.stdout, planFor([image], ['linux/amd64']));
     expect(report.failures[0]?.reference).toBe(image.normalized);
     expect(report.failures[0]?.reason).toMatch(/unauthorized|401|authoriz/i);
     expect(result.stdout + result.stderr).not.toContain('Wr0ng-secret');
@@ -255,7 +263,7 @@ describe('pull script against a real containerd and registry', () => {
     );
     // Assess: env's own message comes back through apiclient's joined stream.
     expect(result.code).not.toBe(0);
-    expect(parsePullReport(result.stdout).failures[0]?.reason).toMatch(/^credential provider failed: .*does-not-exist.*No such file or directory/);
+    expect(parsePullReport(result.stdout, planFor([image], ['linux/amd64'])).failures[0]?.reason).toMatch(/^credential provider failed: .*does-not-exist.*No such file or directory/);
   });
 
   it('fails with the provider\'s own log line when it answers without a credential, never its JSON', async () => {
@@ -274,7 +282,7 @@ printf '{"kind":"CredentialProviderResponse","auth":{"x":{"password":"half-a-Sec
     // Act
     const result = await runCommands(host, scriptFor(host, [image], ['linux/amd64'], { credentialProvider: file, needsCredentials: () => true }));
     // Assess
-    const reason = parsePullReport(result.stdout).failures[0]?.reason ?? '';
+    const reason = parsePullReport(result.stdout, planFor([image], ['linux/amd64'])).failures[0]?.reason ?? '';
     expect(reason).toContain('not authorized to perform ecr:GetAuthorizationToken');
     expect(reason).toContain('without a username and password');
     expect(result.stdout + result.stderr).not.toContain('half-a-Secret');
@@ -289,7 +297,7 @@ printf '{"kind":"CredentialProviderResponse","auth":{"x":{"password":"half-a-Sec
     const result = await runCommands(host, scriptFor(host, [image], ['linux/amd64']));
     // Assess
     expect(result.code).toBe(0);
-    expect(parsePullReport(result.stdout).summary).toEqual({ expected: 1, ok: 1, failed: 0 });
+    expect(parsePullReport(result.stdout, planFor([image], ['linux/amd64'])).summary).toEqual({ expected: 1, ok: 1, failed: 0 });
     expect((await host.adminRefusals()) - refusedBefore).toBeGreaterThanOrEqual(2);
     expect(result.stderr).toContain(`waiting for the admin container: ${ADMIN_NOT_RUNNING}`);
   });
@@ -303,7 +311,7 @@ printf '{"kind":"CredentialProviderResponse","auth":{"x":{"password":"half-a-Sec
       const result = await runCommands(host, scriptFor(host, [image], ['linux/amd64'], { adminWaitSeconds: 2 }));
       // Assess
       expect(result.code).not.toBe(0);
-      const report = parsePullReport(result.stdout);
+      const report = parsePullReport(result.stdout, planFor([image], ['linux/amd64']));
       expect(report.summary).toEqual({ expected: 1, ok: 0, failed: 1 });
       expect(report.error).toContain('the admin container did not accept apiclient exec within 2 s');
       expect(report.error).toContain(ADMIN_NOT_RUNNING);
@@ -390,7 +398,7 @@ describe('pull script on a data volume that is too small', () => {
 
     // Assess
     expect(result.code).not.toBe(0);
-    const report = parsePullReport(result.stdout);
+    const report = parsePullReport(result.stdout, planFor(images.map((image) => parseImageReference(image.reference)), ['linux/amd64']));
     expect(report.disk).toBeDefined();
     expect(report.disk!.totalBytes).toBeLessThanOrEqual(24 * MiB);
     expect(report.disk!.neededBytes).toBeGreaterThan(report.disk!.totalBytes);
@@ -483,7 +491,7 @@ describe('pull script on containerd 2.x (Bottlerocket aws-k8s-1.33 and later)', 
     const result = await runCommands(host, scriptFor(host, [parseImageReference(image.reference)], BOTH));
     // Assess
     expect(result.code).toBe(0);
-    expect(parsePullReport(result.stdout).summary).toEqual({ expected: 2, ok: 2, failed: 0 });
+    expect(parsePullReport(result.stdout, planFor([parseImageReference(image.reference)], BOTH)).summary).toEqual({ expected: 2, ok: 2, failed: 0 });
     expect(await unpackedPlatforms(host, image)).toEqual([...BOTH].sort());
     expect(result.stderr).toContain('containerd server major version 2');
     expect(await host.skippedUnpacks()).toHaveLength(warningsBefore);

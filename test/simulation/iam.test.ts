@@ -176,7 +176,9 @@ describe('running code as a function outside the state machine', () => {
     const out = (await runAsFunction('start-build', () => startBuild({ source: 'schedule', recipe: 'ml' }))) as { started: unknown[] };
     // Assess
     expect(out.started).toHaveLength(1);
-    expect(account.core.calls.map((call) => `${call.service}:${call.operation}`)).toEqual(['ecr:BatchGetImage', 'sfn:StartExecution']);
+    // Attempt 1 of the digest set is probed first (unknown: ExecutionDoesNotExist), then started.
+    expect(account.core.calls.map((call) => `${call.service}:${call.operation}`)).toEqual(['ecr:BatchGetImage', 'sfn:DescribeExecution', 'sfn:StartExecution']);
+    expect(account.core.calls.map((call) => call.error)).toEqual([undefined, 'ExecutionDoesNotExist', undefined]);
   });
 
   it('fails when start-build is pointed at a state machine its role is not scoped to', async () => {
@@ -190,7 +192,7 @@ describe('running code as a function outside the state machine', () => {
     // Assess
     await expect(attempt).rejects.toMatchObject({
       name: 'AccessDeniedError',
-      message: expect.stringMatching(/AccessDeniedException: User: \S+ is not authorized to perform: states:StartExecution on resource: arn:aws:states:us-west-2:111122223333:stateMachine:someone-else/),
+      message: expect.stringMatching(/AccessDeniedException: User: \S+ is not authorized to perform: states:DescribeExecution on resource: arn:aws:states:us-west-2:111122223333:execution:someone-else:ml-[0-9a-f]{16}-1/),
     });
   });
 

@@ -78,7 +78,10 @@ describe('skip when unchanged, in the simulation', () => {
 
 describe('ECR push trigger, in the simulation', () => {
   const STATE_MACHINE_ARN = 'arn:aws:states:us-west-2:111122223333:stateMachine:snapshot-factory';
-  afterEach(() => vi.unstubAllEnvs());
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.useRealTimers();
+  });
 
   it('ten identical push events start one build, which publishes; a push to an unwatched repository starts none', async () => {
     // Prepare
@@ -113,4 +116,50 @@ describe('ECR push trigger, in the simulation', () => {
     expect(report).toMatchObject({ status: 'SUCCEEDED', output: { status: 'BUILT', recipe: 'model' } });
     expect(account.events.ofType('Snapshot Ready').map((e) => (e.detail as { architecture: string }).architecture).sort()).toEqual(['arm64', 'x86_64']);
   }, 60_000);
+  it('triggers either side of midnight start one build; after it FAILED a re-trigger builds the same digest set, once', async () => {
+    // Prepare
+    const account = createSimulatedAccount();
+    const registries = new SimulatedRegistries();
+    registries.push(NGINX);
+    const image = account.ecr.pushImage('team/model', 'v7', { platforms: ['linux/amd64', 'linux/arm64'] });
+    const model = `${account.core.accountId}.dkr.ecr.${account.core.region}.amazonaws.com/team/model:v7`;
+    vi.stubEnv('RECIPES', JSON.stringify([{ name: 'model', images: [model, NGINX], architectures: ['x86_64', 'arm64'], watchRepositories: ['team/model'] }]));
+    vi.stubEnv('STATE_MACHINE_ARN', STATE_MACHINE_ARN);
+    const trigger = async (event: unknown, at: string) => {
+      vi.setSystemTime(new Date(at));
+      const restore = [installSimulatedAws(account.core), useRegistryLookup(registries.lookup)];
+      try {
+        return ((await startBuild(event)) as StartBuildOutput).started[0]!;
+      } finally {
+        for (const undo of restore) undo();
+      }
+    };
+    const push = account.ecr.pushEvent('team/model', 'v7', image.digest);
+    const nightly = { source: 'schedule', recipe: 'model' };
+    // Act 1: a push just before midnight, the nightly run just after it; the build fails (the pull is refused).
+    const beforeMidnight = await trigger(push, '2026-11-24T23:59:30Z');
+    const afterMidnight = await trigger(nightly, '2026-11-25T00:00:30Z');
+    const failing = account.sfn.executions.get(beforeMidnight.executionArn)!;
+    account.ssmCommands.nextCommandFails('ctr: failed to copy: unexpected status code 503 Service Unavailable');
+    const failed = await runSimulation({ input: JSON.parse(failing.input), executionName: failing.name, account, registries });
+    account.sfn.finish(failing.executionArn, { status: 'FAILED', error: failed.error, cause: failed.cause });
+    // Act 2: the next trigger of the same digest set.
+    const retry = await trigger(push, '2026-11-25T01:00:00Z');
+    const retrying = account.sfn.executions.get(retry.executionArn)!;
+    const built = await runSimulation({ input: JSON.parse(retrying.input), executionName: retrying.name, account, registries });
+    account.sfn.finish(retrying.executionArn, { output: built.output });
+    const afterSuccess = await trigger(nightly, '2026-11-26T00:00:30Z');
+    // Assess
+    expect(afterMidnight).toMatchObject({ executionArn: beforeMidnight.executionArn, alreadyStarted: true });
+    expect(failed.status).toBe('FAILED');
+    expect(failed.leftovers).toEqual({ instances: [], snapshotsInError: [] });
+    expect(retry).toMatchObject({ executionName: beforeMidnight.executionName.replace(/-1$/, '-2'), alreadyStarted: false, digestSet: beforeMidnight.digestSet });
+    expect(built).toMatchObject({ status: 'SUCCEEDED', output: { status: 'BUILT', recipe: 'model' } });
+    expect(built.leftovers).toEqual({ instances: [], snapshotsInError: [] });
+    expect(afterSuccess).toMatchObject({ executionArn: retry.executionArn, alreadyStarted: true });
+    expect([...account.sfn.executions.values()].map((e) => [e.name, e.status])).toEqual([
+      [beforeMidnight.executionName, 'FAILED'],
+      [retry.executionName, 'SUCCEEDED'],
+    ]);
+  }, 120_000);
 });
