@@ -41,7 +41,7 @@ export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
   'create-snapshot': ['ec2:DescribeInstances', 'ec2:DescribeSnapshots', 'ec2:CreateSnapshot'],
   'check-snapshot': ['ec2:DescribeSnapshots'],
   'terminate-instance': ['ec2:TerminateInstances'],
-  'cleanup-build': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot'],
+  'cleanup-build': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ssm:GetParameters'],
   'publish-snapshot': ['ec2:CreateTags', 'ssm:PutParameter', 'events:PutEvents'],
   'start-build': ['states:StartExecution', 'ecr:BatchGetImage'],
   'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution'],
