@@ -70,7 +70,7 @@ const stageInputSchema = z.object({
 
 /**
  * Step Functions' status-change event, as EventBridge delivers it ("Step Functions Execution Status Change",
- * AWS Step Functions Developer Guide, https://docs.aws.amazon.com/step-functions/latest/dg/eb-events.html).
+ * AWS Step Functions Developer Guide, https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html).
  */
 const statusChangeSchema = z.object({
   source: z.literal('aws.states'),

@@ -44,7 +44,7 @@ export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
   'cleanup-build': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ssm:GetParameters'],
   'publish-snapshot': ['ec2:CreateTags', 'ssm:PutParameter', 'events:PutEvents'],
   'start-build': ['states:StartExecution', 'ecr:BatchGetImage'],
-  'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution'],
+  'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ssm:GetParameters'],
 };
 
 /**

@@ -15,7 +15,8 @@ export interface SimulatedExecution {
   stateMachineArn: string;
   name: string;
   input: string;
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  /** DescribeExecution's statuses (Step Functions API reference, DescribeExecution); PENDING_REDRIVE is not modelled. */
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
   startDate: Date;
   stopDate?: Date;
   output?: string;

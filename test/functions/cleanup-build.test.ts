@@ -121,7 +121,7 @@ describe('cleanup-build', () => {
   });
 
   it('cleans up the execution named by a Step Functions status-change event', async () => {
-    // Prepare: the event as EventBridge delivers it (https://docs.aws.amazon.com/step-functions/latest/dg/eb-events.html)
+    // Prepare: the event as EventBridge delivers it (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html)
     const instance = await launch({ build });
     const event = {
       version: '0',

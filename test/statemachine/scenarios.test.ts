@@ -5,6 +5,7 @@
  * no snapshot in `error`.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { NO_LEFTOVERS } from '../../simulation/after-execution';
 import { loadDefinition, runSimulation, type SimulationReport } from '../../simulation/run-state-machine';
 import { SimulatedRegistries } from '../../simulation/registries';
 import { createSimulatedAccount } from '../../simulation/aws/account';
@@ -155,7 +156,7 @@ describe('the state machine under every fault', () => {
     // Assess
     expect({ status: report.status, error: report.error }, report.cause).toEqual({ status: scenario.status, error: scenario.error });
     if (scenario.stage) expect(report.cause).toContain(scenario.stage);
-    expect(report.leftovers).toEqual({ instances: [], snapshotsInError: [] });
+    expect(report.leftovers).toEqual(NO_LEFTOVERS);
     if (report.status === 'SUCCEEDED') {
       const output = report.output as { status: string; snapshots: { snapshotId: string; images: unknown[]; timings: Record<string, string> }[] };
       expect(output.status).toBe('BUILT');
