@@ -42,6 +42,8 @@ export const reportSchema = z.object({
   terminatedInstanceIds: z.array(z.string()).default([]),
   deletedSnapshotIds: z.array(z.string()).default([]),
   keptSnapshots: z.array(z.object({ snapshotId: z.string(), reason: z.string() })).default([]),
+  /** Recorded resources already terminated or deleted when cleanup looked (by an earlier attempt, or by the build). */
+  alreadyGone: z.array(z.string()).default([]),
   /** Each resource cleanup could not clean, and why. */
   failures: z.array(z.object({ resource: z.string(), action: z.string(), reason: z.string(), transient: z.boolean() })).default([]),
 });
@@ -162,6 +164,7 @@ export const summarizeCleanup = (report: CleanupReport, label = 'cleanup'): stri
   const list = listOf;
   if (report.terminatedInstanceIds.length) parts.push(`terminated ${list(report.terminatedInstanceIds)}`);
   if (report.deletedSnapshotIds.length) parts.push(`deleted ${list(report.deletedSnapshotIds)}`);
+  if (report.alreadyGone.length) parts.push(`already gone ${list(report.alreadyGone)}`);
   if (report.keptSnapshots.length) parts.push(`kept ${list(report.keptSnapshots.map((k) => `${k.snapshotId} (${k.reason})`))}`);
   if (report.failures.length) parts.push(`could not: ${list(report.failures.map((f) => `${f.action} ${f.resource} (${f.reason})`))}`);
   return `[${label}: ${parts.length ? parts.join('; ') : 'nothing left to clean'}]`;
@@ -195,7 +198,8 @@ const recordedIds = (input: Input) => {
   };
 };
 
-const findInstances = async (input: Input, failures: Failures): Promise<string[]> => {
+const findInstances = async (input: Input, report: CleanupReport): Promise<string[]> => {
+  const { failures } = report;
   const ids = new Set<string>();
   await attempt(failures, 'ec2:DescribeInstances', `tagged ${input.executionName}`, () =>
     callAws(`ec2:DescribeInstances tagged ${input.executionName}`, async () => {
@@ -211,6 +215,7 @@ const findInstances = async (input: Input, failures: Failures): Promise<string[]
       callAws(`ec2:DescribeInstances ${instanceId}`, () => ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))),
     );
     const state = out && out !== 'gone' ? out.Reservations?.[0]?.Instances?.[0]?.State?.Name : undefined;
+    if (out === 'gone' || state === 'terminated' || (out && !state)) report.alreadyGone.push(instanceId);
     // Unknown state (the lookup failed): try to terminate anyway; terminating a terminated instance is harmless.
     if (out === undefined || (state && LIVE_STATES.includes(state))) ids.add(instanceId);
   }
@@ -228,7 +233,8 @@ const terminateAll = async (instanceIds: string[], report: CleanupReport): Promi
   }
 };
 
-const findSnapshots = async (input: Input, failures: Failures): Promise<Map<string, Snapshot>> => {
+const findSnapshots = async (input: Input, report: CleanupReport): Promise<Map<string, Snapshot>> => {
+  const { failures } = report;
   const found = new Map<string, Snapshot>();
   await attempt(failures, 'ec2:DescribeSnapshots', `tagged ${input.executionName}`, () =>
     callAws(`ec2:DescribeSnapshots tagged ${input.executionName}`, async () => {
@@ -244,12 +250,13 @@ const findSnapshots = async (input: Input, failures: Failures): Promise<Map<stri
     );
     const snapshot = out && out !== 'gone' ? out.Snapshots?.[0] : undefined;
     if (snapshot) found.set(snapshotId, snapshot);
+    else if (out) report.alreadyGone.push(snapshotId);
   }
   return found;
 };
 
 const cleanSnapshots = async (input: Input, report: CleanupReport): Promise<void> => {
-  const found = await findSnapshots(input, report.failures);
+  const found = await findSnapshots(input, report);
   const completed = [...found.values()].filter((s) => s.State === 'completed');
   let current: Set<string> | undefined = new Set();
   if (completed.length) {
@@ -285,6 +292,7 @@ const merge = (earlier: CleanupReport | null | undefined, now: CleanupReport): C
     terminatedInstanceIds: union(earlier.terminatedInstanceIds, now.terminatedInstanceIds),
     deletedSnapshotIds: union(earlier.deletedSnapshotIds, now.deletedSnapshotIds),
     keptSnapshots: [...new Map([...earlier.keptSnapshots, ...now.keptSnapshots].map((k) => [k.snapshotId, k])).values()],
+    alreadyGone: union(earlier.alreadyGone, now.alreadyGone).filter((id) => !earlier.terminatedInstanceIds.includes(id) && !earlier.deletedSnapshotIds.includes(id)),
     // An earlier failure that this sweep fixed is no longer a failure.
     failures: [...earlier.failures.filter((f) => !cleaned.has(f.resource)), ...now.failures],
   };
@@ -292,10 +300,10 @@ const merge = (earlier: CleanupReport | null | undefined, now: CleanupReport): C
 
 const run = async (input: Input): Promise<CleanupOutput> => {
   const failure = describeFailure(input.error);
-  const now: CleanupReport = { terminatedInstanceIds: [], deletedSnapshotIds: [], keptSnapshots: [], failures: [] };
+  const now: CleanupReport = { terminatedInstanceIds: [], deletedSnapshotIds: [], keptSnapshots: [], alreadyGone: [], failures: [] };
   // Every step runs whatever the previous ones did: a builder that cannot be terminated does not keep its
   // snapshots from being deleted.
-  await terminateAll(await findInstances(input, now.failures), now);
+  await terminateAll(await findInstances(input, now), now);
   await cleanSnapshots(input, now);
   const report = merge(input.trigger === 'state' ? input.previous : undefined, now);
   logger.info('cleanup done', { executionName: input.executionName, trigger: input.trigger, ...report });

@@ -245,7 +245,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
           quotas.invokeTask(binding.state, request, async () => {
             const payload = (request as { Payload?: unknown }).Payload;
             invocationsByFunction[binding.functionName] = (invocationsByFunction[binding.functionName] ?? 0) + 1;
-            for (const hook of hooks.get(binding.state) ?? []) hook(payload);
+            for (const hook of hooks.get(binding.state) ?? []) await hook(payload);
             return runAsFunction(binding.functionName, () => handlers.get(binding.functionName)!(payload));
           }) as never,
       ]),

@@ -111,7 +111,7 @@ describe('cleanup-build', () => {
     expect(account.ec2.snapshotsInError()).toHaveLength(0);
     expect(final.complete).toBe(false);
     expect(final.failures).toEqual([expect.objectContaining({ action: 'ec2:TerminateInstances', resource: instance.instanceId, transient: true })]);
-    expect(final.cause).toMatch(new RegExp(`^check-snapshot failed with SnapshotFailedError: snapshot failed \\[cleanup: could not: ec2:TerminateInstances ${instance.instanceId} \\(TransientAwsError: `));
+    expect(final.cause).toMatch(new RegExp(`^check-snapshot failed with SnapshotFailedError: snapshot failed \\[cleanup: already gone ${failed.snapshotId}; could not: ec2:TerminateInstances ${instance.instanceId} \\(TransientAwsError: `));
   });
 
   it('reads the recorded instance and snapshot from the iteration state', async () => {
