@@ -16,9 +16,10 @@
  * Environment: `STATE_MACHINE_ARN` (required), `MAX_BUILDER_AGE_HOURS`, `SNAPSHOT_GRACE_HOURS` (optional). The
  * event may carry `maxAgeHours`, `snapshotGraceHours` and `dryRun`, which win over the environment.
  *
- * Throws `InvalidInputError` (STATE_MACHINE_ARN missing or not a state machine ARN, a bad number of hours), and
- * `TransientAwsError` after trying everything when a step failed transiently (the next invocation retries it).
- * Terminal failures are reported in `failures` and the metric.
+ * Throws `InvalidInputError` (STATE_MACHINE_ARN missing or not a state machine ARN, a bad number of hours),
+ * `TransientAwsError` after trying everything when a step failed transiently (Lambda retries the invocation), and
+ * the listing's own error (`AccessDeniedError`, `AwsRequestError`) when it could not list instances or snapshots.
+ * Other terminal failures are reported in `failures` and the metric.
  */
 import { DeleteSnapshotCommand, TerminateInstancesCommand, paginateDescribeInstances, paginateDescribeSnapshots, type Instance, type Snapshot } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
@@ -124,13 +125,14 @@ const managedSnapshots = async (): Promise<Snapshot[]> => {
   return snapshots;
 };
 
-type Step = { failures: ReapOutput['failures']; transient: boolean };
+type Step = { failures: ReapOutput['failures']; transient: boolean; listingError?: Error };
 /** Runs one step; "already gone" counts as done, any other failure is recorded and the reaper goes on. */
-const attempt = async <T>(step: Step, action: string, resource: string, call: () => Promise<T>): Promise<T | 'gone' | undefined> => {
+const attempt = async <T>(step: Step, action: string, resource: string, call: () => Promise<T>, listing = false): Promise<T | 'gone' | undefined> => {
   try {
     return await call();
   } catch (error) {
     if (GONE.has(awsErrorCode((error as Error).cause))) return 'gone';
+    if (listing) step.listingError ??= error as Error;
     step.failures.push({ resource, action, reason: `${(error as Error).name}: ${(error as Error).message}` });
     if (error instanceof TransientAwsError) step.transient = true;
     return undefined;
@@ -139,7 +141,7 @@ const attempt = async <T>(step: Step, action: string, resource: string, call: ()
 
 const reapInstances = async (out: ReapOutput, step: Step, statusOf: (name: string) => Promise<string | undefined>): Promise<void> => {
   const cutoff = Date.now() - out.maxAgeHours * 3_600_000;
-  const instances = await attempt(step, 'ec2:DescribeInstances', 'managed instances', managedInstances);
+  const instances = await attempt(step, 'ec2:DescribeInstances', 'managed instances', managedInstances, true);
   for (const instance of instances && instances !== 'gone' ? instances : []) {
     const instanceId = instance.InstanceId;
     if (!instanceId) continue;
@@ -161,7 +163,7 @@ const reapInstances = async (out: ReapOutput, step: Step, statusOf: (name: strin
 
 const reapSnapshots = async (out: ReapOutput, step: Step, statusOf: (name: string) => Promise<string | undefined>): Promise<void> => {
   const cutoff = Date.now() - out.snapshotGraceHours * 3_600_000;
-  const listed = await attempt(step, 'ec2:DescribeSnapshots', 'managed snapshots', managedSnapshots);
+  const listed = await attempt(step, 'ec2:DescribeSnapshots', 'managed snapshots', managedSnapshots, true);
   const candidates: Snapshot[] = [];
   for (const snapshot of listed && listed !== 'gone' ? listed : []) {
     const snapshotId = snapshot.SnapshotId;
@@ -227,6 +229,8 @@ const run = async (input: Input): Promise<ReapOutput> => {
   if (step.transient) {
     throw new TransientAwsError(`reaper incomplete, to be retried: ${out.failures.map((f) => `${f.action} ${f.resource} (${f.reason})`).join('; ')}`);
   }
+  // A reaper that cannot even list what it owns must fail loudly (Lambda's Errors metric), not report success.
+  if (step.listingError) throw step.listingError;
   return out;
 };
 
