@@ -196,7 +196,7 @@ export const main = async (argv: readonly string[], out: (line: string) => void 
     out(
       `\nvirtual time ${formatElapsed(report.durationMs).slice(1)}, ${report.stateTransitions} state transitions, ${report.lambdaInvocations} Lambda invocations, ` +
         `${report.historyEvents} history events (quota 25,000), largest payload ${largestPayloadText(report)}` +
-        (report.leftovers.instances.length || report.leftovers.snapshotsInError.length ? `; LEFT OVER: ${JSON.stringify(report.leftovers)}` : ''),
+        (Object.values(report.leftovers).some((list) => list.length) ? `; LEFT OVER: ${JSON.stringify(report.leftovers)}` : ''),
     );
     out(iamSummary(report));
   }

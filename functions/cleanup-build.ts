@@ -1,12 +1,23 @@
 /**
- * State `CleanupBuild`: the Catch target of every per-architecture state after prepare. Terminates every builder this
- * execution (and architecture) started, found by tag even when no instance ID was ever recorded, deletes this build's
- * snapshots left `error` or still `pending` (a failed build never publishes them), and turns the caught error into
- * `{ error, cause }` for the Fail state.
+ * Cleanup of a failed, timed-out or aborted execution. Runs as the states `CleanupAfterFailure` and
+ * `CleanupAfterFailureFinal` (one architecture, the Catch target of every per-architecture state after prepare),
+ * `CleanupExecution`, `CleanupExecutionFinal` and `SweepExecution` (the whole execution, after the Map failed), and
+ * as the target of the EventBridge rule on Step Functions' own "Step Functions Execution Status Change" events
+ * (TIMED_OUT, ABORTED, FAILED), where no Catch runs.
  *
- * Idempotent; resources already gone are not errors. Throws only `TransientAwsError` (retryable), so the state
- * machine retries it; a terminal AWS failure (e.g. access denied) is reported in `cleanupProblems` and the `cause`
- * instead, because failing here would hide the original error (the reaper catches what is left).
+ * It tries every resource of the execution, whatever failed before, each one independently:
+ * - instances tagged with the execution (and architecture), in any live state including `pending`, plus the
+ *   recorded instance ID (tag filters are eventually consistent): terminated;
+ * - snapshots tagged with the execution (and architecture), plus the recorded snapshot ID: `pending` and `error`
+ *   ones deleted, and `completed` ones too unless current, published or retained (functions/lib/snapshot-ownership.ts):
+ *   a failed execution publishes nothing, so its completed snapshots are orphans (docs/architecture.md, "Cleanup").
+ *
+ * It turns the caught error into `{ error, cause }` for the Fail state; the cause ends with what cleanup
+ * terminated, deleted, kept and could not clean (with why), see docs/errors.md.
+ *
+ * Idempotent; resources already gone are not errors. Throws `TransientAwsError` only after having tried every
+ * resource, when a step failed transiently and `finalAttempt` is not set (the state machine retries it, then runs
+ * the `...Final` state, which reports instead of throwing). Throws `InvalidInputError` on a bad input.
  */
 import {
   DeleteSnapshotCommand,
@@ -15,45 +26,124 @@ import {
   TerminateInstancesCommand,
   paginateDescribeInstances,
   paginateDescribeSnapshots,
+  type Snapshot,
 } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { ec2 } from './lib/clients';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
 import { architectureSchema } from './lib/schemas';
+import { currentParameterOf, currentSnapshotIds, keepReason } from './lib/snapshot-ownership';
 import { defineStage } from './lib/stage';
-import { TAG_ARCHITECTURE, TAG_EXECUTION } from './lib/tags';
+import { TAG_ARCHITECTURE, TAG_EXECUTION, fitText } from './lib/tags';
 
-const inputSchema = z.object({
+/** What one cleanup did; a later sweep of the same execution adds to it (`previous`). */
+export const reportSchema = z.object({
+  terminatedInstanceIds: z.array(z.string()).default([]),
+  deletedSnapshotIds: z.array(z.string()).default([]),
+  keptSnapshots: z.array(z.object({ snapshotId: z.string(), reason: z.string() })).default([]),
+  /** Recorded resources already terminated or deleted when cleanup looked (by an earlier attempt, or by the build). */
+  alreadyGone: z.array(z.string()).default([]),
+  /** Each resource cleanup could not clean, and why. */
+  failures: z.array(z.object({ resource: z.string(), action: z.string(), reason: z.string(), transient: z.boolean() })).default([]),
+});
+export type CleanupReport = z.infer<typeof reportSchema>;
+
+const recordedSchema = z
+  .object({
+    instance: z.object({ instanceId: z.string() }).partial().passthrough().nullish(),
+    snapshot: z.object({ snapshotId: z.string() }).partial().passthrough().nullish(),
+  })
+  .passthrough();
+
+const stageInputSchema = z.object({
   executionName: z.string().min(1),
   architecture: architectureSchema.optional(),
-  instance: z.object({ instanceId: z.string() }).partial().passthrough().nullish(),
-  snapshot: z.object({ snapshotId: z.string() }).partial().passthrough().nullish(),
+  instance: recordedSchema.shape.instance,
+  snapshot: recordedSchema.shape.snapshot,
+  /** The iteration's whole state, where `instance` and `snapshot` are when they exist (the ASL cannot pass a missing path). */
+  state: recordedSchema.nullish(),
   error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().nullish(),
+  /** Report instead of throwing when a step failed transiently: the last attempt. */
+  finalAttempt: z.boolean().optional(),
+  /** What an earlier cleanup of this execution did, to report it together. */
+  previous: reportSchema.nullish(),
 });
+
+/**
+ * Step Functions' status-change event, as EventBridge delivers it ("Step Functions Execution Status Change",
+ * AWS Step Functions Developer Guide, https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html).
+ */
+const statusChangeSchema = z.object({
+  source: z.literal('aws.states'),
+  'detail-type': z.literal('Step Functions Execution Status Change'),
+  detail: z
+    .object({
+      name: z.string().min(1),
+      status: z.string(),
+      error: z.string().nullish(),
+      cause: z.string().nullish(),
+    })
+    .passthrough(),
+});
+
+/** The error name a closed execution's cleanup reports when the event carries none. */
+const STATUS_ERRORS: Record<string, string> = { TIMED_OUT: 'States.Timeout', ABORTED: 'States.Aborted' };
+
+const fromStatusChange = statusChangeSchema.transform(({ detail }) => ({
+  executionName: detail.name,
+  error: { Error: detail.error || STATUS_ERRORS[detail.status] || `States.${detail.status}`, Cause: detail.cause || `The execution ended ${detail.status}.` },
+  trigger: 'status-change' as const,
+}));
+const fromState = stageInputSchema.transform((input) => ({ ...input, trigger: 'state' as const }));
+/** An event from EventBridge carries `detail-type`; anything else is a state's payload, validated as such. */
+const inputSchema = z.custom<unknown>().pipe(
+  z.unknown().transform((raw, ctx) => {
+    const parsed = (raw && typeof raw === 'object' && 'detail-type' in raw ? fromStatusChange : fromState).safeParse(raw);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom' } as never);
+    return z.NEVER;
+  }),
+);
 type Input = z.infer<typeof inputSchema>;
 
-export interface CleanupOutput {
+export interface CleanupOutput extends CleanupReport {
   /** Name of the error that failed the build (`States.Runtime` when none was caught). */
   error: string;
-  /** Which stage failed and why, readable. */
+  /** Which stage failed and why, then what cleanup did (docs/errors.md, "Cause format"). */
   cause: string;
-  terminatedInstanceIds: string[];
-  deletedSnapshotIds: string[];
-  /** Completed snapshots of this build, kept: a finished snapshot is not garbage, and deleting data is not undoable. */
+  /** Completed snapshots kept (current, published or retained). */
   keptSnapshotIds: string[];
-  /** Cleanup steps that failed for a reason other than "already gone". */
-  cleanupProblems: string[];
+  /** Everything cleanup did, this run and the earlier ones passed as `previous`. */
+  report: CleanupReport;
+  /** True when nothing was left that cleanup could not clean. */
+  complete: boolean;
 }
 
 const GONE = new Set(['InvalidInstanceID.NotFound', 'InvalidSnapshot.NotFound', 'IncorrectInstanceState']);
-const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped'];
+/** Every state of an instance not yet terminated (EC2 API reference, InstanceState). */
+const LIVE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
+/** Each list in cleanup's summary stays readable and the cause well under Step Functions' 32,768-character limit. */
+const LIST_MAX = 2000;
+const REASON_MAX = 300;
+
+/** As many whole items as fit in {@link LIST_MAX}, then `(+N more)`. */
+const listOf = (items: readonly string[]): string => {
+  let text = '';
+  for (const [index, item] of items.entries()) {
+    const next = text ? `${text}, ${item}` : item;
+    if (next.length > LIST_MAX) return `${text || fitText(item, LIST_MAX)} (+${items.length - index - (text ? 0 : 1)} more)`;
+    text = next;
+  }
+  return text;
+};
 
 /**
  * Step Functions passes a Lambda error's Cause as the JSON `{"errorMessage","errorType",...}`; other errors
- * (States.Timeout, States.TaskFailed) carry plain text or nothing.
+ * (States.Timeout, States.TaskFailed) carry plain text or nothing. A cause that already names its stage (an
+ * iteration's, through the Map) is kept as it is.
  */
-export const describeFailure = (caught: Input['error']): { error: string; cause: string } => {
+export const describeFailure = (caught: { Error?: string; Cause?: string } | null | undefined): { error: string; cause: string } => {
   const error = caught?.Error || 'States.Runtime';
   let message = caught?.Cause ?? '';
   try {
@@ -62,110 +152,176 @@ export const describeFailure = (caught: Input['error']): { error: string; cause:
   } catch {
     // not JSON: keep the text as it is
   }
+  if (/^[a-z][a-z0-9-]* failed with /.test(message)) return { error, cause: message };
   const staged = /^([a-z][a-z0-9-]*): ([\s\S]*)$/.exec(message);
   if (staged) return { error, cause: `${staged[1]} failed with ${error}: ${staged[2]}` };
   return { error, cause: message ? `${error}: ${message}` : `${error} (no cause given)` };
 };
 
+/** `[cleanup: terminated ...; deleted ...; kept ...; could not: ...]`, each list shortened to fit. */
+export const summarizeCleanup = (report: CleanupReport, label = 'cleanup'): string => {
+  const parts: string[] = [];
+  const list = listOf;
+  if (report.terminatedInstanceIds.length) parts.push(`terminated ${list(report.terminatedInstanceIds)}`);
+  if (report.deletedSnapshotIds.length) parts.push(`deleted ${list(report.deletedSnapshotIds)}`);
+  if (report.alreadyGone.length) parts.push(`already gone ${list(report.alreadyGone)}`);
+  if (report.keptSnapshots.length) parts.push(`kept ${list(report.keptSnapshots.map((k) => `${k.snapshotId} (${k.reason})`))}`);
+  if (report.failures.length) parts.push(`could not: ${list(report.failures.map((f) => `${f.action} ${f.resource} (${f.reason})`))}`);
+  return `[${label}: ${parts.length ? parts.join('; ') : 'nothing left to clean'}]`;
+};
+
 const tagFilters = (input: Input) => [
   { Name: `tag:${TAG_EXECUTION}`, Values: [input.executionName] },
-  ...(input.architecture ? [{ Name: `tag:${TAG_ARCHITECTURE}`, Values: [input.architecture] }] : []),
+  ...('architecture' in input && input.architecture ? [{ Name: `tag:${TAG_ARCHITECTURE}`, Values: [input.architecture] }] : []),
 ];
 
-/** Runs one cleanup step: transient failures propagate (retry), "already gone" is success, anything else is noted. */
-const attempt = async <T>(problems: string[], step: () => Promise<T>): Promise<T | undefined> => {
+type Failures = CleanupReport['failures'];
+
+/** Runs one cleanup step: "already gone" is success; any other failure is recorded with its resource and reason. */
+const attempt = async <T>(failures: Failures, action: string, resource: string, step: () => Promise<T>): Promise<T | 'gone' | undefined> => {
   try {
     return await step();
   } catch (error) {
-    if (error instanceof TransientAwsError) throw error;
-    if (GONE.has(awsErrorCode((error as Error).cause))) return undefined;
-    problems.push((error as Error).message);
-    logger.error('cleanup step failed', { error: (error as Error).message });
+    if (GONE.has(awsErrorCode((error as Error).cause))) return 'gone';
+    const reason = fitText(`${(error as Error).name}: ${(error as Error).message}`, REASON_MAX);
+    failures.push({ resource, action, reason, transient: error instanceof TransientAwsError });
+    logger.error('cleanup step failed', { action, resource, error: reason });
     return undefined;
   }
 };
 
-const findBuilders = async (input: Input, problems: string[]): Promise<string[]> => {
+const recordedIds = (input: Input) => {
+  if (input.trigger !== 'state') return {};
+  return {
+    instanceId: input.instance?.instanceId ?? input.state?.instance?.instanceId,
+    snapshotId: input.snapshot?.snapshotId ?? input.state?.snapshot?.snapshotId,
+  };
+};
+
+const findInstances = async (input: Input, report: CleanupReport): Promise<string[]> => {
+  const { failures } = report;
   const ids = new Set<string>();
-  await attempt(problems, () =>
+  await attempt(failures, 'ec2:DescribeInstances', `tagged ${input.executionName}`, () =>
     callAws(`ec2:DescribeInstances tagged ${input.executionName}`, async () => {
       const filters = [...tagFilters(input), { Name: 'instance-state-name', Values: LIVE_STATES }];
       for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 1000 }, { Filters: filters })) {
-        for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-          if (instance.InstanceId) ids.add(instance.InstanceId);
-        }
+        for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) if (instance.InstanceId) ids.add(instance.InstanceId);
       }
     }),
   );
-  // Tag filters are eventually consistent: also look up the recorded ID directly.
-  const recorded = input.instance?.instanceId;
-  if (recorded && !ids.has(recorded)) {
-    const out = await attempt(problems, () =>
-      callAws(`ec2:DescribeInstances ${recorded}`, () => ec2.send(new DescribeInstancesCommand({ InstanceIds: [recorded] }))),
+  const { instanceId } = recordedIds(input);
+  if (instanceId && !ids.has(instanceId)) {
+    const out = await attempt(failures, 'ec2:DescribeInstances', instanceId, () =>
+      callAws(`ec2:DescribeInstances ${instanceId}`, () => ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))),
     );
-    const state = out?.Reservations?.[0]?.Instances?.[0]?.State?.Name;
-    if (state && LIVE_STATES.includes(state)) ids.add(recorded);
+    const state = out && out !== 'gone' ? out.Reservations?.[0]?.Instances?.[0]?.State?.Name : undefined;
+    if (out === 'gone' || state === 'terminated' || (out && !state)) report.alreadyGone.push(instanceId);
+    // Unknown state (the lookup failed): try to terminate anyway; terminating a terminated instance is harmless.
+    if (out === undefined || (state && LIVE_STATES.includes(state))) ids.add(instanceId);
   }
   return [...ids];
 };
 
-const terminate = async (instanceIds: string[], problems: string[]): Promise<string[]> => {
-  const terminated: string[] = [];
+const terminateAll = async (instanceIds: string[], report: CleanupReport): Promise<void> => {
   // One call per instance: TerminateInstances fails as a whole when any one ID is unknown.
   for (const instanceId of instanceIds) {
-    const ok = await attempt(problems, async () => {
+    const done = await attempt(report.failures, 'ec2:TerminateInstances', instanceId, async () => {
       await callAws(`ec2:TerminateInstances ${instanceId}`, () => ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })));
       return true;
     });
-    if (ok) terminated.push(instanceId);
+    if (done === true) report.terminatedInstanceIds.push(instanceId);
   }
-  return terminated;
 };
 
-const cleanSnapshots = async (input: Input, problems: string[]) => {
-  const found = new Map<string, string>();
-  await attempt(problems, () =>
+const findSnapshots = async (input: Input, report: CleanupReport): Promise<Map<string, Snapshot>> => {
+  const { failures } = report;
+  const found = new Map<string, Snapshot>();
+  await attempt(failures, 'ec2:DescribeSnapshots', `tagged ${input.executionName}`, () =>
     callAws(`ec2:DescribeSnapshots tagged ${input.executionName}`, async () => {
       for await (const page of paginateDescribeSnapshots({ client: ec2, pageSize: 1000 }, { OwnerIds: ['self'], Filters: tagFilters(input) })) {
-        for (const s of page.Snapshots ?? []) if (s.SnapshotId) found.set(s.SnapshotId, s.State ?? 'unknown');
+        for (const s of page.Snapshots ?? []) if (s.SnapshotId) found.set(s.SnapshotId, s);
       }
     }),
   );
-  const recorded = input.snapshot?.snapshotId;
-  if (recorded && !found.has(recorded)) {
-    const out = await attempt(problems, () =>
-      callAws(`ec2:DescribeSnapshots ${recorded}`, () => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [recorded] }))),
+  const { snapshotId } = recordedIds(input);
+  if (snapshotId && !found.has(snapshotId)) {
+    const out = await attempt(failures, 'ec2:DescribeSnapshots', snapshotId, () =>
+      callAws(`ec2:DescribeSnapshots ${snapshotId}`, () => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }))),
     );
-    const state = out?.Snapshots?.[0]?.State;
-    if (state) found.set(recorded, state);
+    const snapshot = out && out !== 'gone' ? out.Snapshots?.[0] : undefined;
+    if (snapshot) found.set(snapshotId, snapshot);
+    else if (out) report.alreadyGone.push(snapshotId);
   }
-  const deleted: string[] = [];
-  const kept: string[] = [];
-  for (const [snapshotId, state] of found) {
-    if (state === 'completed') {
-      kept.push(snapshotId);
-      continue;
+  return found;
+};
+
+const cleanSnapshots = async (input: Input, report: CleanupReport): Promise<void> => {
+  const found = await findSnapshots(input, report);
+  const completed = [...found.values()].filter((s) => s.State === 'completed');
+  let current: Set<string> | undefined = new Set();
+  if (completed.length) {
+    const names = completed.map(currentParameterOf).filter((name): name is string => name !== undefined);
+    const out = await attempt(report.failures, 'ssm:GetParameters', 'current snapshot IDs', () => currentSnapshotIds(names));
+    current = out && out !== 'gone' ? out : undefined;
+  }
+  for (const [snapshotId, snapshot] of found) {
+    if (snapshot.State === 'completed') {
+      if (!current) {
+        report.failures.push({ resource: snapshotId, action: 'ec2:DeleteSnapshot', reason: 'kept: could not tell whether it is current', transient: true });
+        continue;
+      }
+      const reason = keepReason(snapshot, current);
+      if (reason) {
+        report.keptSnapshots.push({ snapshotId, reason });
+        continue;
+      }
     }
-    const ok = await attempt(problems, async () => {
+    const done = await attempt(report.failures, 'ec2:DeleteSnapshot', snapshotId, async () => {
       await callAws(`ec2:DeleteSnapshot ${snapshotId}`, () => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })));
       return true;
     });
-    if (ok) deleted.push(snapshotId);
+    if (done === true) report.deletedSnapshotIds.push(snapshotId);
   }
-  return { deleted, kept };
+};
+
+const merge = (earlier: CleanupReport | null | undefined, now: CleanupReport): CleanupReport => {
+  if (!earlier) return now;
+  const union = (a: string[], b: string[]) => [...new Set([...a, ...b])];
+  const cleaned = new Set([...now.terminatedInstanceIds, ...now.deletedSnapshotIds]);
+  return {
+    terminatedInstanceIds: union(earlier.terminatedInstanceIds, now.terminatedInstanceIds),
+    deletedSnapshotIds: union(earlier.deletedSnapshotIds, now.deletedSnapshotIds),
+    keptSnapshots: [...new Map([...earlier.keptSnapshots, ...now.keptSnapshots].map((k) => [k.snapshotId, k])).values()],
+    alreadyGone: union(earlier.alreadyGone, now.alreadyGone).filter((id) => !earlier.terminatedInstanceIds.includes(id) && !earlier.deletedSnapshotIds.includes(id)),
+    // An earlier failure that this sweep fixed is no longer a failure.
+    failures: [...earlier.failures.filter((f) => !cleaned.has(f.resource)), ...now.failures],
+  };
 };
 
 const run = async (input: Input): Promise<CleanupOutput> => {
   const failure = describeFailure(input.error);
-  const cleanupProblems: string[] = [];
-  const terminatedInstanceIds = await terminate(await findBuilders(input, cleanupProblems), cleanupProblems);
-  const { deleted, kept } = await cleanSnapshots(input, cleanupProblems);
-  logger.info('cleanup done', { terminatedInstanceIds, deletedSnapshotIds: deleted, keptSnapshotIds: kept });
-  const cause = cleanupProblems.length
-    ? `${failure.cause} (cleanup incomplete: ${cleanupProblems.join('; ')})`
-    : failure.cause;
-  return { error: failure.error, cause, terminatedInstanceIds, deletedSnapshotIds: deleted, keptSnapshotIds: kept, cleanupProblems };
+  const now: CleanupReport = { terminatedInstanceIds: [], deletedSnapshotIds: [], keptSnapshots: [], alreadyGone: [], failures: [] };
+  // Every step runs whatever the previous ones did: a builder that cannot be terminated does not keep its
+  // snapshots from being deleted.
+  await terminateAll(await findInstances(input, now), now);
+  await cleanSnapshots(input, now);
+  const report = merge(input.trigger === 'state' ? input.previous : undefined, now);
+  logger.info('cleanup done', { executionName: input.executionName, trigger: input.trigger, ...report });
+
+  const finalAttempt = input.trigger === 'state' ? input.finalAttempt === true : false;
+  if (!finalAttempt && now.failures.some((f) => f.transient)) {
+    throw new TransientAwsError(`cleanup incomplete, to be retried: ${summarizeCleanup(now)}`);
+  }
+  const label = input.trigger === 'state' && !input.architecture ? 'execution cleanup' : 'cleanup';
+  return {
+    error: failure.error,
+    cause: `${failure.cause} ${summarizeCleanup(report, label)}`,
+    ...report,
+    keptSnapshotIds: report.keptSnapshots.map((k) => k.snapshotId),
+    report,
+    complete: report.failures.length === 0,
+  };
 };
 
-/** Handler of the `CleanupBuild` state. */
+/** Handler of the cleanup states and of the execution status-change rule. */
 export const handler = defineStage('cleanup-build', inputSchema, run);

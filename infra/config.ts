@@ -118,6 +118,8 @@ export const settingsSchema = z
     logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
     /** Builders older than this are terminated by the hourly reaper. */
     reaperMaxAgeHours: z.number().int().min(1).max(168).default(6),
+    /** Snapshots an ended execution never published are deleted by the reaper once older than this. */
+    reaperSnapshotGraceHours: z.number().int().min(1).max(720).default(24),
     /** Named build recipes (schedules, ECR-push triggers); validated by functions/lib/recipes.ts. */
     recipes: recipesSchema.default([]),
     /** Extra tags applied to every resource the builds create. */

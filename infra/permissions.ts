@@ -41,10 +41,10 @@ export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
   'create-snapshot': ['ec2:DescribeInstances', 'ec2:DescribeSnapshots', 'ec2:CreateSnapshot'],
   'check-snapshot': ['ec2:DescribeSnapshots'],
   'terminate-instance': ['ec2:TerminateInstances'],
-  'cleanup-build': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot'],
+  'cleanup-build': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ssm:GetParameters'],
   'publish-snapshot': ['ssm:GetParameters', 'ec2:CreateTags', 'ssm:PutParameter', 'events:PutEvents'],
   'start-build': ['states:DescribeExecution', 'states:ListExecutions', 'states:StartExecution', 'ecr:BatchGetImage'],
-  'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution'],
+  'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ssm:GetParameters'],
 };
 
 /**

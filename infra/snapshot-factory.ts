@@ -99,6 +99,8 @@ export interface SnapshotFactoryProps {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Age after which the reaper terminates a builder, in hours. @default 6 */
   readonly reaperMaxAgeHours?: number;
+  /** Age after which the reaper deletes a snapshot an ended execution never published, in hours. @default 24 */
+  readonly reaperSnapshotGraceHours?: number;
   /** Build recipes (see docs/recipes.md). @default [] */
   readonly recipes?: RecipeSettings[];
   /** Extra tags on every resource builds create. @default {} */
@@ -299,7 +301,7 @@ export class SnapshotFactory extends Construct {
     }
     const environments: Partial<Record<FunctionName, Record<string, string>>> = {
       'prepare-build': { FACTORY_DEFAULTS: stack.toJsonString(defaults) },
-      'reap-builders': { MAX_BUILDER_AGE_HOURS: String(settings.reaperMaxAgeHours) },
+      'reap-builders': { MAX_BUILDER_AGE_HOURS: String(settings.reaperMaxAgeHours), SNAPSHOT_GRACE_HOURS: String(settings.reaperSnapshotGraceHours) },
       'start-build': { RECIPES: recipesJson },
       ...(settings.resultParameterName ? { 'publish-snapshot': { [RESULT_PARAMETER_ENV]: settings.resultParameterName } } : {}),
     };
@@ -402,8 +404,21 @@ export class SnapshotFactory extends Construct {
     functions['start-build'].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     functions['reap-builders'].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
 
+    // A timed-out or aborted execution runs no Catch: Step Functions' own status-change event (sent to the default
+    // bus, best effort: https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-states.html) runs the cleanup
+    // within seconds; the reaper stays the backstop for a lost event. FAILED is included: cleanup is idempotent and
+    // sweeps again what a failed Catch-path cleanup left.
+    new events.Rule(this, 'ExecutionEndedCleanup', {
+      description: 'snapshot-factory: clean up an execution that timed out, was aborted or failed',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [this.stateMachine.stateMachineArn] },
+      },
+      targets: [new targets.LambdaFunction(functions['cleanup-build'], { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
+    });
     new events.Rule(this, 'ReaperSchedule', {
-      description: 'snapshot-factory: terminate builders left by aborted or timed-out executions',
+      description: 'snapshot-factory: terminate builders and delete unpublished snapshots left by ended executions',
       schedule: events.Schedule.rate(Duration.hours(1)),
       targets: [new targets.LambdaFunction(functions['reap-builders'])],
     });

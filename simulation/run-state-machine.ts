@@ -25,6 +25,7 @@ import { SimulatedRegistries } from './registries';
 import type { HistoryEvent } from './execution-history';
 import { SnapshottingStateMachine } from './runner-events';
 import { ExecutionQuotas, assertExecutionInputFits, assertNoDataLimitCatch, type PayloadMeasurement, type QuotaOptions } from './sfn-quotas';
+import { closeExecution, measureLeftovers, runReaperAfterGrace, type AfterRunInvocation, type Leftovers } from './after-execution';
 import { applyFaults, missingImages, parseFaultSpec, type FaultSpec, type TaskHooks } from './scenarios/faults';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -144,8 +145,10 @@ export interface SimulationOptions {
   transformDefinition?: (definition: AslDefinition) => AslDefinition;
   /** Called for every event as it happens. */
   onEvent?: (event: SimulationEvent) => void;
-  /** Virtual time to let pass after the run so terminations complete before the invariants are read; default 5 min. */
+  /** Virtual time to let pass after the run (and after the reaper) so terminations complete before the invariants are read; default 5 min. */
   settleMs?: number;
+  /** Run what the deployed account runs after the execution (status-change rule, reaper); default true. */
+  afterRun?: boolean;
   /** Changes the deployed template's resolved policies before the run (tests plant a wrong condition). */
   transformDeployment?: (deployment: Deployment) => Deployment;
   /** Step Functions' quotas (simulation/sfn-quotas.ts); AWS's unless a test lowers them. */
@@ -167,8 +170,15 @@ export interface SimulationReport {
   invocationsByFunction: Record<string, number>;
   account: SimulatedAccount;
   registries: SimulatedRegistries;
-  /** Builder instances not terminated and snapshots in `error` after the run settled: both must be empty. */
-  leftovers: { instances: string[]; snapshotsInError: string[] };
+  /**
+   * What the factory left once the run settled, Step Functions' status-change event ran its cleanup, and the reaper
+   * ran after its grace period (simulation/after-execution.ts): every list must be empty.
+   */
+  leftovers: Leftovers;
+  /** The same, measured before the reaper ran: what the execution and the status-change cleanup left. */
+  leftoversBeforeReaper: Leftovers;
+  /** Functions the account ran after the execution ended (the status-change rule's targets, the reaper). */
+  afterRun: AfterRunInvocation[];
   /** IAM checks of the run (simulation/iam/): counts, per action, and each check with its principal. */
   iam: IamFigures & { evaluations: IamEvaluation[] };
   /** The execution history as GetExecutionHistory would list it (simulation/execution-history.ts). */
@@ -235,7 +245,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
           quotas.invokeTask(binding.state, request, async () => {
             const payload = (request as { Payload?: unknown }).Payload;
             invocationsByFunction[binding.functionName] = (invocationsByFunction[binding.functionName] ?? 0) + 1;
-            for (const hook of hooks.get(binding.state) ?? []) hook(payload);
+            for (const hook of hooks.get(binding.state) ?? []) await hook(payload);
             return runAsFunction(binding.functionName, () => handlers.get(binding.functionName)!(payload));
           }) as never,
       ]),
@@ -278,13 +288,48 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
     const endedAt = Date.now();
     await Promise.race([consumed, settleMicrotasks()]);
 
-    clock.tick(options.settleMs ?? 5 * 60_000);
-    const leftovers = {
-      instances: account.ec2.liveInstances().map((instance) => `${instance.InstanceId} (${instance.state})`),
-      snapshotsInError: account.ec2.snapshotsInError().map((snapshot) => snapshot.SnapshotId),
-    };
+    const ending: Pick<SimulationReport, 'status' | 'output' | 'error' | 'cause'> = quotas.violation
+      ? { status: 'FAILED', error: quotas.violation.error, cause: quotas.violation.cause }
+      : outcome.ok
+        ? { status: 'SUCCEEDED', output: outcome.output }
+        : failureOf(outcome.error, events);
+    if (!quotas.violation && !outcome.ok) quotas.history.correctFailure(ending.error!, ending.cause!);
 
-    const base = {
+    // After the end, as deployed: Step Functions' status-change event and its rule's cleanup, then the reaper.
+    const afterRun: AfterRunInvocation[] = [];
+    const settleMs = options.settleMs ?? 5 * 60_000;
+    let leftoversBeforeReaper: Leftovers;
+    if (options.afterRun === false) {
+      clock.tick(settleMs);
+      leftoversBeforeReaper = measureLeftovers(account);
+    } else {
+      const functionHandler = async (name: string) => handlers.get(name) ?? (await loadFunctionHandler(name));
+      await closeExecution({
+        clock,
+        account,
+        deployment,
+        handlers: functionHandler,
+        execution: {
+          name: executionName,
+          input: JSON.stringify(options.input),
+          status: ending.status,
+          startDate: new Date(startTime),
+          stopDate: new Date(endedAt),
+          output: ending.output === undefined ? undefined : JSON.stringify(ending.output),
+          error: ending.error,
+          cause: ending.cause,
+        },
+        log: afterRun,
+      });
+      clock.tick(settleMs);
+      leftoversBeforeReaper = measureLeftovers(account);
+      await runReaperAfterGrace({ clock, deployment, handlers: functionHandler, log: afterRun });
+      clock.tick(settleMs);
+    }
+    const leftovers = options.afterRun === false ? leftoversBeforeReaper : measureLeftovers(account);
+
+    return {
+      ...ending,
       startedAt: startTime,
       endedAt,
       durationMs: endedAt - startTime,
@@ -295,22 +340,26 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
       account,
       registries,
       leftovers,
+      leftoversBeforeReaper,
+      afterRun,
       iam: { ...iam.figures(), evaluations: iam.evaluations },
       history: quotas.history.events,
       historyEvents: quotas.history.events.length,
       largestPayload: quotas.largest,
     };
-    if (quotas.violation) return { ...base, status: 'FAILED', error: quotas.violation.error, cause: quotas.violation.cause };
-    if (outcome.ok) return { ...base, status: 'SUCCEEDED', output: outcome.output };
-    const failure = failureOf(outcome.error, events);
-    quotas.history.correctFailure(failure.error, failure.cause);
-    return { ...base, ...failure };
   } finally {
     restoreLookup();
     uninstallIam();
     uninstallAws();
     clock.uninstall();
   }
+};
+
+/** A handler outside the state machine (the reaper), imported as its rule or schedule would invoke it. */
+const loadFunctionHandler = async (name: string): Promise<Handler> => {
+  const module = (await import(join(ROOT, 'functions', `${name}.ts`))) as { handler?: Handler };
+  if (typeof module.handler !== 'function') throw new Error(`functions/${name}.ts exports no handler`);
+  return module.handler;
 };
 
 const machines = new Map<string, StateMachine>();

@@ -337,6 +337,11 @@ export class SimulatedEc2 {
     return [...this.snapshots.values()].filter((s) => !s.deleted);
   }
 
+  /** Snapshots not deleted whose state (as DescribeSnapshots would report it now) is `state`. */
+  snapshotsInState(state: 'pending' | 'completed' | 'error'): SimulatedSnapshot[] {
+    return this.liveSnapshots().filter((s) => this.snapshotState(s).state === state);
+  }
+
   // ---- lazy state --------------------------------------------------------------------------------
 
   private id(prefix: string): string {

@@ -122,3 +122,27 @@ export class SimulatedEventBridge {
     return { FailedEntryCount: failed, Entries: results };
   }
 }
+
+/**
+ * Whether `event` matches an EventBridge event pattern, as "Amazon EventBridge event patterns" describes it
+ * (EventBridge User Guide, https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html): every
+ * field of the pattern must match (AND); an array of values matches when the event's value equals one of them (OR),
+ * exactly and case-sensitively; a nested object matches the event's nested object field by field. Content filters
+ * (prefix, anything-but, numeric, exists...) are not modelled: a pattern using one throws rather than matching
+ * more than EventBridge would.
+ */
+export const matchesEventPattern = (pattern: Record<string, unknown>, event: Record<string, unknown>): boolean =>
+  Object.entries(pattern).every(([field, expected]) => {
+    const actual = event[field];
+    if (Array.isArray(expected)) {
+      for (const value of expected) {
+        if (value !== null && typeof value === 'object') throw new Error(`event pattern field "${field}": content filter ${JSON.stringify(value)} is not modelled`);
+      }
+      const values = Array.isArray(actual) ? actual : [actual];
+      return values.some((value) => expected.includes(value));
+    }
+    if (expected && typeof expected === 'object') {
+      return actual !== null && typeof actual === 'object' && matchesEventPattern(expected as Record<string, unknown>, actual as Record<string, unknown>);
+    }
+    throw new Error(`event pattern field "${field}": expected an array of values or an object, got ${JSON.stringify(expected)}`);
+  });

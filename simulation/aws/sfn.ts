@@ -27,6 +27,7 @@ export interface SimulatedExecution {
   stateMachineArn: string;
   name: string;
   input: string;
+  /** DescribeExecution's statuses (Step Functions API reference, DescribeExecution); PENDING_REDRIVE is not modelled. */
   status: ExecutionStatus;
   startDate: Date;
   stopDate?: Date;

@@ -55,9 +55,19 @@ export interface Deployment {
   functions: Record<string, DeployedFunction>;
   instanceProfiles: DeployedInstanceProfile[];
   stateMachine?: { name: string; arn: string };
+  /** EventBridge rules with an event pattern (not schedules), and the factory functions they invoke. */
+  eventRules: DeployedEventRule[];
   subnetIds: string[];
   securityGroupIds: string[];
   vpcIds: string[];
+}
+
+export interface DeployedEventRule {
+  logicalId: string;
+  /** The rule's EventPattern, intrinsics resolved. */
+  eventPattern: Record<string, unknown>;
+  /** File names in functions/ of the Lambda targets (the whole event is their input: no Input or InputPath). */
+  functionTargets: string[];
 }
 
 type Resources = SynthesizedStack['template']['Resources'];
@@ -219,10 +229,25 @@ export const deploy = (stack: SynthesizedStack, options: { accountId?: string; r
   });
   const machine = ofType('AWS::StepFunctions::StateMachine')[0];
   const stateMachine = machine ? (() => { const ids = resourceOf(machine[0], machine[0]); return { name: ids.attributes.Name!, arn: ids.ref }; })() : undefined;
+  const eventRules = ofType('AWS::Events::Rule')
+    .filter(([, resource]) => resource.Properties?.EventPattern)
+    .map(([logicalId, resource]): DeployedEventRule => {
+      const targets = resolve<{ Arn: string; Input?: unknown; InputPath?: unknown; InputTransformer?: unknown }[]>(asArray(resource.Properties.Targets), `${logicalId}.Targets`);
+      const functionTargets = targets.map((target, i) => {
+        if (target.Input !== undefined || target.InputPath !== undefined || target.InputTransformer !== undefined) {
+          throw new UnsupportedIntrinsicError(`${logicalId}.Targets[${i}]: the simulation delivers the whole event; Input, InputPath and InputTransformer are not modelled`);
+        }
+        const fn = Object.values(functions).find((f) => f.arn === target.Arn);
+        if (!fn) throw new UnsupportedIntrinsicError(`${logicalId}.Targets[${i}]: ${target.Arn} is not one of the factory's functions`);
+        return fn.name;
+      });
+      return { logicalId, eventPattern: resolve<Record<string, unknown>>(resource.Properties.EventPattern, `${logicalId}.EventPattern`), functionTargets };
+    });
   return {
     accountId,
     region,
     stackName: stack.stackName,
+    eventRules,
     roles: [...roles.values()],
     functions,
     instanceProfiles,

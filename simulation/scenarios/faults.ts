@@ -20,7 +20,8 @@ export type FaultSpec =
   | { kind: 'registry-down'; host: string; text: string }
   | { kind: 'image-missing'; reference: string; text: string }
   | { kind: 'event-entry-fails'; code: PutEventsEntryErrorCode; times: number; text: string }
-  | { kind: 'ssm'; what: SsmFaultKind; argument?: string; text: string };
+  | { kind: 'ssm'; what: SsmFaultKind; argument?: string; text: string }
+  | { kind: 'slow'; state: string; seconds: number; architecture?: string; text: string };
 
 export const SSM_FAULT_KINDS = ['agent-never-online', 'command-fails', 'command-times-out', 'volume-too-small', 'pull-image-missing'] as const;
 export type SsmFaultKind = (typeof SSM_FAULT_KINDS)[number];
@@ -36,6 +37,7 @@ export const FAULT_GRAMMAR = [
   'vanish-instance:<State>[:<arch>]                   same, and the instance also disappears from DescribeInstances',
   'snapshot-error                                     the data volume\'s snapshot goes to state error',
   'never-finish:<launch|stop|terminate|snapshot|pull> that step never completes (the stage time limit fires)',
+  'slow:<State>:<seconds>[:<arch>]                   Task <State>\'s Lambda starts its work <seconds> late (a cold start, a slow call), up to Lambda\'s 900 s',
   'registry-down:<host>                               the public registry answers 503 to digest lookups',
   'image-missing:<reference>                          the registry does not hold that image (digest lookup gets 404)',
   'event-entry-fails:<ErrorCode>[:<times>|always]     PutEvents answers 200 with the next entries failed (ThrottlingException, InternalFailure, AccessDeniedException...)',
@@ -102,6 +104,14 @@ export const parseFaultSpec = (text: string): FaultSpec => {
       return { kind: 'lose-instance', state: args[0], vanish: kind === 'vanish-instance', architecture: args[1], text };
     case 'snapshot-error':
       return { kind: 'snapshot-error', text };
+    case 'slow': {
+      if (!args[0] || !/^[A-Z][A-Za-z]+$/.test(args[0])) throw new Error(`fault "${text}": expected a Task state name such as LaunchInstance`);
+      const seconds = Number(args[1]);
+      // Lambda's longest timeout is 900 s ("Lambda quotas", Lambda Developer Guide): a handler cannot take longer.
+      if (!Number.isInteger(seconds) || seconds < 1 || seconds > 900) throw new Error(`fault "${text}": seconds must be a whole number from 1 to 900, got "${args[1] ?? ''}"`);
+      if (args[2] && !['x86_64', 'arm64'].includes(args[2])) throw new Error(`fault "${text}": architecture must be x86_64 or arm64`);
+      return { kind: 'slow', state: args[0], seconds, architecture: args[2], text };
+    }
     case 'never-finish': {
       const what = args[0];
       if (!['launch', 'stop', 'terminate', 'snapshot', 'pull'].includes(what ?? '')) throw new Error(`fault "${text}": expected launch, stop, terminate, snapshot or pull`);
@@ -124,10 +134,10 @@ export const parseFaultSpec = (text: string): FaultSpec => {
   }
 };
 
-/** Hooks run just before a Task's handler, keyed by state name; they receive the Task's payload. */
-export type TaskHooks = Map<string, ((payload: unknown) => void)[]>;
+/** Hooks run (and are awaited) just before a Task's handler, keyed by state name; they receive the Task's payload. */
+export type TaskHooks = Map<string, ((payload: unknown) => void | Promise<void>)[]>;
 
-const addHook = (hooks: TaskHooks, state: string, hook: (payload: unknown) => void): void => {
+const addHook = (hooks: TaskHooks, state: string, hook: (payload: unknown) => void | Promise<void>): void => {
   hooks.set(state, [...(hooks.get(state) ?? []), hook]);
 };
 
@@ -169,6 +179,14 @@ export const applyFaults = (
       }
       case 'snapshot-error':
         account.ec2.snapshotWillFail();
+        break;
+      case 'slow':
+        // The invocation is under way and keeps running even when Step Functions stops its iteration.
+        addHook(hooks, fault.state, async (payload) => {
+          const { build } = (payload ?? {}) as { build?: { architecture?: string } };
+          if (fault.architecture && build?.architecture !== fault.architecture) return;
+          await new Promise<void>((resolve) => setTimeout(resolve, fault.seconds * 1000));
+        });
         break;
       case 'never-finish':
         if (fault.what === 'pull') applySsmFault(account, 'never-finish-pull', undefined, fault.text);

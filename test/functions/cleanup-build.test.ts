@@ -5,6 +5,8 @@ import { handler as launch } from '../../functions/launch-instance';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
 import { buildTarget, simulatedAws, verifiedPull } from './ec2-fixtures';
+import { snapshotIdParameterName } from '../../functions/lib/current-snapshot';
+import { TAG_RETAIN } from '../../functions/lib/snapshot-ownership';
 
 const lambdaCause = (errorType: string, errorMessage: string) =>
   JSON.stringify({ errorType, errorMessage, trace: [`${errorType}: ${errorMessage}`, '    at run (/var/task/index.mjs:1:1)'] });
@@ -54,8 +56,8 @@ describe('cleanup-build', () => {
     expect(account.core.callsOf('ec2', 'DescribeInstances').length).toBeGreaterThanOrEqual(2);
   });
 
-  it('deletes a snapshot left in error and keeps a completed one', async () => {
-    // Prepare: the first snapshot fails, the retried one completes
+  it('deletes its snapshots left in error and completed but never published', async () => {
+    // Prepare: the first snapshot fails, the retried one completes; the build fails anyway
     const instance = await launch({ build });
     vi.advanceTimersByTime(60_000);
     account.ec2.snapshotWillFail();
@@ -67,9 +69,87 @@ describe('cleanup-build', () => {
     const out = await cleanup({ ...base, instance, snapshot: failed, error: { Error: 'SnapshotFailedError', Cause: lambdaCause('SnapshotFailedError', 'check-snapshot: snapshot failed') } });
     // Assess
     expect(completed.snapshotId).not.toBe(failed.snapshotId);
-    expect(out.deletedSnapshotIds).toEqual([failed.snapshotId]);
-    expect(out.keptSnapshotIds).toEqual([completed.snapshotId]);
+    expect(out.deletedSnapshotIds.sort()).toEqual([failed.snapshotId, completed.snapshotId].sort());
+    expect(out.keptSnapshotIds).toEqual([]);
+    expect(account.ec2.liveSnapshots()).toHaveLength(0);
+  });
+
+  it('keeps a completed snapshot that is retained, or current', async () => {
+    // Prepare: a completed snapshot tagged retain
+    const instance = await launch({ build });
+    vi.advanceTimersByTime(60_000);
+    const snapshot = await createSnapshot({ build, instance });
+    vi.advanceTimersByTime(20 * 60_000);
+    const tags = account.ec2.snapshots.get(snapshot.snapshotId!)!.Tags;
+    tags.push({ Key: TAG_RETAIN, Value: 'true' });
+    // Act
+    const retained = await cleanup({ ...base, instance, error: { Error: 'PublishFailedError' } });
+    tags.pop();
+    account.parameters.seed(snapshotIdParameterName(build.recipe, build.architecture), snapshot.snapshotId!);
+    const current = await cleanup({ ...base, instance, error: { Error: 'PublishFailedError' } });
+    // Assess
+    expect(retained.report.keptSnapshots).toEqual([{ snapshotId: snapshot.snapshotId, reason: 'retained' }]);
+    expect(current.report.keptSnapshots).toEqual([{ snapshotId: snapshot.snapshotId, reason: 'current' }]);
+    expect(current.cause).toContain(`kept ${snapshot.snapshotId} (current)`);
+    expect(account.ec2.liveSnapshots()).toHaveLength(1);
+  });
+
+  it('deletes the snapshots even when terminating fails past its retries, then reports what it could not do', async () => {
+    // Prepare: a snapshot in error, and EC2 throttling every TerminateInstances
+    const instance = await launch({ build });
+    vi.advanceTimersByTime(60_000);
+    account.ec2.snapshotWillFail();
+    const failed = await createSnapshot({ build, instance });
+    vi.advanceTimersByTime(20 * 60_000);
+    account.core.inject(FAULTS.throttle('ec2', 'TerminateInstances', Infinity));
+    const error = { Error: 'SnapshotFailedError', Cause: lambdaCause('SnapshotFailedError', 'check-snapshot: snapshot failed') };
+    // Act: an attempt the state machine retries, then the final one
+    const retried = cleanup({ ...base, instance, snapshot: failed, error });
+    await expect(retried).rejects.toMatchObject({ name: 'TransientAwsError', message: expect.stringContaining(`deleted ${failed.snapshotId}`) });
+    const final = await cleanup({ ...base, instance, snapshot: failed, error, finalAttempt: true });
+    // Assess
     expect(account.ec2.snapshotsInError()).toHaveLength(0);
+    expect(final.complete).toBe(false);
+    expect(final.failures).toEqual([expect.objectContaining({ action: 'ec2:TerminateInstances', resource: instance.instanceId, transient: true })]);
+    expect(final.cause).toMatch(new RegExp(`^check-snapshot failed with SnapshotFailedError: snapshot failed \\[cleanup: already gone ${failed.snapshotId}; could not: ec2:TerminateInstances ${instance.instanceId} \\(TransientAwsError: `));
+  });
+
+  it('reads the recorded instance and snapshot from the iteration state', async () => {
+    const instance = await launch({ build });
+    const out = await cleanup({ ...base, state: { instance, build } });
+    expect(out.terminatedInstanceIds).toEqual([instance.instanceId]);
+  });
+
+  it('cleans up the execution named by a Step Functions status-change event', async () => {
+    // Prepare: the event as EventBridge delivers it (https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html)
+    const instance = await launch({ build });
+    const event = {
+      version: '0',
+      id: '315c1398-40ff-a850-213b-158f73e60175',
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      account: '111122223333',
+      time: '2026-01-05T13:00:00Z',
+      region: 'us-west-2',
+      resources: [`arn:aws:states:us-west-2:111122223333:execution:snapshot-factory:${build.executionName}`],
+      detail: {
+        executionArn: `arn:aws:states:us-west-2:111122223333:execution:snapshot-factory:${build.executionName}`,
+        stateMachineArn: 'arn:aws:states:us-west-2:111122223333:stateMachine:snapshot-factory',
+        name: build.executionName,
+        status: 'TIMED_OUT',
+        startDate: 1767600000000,
+        stopDate: 1767614400000,
+        input: '{}',
+        output: null,
+        error: null,
+        cause: null,
+      },
+    };
+    // Act
+    const out = await cleanup(event);
+    // Assess
+    expect(out).toMatchObject({ error: 'States.Timeout', terminatedInstanceIds: [instance.instanceId] });
+    expect(out.cause).toContain('TIMED_OUT');
   });
 
   it('deletes a pending snapshot of the failed build', async () => {
@@ -87,7 +167,7 @@ describe('cleanup-build', () => {
     await cleanup({ ...base, instance });
     vi.advanceTimersByTime(2 * 3_600_000);
     const again = await cleanup({ ...base, instance, snapshot: { snapshotId: 'snap-0123456789abcdef0' } });
-    expect(again).toMatchObject({ terminatedInstanceIds: [], deletedSnapshotIds: [], cleanupProblems: [] });
+    expect(again).toMatchObject({ terminatedInstanceIds: [], deletedSnapshotIds: [], failures: [], complete: true });
   });
 
   it('names the failed stage and its reason from the Lambda error cause', async () => {
@@ -96,7 +176,7 @@ describe('cleanup-build', () => {
       error: { Error: 'InstanceCapacityError', Cause: lambdaCause('InstanceCapacityError', 'launch-instance: every instance type was refused: m7i.large (InsufficientInstanceCapacity)') },
     });
     expect(out.error).toBe('InstanceCapacityError');
-    expect(out.cause).toBe('launch-instance failed with InstanceCapacityError: every instance type was refused: m7i.large (InsufficientInstanceCapacity)');
+    expect(out.cause).toBe('launch-instance failed with InstanceCapacityError: every instance type was refused: m7i.large (InsufficientInstanceCapacity) [cleanup: nothing left to clean]');
   });
 
   it('defaults the error to States.Runtime and keeps a plain-text cause', () => {
@@ -116,8 +196,8 @@ describe('cleanup-build', () => {
     account.core.inject(FAULTS.accessDenied('ec2', 'TerminateInstances'));
     const out = await cleanup({ ...base, error: { Error: 'PullFailedError', Cause: lambdaCause('PullFailedError', 'check-pull-command: pull failed') } });
     expect(out.error).toBe('PullFailedError');
-    expect(out.cause).toMatch(/^check-pull-command failed with PullFailedError: pull failed \(cleanup incomplete: .*UnauthorizedOperation/);
-    expect(out.cleanupProblems).toHaveLength(1);
+    expect(out.cause).toMatch(/^check-pull-command failed with PullFailedError: pull failed \[cleanup: could not: ec2:TerminateInstances i-\w+ \(AccessDeniedError: .*UnauthorizedOperation/);
+    expect(out.failures).toHaveLength(1);
   });
 
   it('fails when the execution name is missing', async () => {

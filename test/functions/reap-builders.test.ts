@@ -6,6 +6,9 @@ import { executionArn, handler as reap } from '../../functions/reap-builders';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
 import { buildTarget, simulatedAws } from './ec2-fixtures';
+import { handler as createSnapshot } from '../../functions/create-snapshot';
+import { TAG_PUBLISHED_AT, snapshotIdParameterName } from '../../functions/lib/current-snapshot';
+import { TAG_RETAIN } from '../../functions/lib/snapshot-ownership';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-west-2:111122223333:stateMachine:SnapshotFactory';
 
@@ -59,6 +62,91 @@ describe('reap-builders', () => {
     const out = await reap({});
     expect(out.terminatedInstanceIds.sort()).toEqual(ids.sort());
     expect(account.core.callsOf('ec2', 'DescribeInstances').filter((c) => (c.input as { MaxResults?: number }).MaxResults)).toHaveLength(3);
+  });
+
+  /** A snapshot of execution `executionName`'s builder; `fail` makes it end in `error`, `stuck` keeps it pending. */
+  const snapshotOf = async (executionName: string, how: 'complete' | 'fail' | 'stuck' = 'complete') => {
+    const build = buildTarget({ executionName });
+    const instance = await launch({ build });
+    vi.advanceTimersByTime(60_000);
+    if (how === 'fail') account.ec2.snapshotWillFail();
+    const snapshot = await createSnapshot({ build, instance });
+    if (how === 'stuck') account.ec2.snapshots.get(snapshot.snapshotId!)!.neverFinish = true;
+    return snapshot.snapshotId!;
+  };
+
+  it('deletes the snapshots ended executions never published, after the grace period, and keeps the rest', async () => {
+    // Prepare: ended executions' orphans (pending, error, completed), and snapshots that must stay
+    const pending = await snapshotOf('timed-out-run', 'stuck');
+    const failed = await snapshotOf('failed-run', 'fail');
+    const orphan = await snapshotOf('sibling-failed-run');
+    const current = await snapshotOf('published-run');
+    const superseded = await snapshotOf('older-run');
+    const retained = await snapshotOf('kept-run');
+    const running = await snapshotOf('long-run');
+    for (const name of ['timed-out-run', 'failed-run', 'sibling-failed-run', 'kept-run']) await execution(name, 'FAILED');
+    for (const name of ['published-run', 'older-run']) await execution(name, 'SUCCEEDED');
+    await execution('long-run', 'RUNNING');
+    vi.advanceTimersByTime(20 * 60_000);
+    const build = buildTarget();
+    account.parameters.seed(snapshotIdParameterName(build.recipe, build.architecture), current);
+    account.ec2.snapshots.get(superseded)!.Tags.push({ Key: TAG_PUBLISHED_AT, Value: '2026-01-01T00:00:00.000Z' });
+    account.ec2.snapshots.get(retained)!.Tags.push({ Key: TAG_RETAIN, Value: 'true' });
+    vi.advanceTimersByTime(25 * 3_600_000);
+    const young = await snapshotOf('just-failed-run', 'fail');
+    await execution('just-failed-run', 'FAILED');
+    // Act
+    const out = await reap({});
+    // Assess
+    expect(out.deletedSnapshotIds.sort()).toEqual([pending, failed, orphan].sort());
+    expect(out.skippedSnapshots).toEqual(
+      expect.arrayContaining([
+        { snapshotId: current, reason: 'current' },
+        { snapshotId: superseded, reason: 'published' },
+        { snapshotId: retained, reason: 'retained' },
+        { snapshotId: running, reason: 'execution long-run is RUNNING' },
+        { snapshotId: young, reason: 'younger than 24 h' },
+      ]),
+    );
+    expect(account.ec2.liveSnapshots().map((snapshot) => snapshot.SnapshotId).sort()).toEqual([current, superseded, retained, running, young].sort());
+  });
+
+  it('reports what it did as a CloudWatch metric in embedded metric format', async () => {
+    // Prepare
+    await snapshotOf('failed-run', 'fail');
+    await execution('failed-run', 'FAILED');
+    vi.advanceTimersByTime(25 * 3_600_000);
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((line) => lines.push(String(line)) > 0);
+    // Act
+    try {
+      await reap({});
+    } finally {
+      write.mockRestore();
+    }
+    // Assess
+    const documents = lines.filter((line) => line.includes('"CloudWatchMetrics"')).map((line) => JSON.parse(line));
+    expect(documents).toHaveLength(1);
+    expect(documents[0]).toMatchObject({
+      _aws: { CloudWatchMetrics: [{ Namespace: 'SnapshotFactory', Dimensions: [['Function']], Metrics: expect.arrayContaining([{ Name: 'ReapedSnapshots', Unit: 'Count' }]) }] },
+      Function: 'reap-builders',
+      ReapedInstances: 1,
+      ReapedSnapshots: 1,
+      ReaperFailures: 0,
+    });
+  });
+
+  it('deletes the snapshots even when terminating a builder is refused, and reports the refusal', async () => {
+    // Prepare
+    const snapshot = await snapshotOf('failed-run', 'fail');
+    await execution('failed-run', 'FAILED');
+    vi.advanceTimersByTime(25 * 3_600_000);
+    account.core.inject(FAULTS.accessDenied('ec2', 'TerminateInstances'));
+    // Act
+    const out = await reap({});
+    // Assess
+    expect(out.deletedSnapshotIds).toEqual([snapshot]);
+    expect(out.failures).toEqual([expect.objectContaining({ action: 'ec2:TerminateInstances', reason: expect.stringContaining('AccessDeniedError') })]);
   });
 
   it('builds the execution ARN from the state machine ARN', () => {

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ecr, eventBridge, sfn } from '../../functions/lib/clients';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
 import { installSimulatedAws } from '../../simulation/aws/install';
+import { matchesEventPattern } from '../../simulation/aws/events';
 
 const ARN = 'arn:aws:states:us-west-2:111122223333:stateMachine:snapshot-factory';
 let account: SimulatedAccount;
@@ -133,3 +134,19 @@ describe('simulated ECR DescribeImages', () => {
   });
 });
 
+
+describe('EventBridge event patterns (simulation/aws/events.ts)', () => {
+  const pattern = { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'], detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'] } };
+  const event = (status: string) => ({ source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change', detail: { status, name: 'run-1' } });
+
+  it('matches when every field matches one of its values, and not otherwise', () => {
+    expect(matchesEventPattern(pattern, event('TIMED_OUT'))).toBe(true);
+    expect(matchesEventPattern(pattern, event('SUCCEEDED'))).toBe(false);
+    expect(matchesEventPattern(pattern, { ...event('FAILED'), source: 'aws.ec2' })).toBe(false);
+    expect(matchesEventPattern(pattern, { source: 'aws.states', 'detail-type': 'Step Functions Execution Status Change' })).toBe(false);
+  });
+
+  it('fails when the pattern uses a content filter the simulation does not model', () => {
+    expect(() => matchesEventPattern({ source: [{ prefix: 'aws.' }] }, event('FAILED'))).toThrow(/content filter/);
+  });
+});

@@ -2,6 +2,7 @@
  * The default deployment (cdk.json settings), synthesized once in-process without AWS credentials:
  * security defaults, wiring, least privilege per function, outputs.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -250,12 +251,32 @@ describe('the default deployment', () => {
     template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'REJECT' });
   });
 
-  it('terminates leftover builders every hour', () => {
+  it('reaps leftover builders and unpublished snapshots every hour', () => {
     const reaperId = stack.getLogicalId(stack.factory.functions['reap-builders'].node.defaultChild as never);
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 hour)',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [reaperId, 'Arn'] } })],
     });
+  });
+
+  it('cleans up an execution of this state machine that timed out, was aborted or failed, from its status-change event', () => {
+    const cleanupId = stack.getLogicalId(stack.factory.functions['cleanup-build'].node.defaultChild as never);
+    const machineId = stack.getLogicalId(stack.factory.stateMachine.node.defaultChild as never);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: machineId }] },
+      },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [cleanupId, 'Arn'] } })],
+    });
+  });
+
+  it('sweeps an execution again only after every launch in flight has timed out', () => {
+    const definition = JSON.parse(readFileSync(join(functionsDir, '..', 'statemachine', 'snapshot-factory.asl.json'), 'utf8')) as { States: Record<string, { Seconds?: number }> };
+    const launchId = stack.getLogicalId(stack.factory.functions['launch-instance'].node.defaultChild as never);
+    const launchTimeout = (template.toJSON().Resources[launchId].Properties as { Timeout: number }).Timeout;
+    expect(definition.States.WaitForLaunchesInFlight!.Seconds).toBeGreaterThan(launchTimeout);
   });
 
   it('outputs the state machine ARN and a ready-to-paste start-execution command', () => {

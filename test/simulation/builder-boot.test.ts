@@ -5,6 +5,7 @@
  * starts, as on AWS.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { NO_LEFTOVERS } from '../../simulation/after-execution';
 import type { Deployment } from '../../simulation/deploy/deployment';
 import { runSimulation, type SimulationReport } from '../../simulation/run-state-machine';
 
@@ -61,6 +62,6 @@ describe('the builder boot under the deployed builder role', () => {
     const [instanceId] = [...denied.account.ec2.instances.keys()];
     expect(denied.account.bottlerocket.bootsOf(instanceId!).flatMap((boot) => boot.journal).join('\n')).toMatch(/host-containers@control: failed to pull image/);
     expect(denied.account.core.callsOf('ssm', 'SendCommand')).toEqual([]);
-    expect(denied.leftovers).toEqual({ instances: [], snapshotsInError: [] });
+    expect(denied.leftovers).toEqual(NO_LEFTOVERS);
   });
 });

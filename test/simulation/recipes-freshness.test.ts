@@ -3,6 +3,7 @@
  * the simulated AWS account, simulated public registries (no lookup reaches the internet), virtual time.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { NO_LEFTOVERS } from '../../simulation/after-execution';
 import { useRegistryLookup } from '../../functions/lib/digests';
 import { handler as startBuild, type StartBuildOutput } from '../../functions/start-build';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
@@ -60,7 +61,7 @@ describe('skip when unchanged, in the simulation', () => {
     expect(currentId(account, 'x86_64')).not.toBe(before.x86_64);
     expect(currentId(account, 'arm64')).not.toBe(before.arm64);
     expect(report.invocationsByFunction['launch-instance']).toBe(2);
-    expect(report.leftovers).toEqual({ instances: [], snapshotsInError: [] });
+    expect(report.leftovers).toEqual(NO_LEFTOVERS);
   }, 60_000);
 
   it('force rebuilds although nothing changed', async () => {

@@ -5,6 +5,7 @@
  * no snapshot in `error`.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { NO_LEFTOVERS } from '../../simulation/after-execution';
 import { loadDefinition, runSimulation, type SimulationReport } from '../../simulation/run-state-machine';
 import { SimulatedRegistries } from '../../simulation/registries';
 import { createSimulatedAccount } from '../../simulation/aws/account';
@@ -17,6 +18,8 @@ const REDIS = 'redis:7';
 const transientRetrier = (loadDefinition().States.PrepareBuild.Retry as { ErrorEquals: string[]; MaxAttempts: number }[]).find((r) => r.ErrorEquals.includes('TransientAwsError'))!;
 const BEYOND_RETRIES = transientRetrier.MaxAttempts + 1;
 const WITHIN_RETRIES = 2;
+/** Throttles that outlast the iteration's cleanup (its attempt, its retries, its final attempt) and no more. */
+const CLEANUP_THROTTLES = Number(process.env.CLEANUP_THROTTLES ?? 8);
 
 /** Each stage and the AWS operation it depends on. */
 const STAGES: { state: string; stage: string; service: string; operation: string }[] = [
@@ -192,6 +195,40 @@ const SCENARIOS: Scenario[] = [
       expect(report.events.some((e) => e.state === 'CleanupExecution' && e.type === 'StateExited')).toBe(true);
     },
   },
+
+  // Issue 9, item 1: terminating fails past every retry of the iteration's cleanup; the snapshot in error is
+  // deleted anyway, the cause says what could not be cleaned, and the execution's sweep terminates the builder.
+  {
+    name: 'cleanup-build: terminating fails past its retries, the snapshot is deleted anyway and the cause says so',
+    faults: ['snapshot-error', `throttle:ec2:TerminateInstances:${CLEANUP_THROTTLES}@CheckSnapshot`],
+    status: 'FAILED',
+    error: 'SnapshotFailedError',
+    stage: 'check-snapshot',
+    also: (report) => {
+      expect(report.cause).toMatch(/\[cleanup: (deleted|already gone) snap-\w+; could not: ec2:TerminateInstances i-\w+ \(TransientAwsError: /);
+      expect(report.cause).toMatch(/\[execution cleanup: terminated i-\w+/);
+      expect(report.leftoversBeforeReaper).toEqual(NO_LEFTOVERS);
+    },
+  },
+  // Issue 9, item 3: x86_64 fails at launch while arm64's LaunchInstance is still running; the execution's second
+  // sweep, after the launch function's timeout, terminates the instance that launch created.
+  {
+    name: 'a sibling launch in flight when the Map fails is terminated by the execution',
+    input: { architectures: ['x86_64', 'arm64'] },
+    faults: ['no-capacity:m7i.xlarge', 'no-capacity:m6i.xlarge', 'no-capacity:m5.xlarge', 'slow:LaunchInstance:20:arm64'],
+    status: 'FAILED',
+    error: 'InstanceCapacityError',
+    stage: 'launch-instance',
+    also: (report) => {
+      const [launched] = report.account.core.callsOf('ec2', 'RunInstances').filter((call) => !call.error);
+      expect(launched, 'arm64 launched after the Map failed').toBeDefined();
+      const sweep = report.events.find((e) => e.state === 'SweepExecution' && e.type === 'StateExited');
+      const cleanupExecution = report.events.find((e) => e.state === 'CleanupExecution' && e.type === 'StateExited');
+      expect(cleanupExecution!.at).toBeLessThan(launched!.at);
+      expect(JSON.stringify(sweep!.output)).toMatch(/execution cleanup: terminated i-\w+/);
+      expect(report.leftoversBeforeReaper).toEqual(NO_LEFTOVERS);
+    },
+  },
 ];
 
 const started = Date.now();
@@ -207,7 +244,7 @@ describe('the state machine under every fault', () => {
     // Assess
     expect({ status: report.status, error: report.error }, report.cause).toEqual({ status: scenario.status, error: scenario.error });
     if (scenario.stage) expect(report.cause).toContain(scenario.stage);
-    expect(report.leftovers).toEqual({ instances: [], snapshotsInError: [] });
+    expect(report.leftovers, 'left over once the reaper ran').toEqual(NO_LEFTOVERS);
     if (report.status === 'SUCCEEDED') {
       const output = report.output as { status: string; snapshots: { snapshotId: string; images: unknown[]; timings: Record<string, string> }[] };
       expect(output.status).toBe('BUILT');
@@ -220,14 +257,68 @@ describe('the state machine under every fault', () => {
     scenario.also?.(report);
   });
 
-  it('times out at the execution time limit, leaving the builder to the reaper', async () => {
+  // Issue 9, item 5: a timed-out execution runs no Catch; Step Functions' status-change event runs the cleanup.
+  it('cleans up a timed-out execution within minutes, through its status-change event', async () => {
     // Act
     const report = await runSimulation({ input: { images: [NGINX] }, transformDefinition: (definition) => ({ ...definition, TimeoutSeconds: 120 }) });
 
-    // Assess: a timed-out execution runs no Catch, as in Step Functions; functions/reap-builders.ts finds its builder by tag.
+    // Assess
     expect(report.status).toBe('TIMED_OUT');
     expect(report.durationMs).toBe(120_000);
-    expect(report.leftovers.instances).toHaveLength(1);
+    const cleanup = report.afterRun.find((run) => run.function === 'cleanup-build');
+    expect(cleanup).toMatchObject({ trigger: expect.stringMatching(/ExecutionEndedCleanup.* \(TIMED_OUT\)$/), output: { error: 'States.Timeout', terminatedInstanceIds: [expect.stringMatching(/^i-/)] } });
+    expect(cleanup!.at - report.endedAt).toBeLessThan(5 * 60_000);
+    expect(report.leftoversBeforeReaper).toEqual(NO_LEFTOVERS);
+    expect(report.leftovers).toEqual(NO_LEFTOVERS);
+  });
+
+  // Issue 9, item 2: the snapshot is still pending when the execution times out; it would complete later, unpublished.
+  it('deletes the snapshot still pending when the execution times out', async () => {
+    // Prepare: where a normal build creates its snapshot, on the virtual clock
+    const baseline = await runSimulation({ input: { images: [NGINX] } });
+    const created = baseline.events.find((e) => e.state === 'CreateSnapshot' && e.type === 'StateExited')!;
+    const timeoutSeconds = Math.ceil(created.elapsedMs / 1000) + 1;
+
+    // Act
+    const report = await runSimulation({ input: { images: [NGINX] }, transformDefinition: (definition) => ({ ...definition, TimeoutSeconds: timeoutSeconds }) });
+
+    // Assess
+    expect(report.status).toBe('TIMED_OUT');
+    const cleanup = report.afterRun.find((run) => run.function === 'cleanup-build');
+    expect(cleanup?.output).toMatchObject({ deletedSnapshotIds: [expect.stringMatching(/^snap-/)] });
+    expect(report.leftoversBeforeReaper).toEqual(NO_LEFTOVERS);
+    expect(report.leftovers).toEqual(NO_LEFTOVERS);
+  });
+
+  // Issue 9, item 2: one architecture keeps failing; the other's completed snapshot used to be kept every night.
+  it('leaves no completed snapshot behind when one architecture fails three nights in a row', async () => {
+    // Prepare
+    const account = createSimulatedAccount();
+    const registries = new SimulatedRegistries();
+    registries.push(NGINX, { seed: 'nginx-1' });
+    const reports: SimulationReport[] = [];
+
+    // Act: each night, the first TerminateInstance is refused, after both snapshots were created
+    for (const night of [1, 2, 3]) {
+      reports.push(
+        await runSimulation({
+          input: { images: [NGINX], architectures: ['x86_64', 'arm64'] },
+          account,
+          registries,
+          executionName: `night-${night}`,
+          faults: ['access-denied:ec2:TerminateInstances:1@TerminateInstance'],
+        }),
+      );
+    }
+
+    // Assess: every night's own cleanup deleted both snapshots; nothing is left for the reaper
+    for (const report of reports) {
+      expect(report.status).toBe('FAILED');
+      expect(report.cause).toMatch(/deleted snap-\w+/);
+      expect(report.leftoversBeforeReaper).toEqual(NO_LEFTOVERS);
+    }
+    expect(account.core.callsOf('ec2', 'CreateSnapshot').filter((call) => !call.error)).toHaveLength(6);
+    expect(account.ec2.liveSnapshots()).toEqual([]);
   });
 
   it('ends UP_TO_DATE and launches nothing when the current snapshot holds the same digests', async () => {
