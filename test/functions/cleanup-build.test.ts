@@ -78,7 +78,7 @@ describe('cleanup-build', () => {
     // Prepare: a completed snapshot tagged retain
     const instance = await launch({ build });
     vi.advanceTimersByTime(60_000);
-    const snapshot = await createSnapshot({ build, instance });
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     vi.advanceTimersByTime(20 * 60_000);
     const tags = account.ec2.snapshots.get(snapshot.snapshotId!)!.Tags;
     tags.push({ Key: TAG_RETAIN, Value: 'true' });
@@ -99,7 +99,7 @@ describe('cleanup-build', () => {
     const instance = await launch({ build });
     vi.advanceTimersByTime(60_000);
     account.ec2.snapshotWillFail();
-    const failed = await createSnapshot({ build, instance });
+    const failed = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     vi.advanceTimersByTime(20 * 60_000);
     account.core.inject(FAULTS.throttle('ec2', 'TerminateInstances', Infinity));
     const error = { Error: 'SnapshotFailedError', Cause: lambdaCause('SnapshotFailedError', 'check-snapshot: snapshot failed') };

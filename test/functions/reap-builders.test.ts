@@ -5,7 +5,7 @@ import { handler as launch } from '../../functions/launch-instance';
 import { executionArn, handler as reap } from '../../functions/reap-builders';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
-import { buildTarget, simulatedAws } from './ec2-fixtures';
+import { buildTarget, simulatedAws, verifiedPull } from './ec2-fixtures';
 import { handler as createSnapshot } from '../../functions/create-snapshot';
 import { TAG_PUBLISHED_AT, snapshotIdParameterName } from '../../functions/lib/current-snapshot';
 import { TAG_RETAIN } from '../../functions/lib/snapshot-ownership';
@@ -70,7 +70,7 @@ describe('reap-builders', () => {
     const instance = await launch({ build });
     vi.advanceTimersByTime(60_000);
     if (how === 'fail') account.ec2.snapshotWillFail();
-    const snapshot = await createSnapshot({ build, instance });
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     if (how === 'stuck') account.ec2.snapshots.get(snapshot.snapshotId!)!.neverFinish = true;
     return snapshot.snapshotId!;
   };

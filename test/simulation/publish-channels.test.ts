@@ -4,6 +4,7 @@
  * that fails is retried; past the retries the execution fails saying what consumers see, and the next run with the
  * same images republishes what is missing (status REPUBLISHED, nothing launched), then says UP_TO_DATE.
  */
+import { NO_LEFTOVERS } from '../../simulation/after-execution';
 import { describe, expect, it } from 'vitest';
 import { decodeDigestRecord } from '../../functions/lib/current-snapshot';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
@@ -43,7 +44,7 @@ const tagOf = (account: SimulatedAccount, snapshotId: string, key: string) => ac
 
 /** No builder left, no snapshot in error, and every snapshot kept is one a snapshot-id parameter names (no orphan). */
 const expectNothingLeft = (report: SimulationReport, account: SimulatedAccount) => {
-  expect(report.leftovers).toEqual({ instances: [], snapshotsInError: [] });
+  expect(report.leftovers).toEqual(NO_LEFTOVERS);
   const named = new Set([...account.parameters.parameters].filter(([name]) => name.endsWith('/snapshot-id')).map(([, p]) => p.Value));
   expect(account.ec2.liveSnapshots().map((s) => s.SnapshotId).filter((id) => !named.has(id))).toEqual([]);
 };
