@@ -38,6 +38,8 @@ export interface AfterRunInvocation {
   trigger: string;
   output?: unknown;
   error?: string;
+  /** Embedded-metric-format lines the function wrote: in Lambda they go to its log stream, not to the caller. */
+  metrics?: unknown[];
 }
 
 /**
@@ -94,14 +96,39 @@ export const onClock = async <T>(clock: Clock, work: Promise<T>): Promise<T> => 
  */
 const ASYNC_RETRY_DELAYS_MS = [60_000, 120_000];
 
+/**
+ * Runs `work` with the EMF lines (functions/lib/metrics.ts) it writes to stdout kept as `metrics`: Lambda sends a
+ * function's stdout to its log stream, where CloudWatch Logs extracts them; here they would otherwise land in the
+ * output of `npm run simulate` (and break `--json`).
+ */
+const capturingMetrics = async <T>(work: () => Promise<T>): Promise<{ result: T; metrics: unknown[] }> => {
+  const metrics: unknown[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    const text = String(chunk);
+    if (text.startsWith('{"_aws":')) {
+      metrics.push(JSON.parse(text));
+      return true;
+    }
+    return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write;
+  try {
+    return { result: await work(), metrics };
+  } finally {
+    process.stdout.write = write;
+  }
+};
+
 const invokeAsync = async (clock: Clock, name: string, handler: Handler, event: unknown, trigger: string, log: AfterRunInvocation[]) => {
   for (let attempt = 0; ; attempt += 1) {
+    let metrics: unknown[] = [];
     try {
-      const output = await onClock(clock, runAsFunction(name, () => handler(event)));
-      log.push({ function: name, at: Date.now(), trigger, output });
+      const run = await capturingMetrics(() => onClock(clock, runAsFunction(name, () => handler(event))));
+      metrics = run.metrics;
+      log.push({ function: name, at: Date.now(), trigger, output: run.result, ...(metrics.length ? { metrics } : {}) });
       return;
     } catch (error) {
-      log.push({ function: name, at: Date.now(), trigger, error: `${(error as Error).name}: ${(error as Error).message}` });
+      log.push({ function: name, at: Date.now(), trigger, error: `${(error as Error).name}: ${(error as Error).message}`, ...(metrics.length ? { metrics } : {}) });
       const delay = ASYNC_RETRY_DELAYS_MS[attempt];
       if (delay === undefined) return;
       clock.tick(delay);
