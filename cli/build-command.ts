@@ -49,7 +49,7 @@ export const executionInputFromFlags = (images: string[], options: BuildOptions)
   const instanceTypes = options.instanceType?.split(',').map((type) => type.trim());
   const dataVolume = {
     ...(options.snapshotSize !== undefined ? { sizeGiB: options.snapshotSize } : {}),
-    ...(options.kmsId ? { encrypted: true, kmsKeyId: options.kmsId } : {}),
+    ...(options.kmsId ? { encrypted: true, kmsKeyArn: options.kmsId } : {}),
   };
   // snapshot.sh's -A put every platform into one snapshot; keep that unless --layout says otherwise.
   const layout = options.layout ?? (architectures && architectures.length > 1 ? 'combined' : undefined);
@@ -62,7 +62,7 @@ export const executionInputFromFlags = (images: string[], options: BuildOptions)
     ...(instanceTypes
       ? { instanceTypes: Object.fromEntries((architectures ?? ['x86_64']).map((arch) => [arch, instanceTypes])) }
       : {}),
-    ...(options.subnetId ? { subnetId: options.subnetId } : {}),
+    ...(options.subnetId ? { subnetIds: [options.subnetId] } : {}),
     ...(options.securityGroupId ? { securityGroupIds: options.securityGroupId.split(',').map((id) => id.trim()) } : {}),
     ...(options.publicIp !== undefined ? { associatePublicIp: options.publicIp } : {}),
     ...(Object.keys(dataVolume).length ? { dataVolume } : {}),

@@ -83,10 +83,10 @@ describe('snapshot-factory build', () => {
       layout: 'combined',
       amiParameter: '/aws/service/bottlerocket/aws-k8s-1.35/{arch}/latest/image_id',
       instanceTypes: { x86_64: ['m7i.large', 'm6i.large'], arm64: ['m7i.large', 'm6i.large'] },
-      subnetId: 'subnet-0123456789abcdef0',
+      subnetIds: ['subnet-0123456789abcdef0'],
       securityGroupIds: ['sg-0123456789abcdef0'],
       associatePublicIp: false,
-      dataVolume: { sizeGiB: 200, encrypted: true, kmsKeyId: 'alias/snap' },
+      dataVolume: { sizeGiB: 200, encrypted: true, kmsKeyArn: 'alias/snap' },
     });
   });
 
