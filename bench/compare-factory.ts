@@ -119,11 +119,10 @@ export const SCRIPT_INSTANCE_TYPE = 'm5.large';
 /**
  * The latencies snapshot.sh meets in the same simulated account: EC2's and SSM's durations from their options, the
  * builder's boot from the simulated host (bottlerocket-host.ts) of the factory's first builder, each pull as the
- * simulated agent charges one pull (ssm-commands.ts: `pullMs` per round of pulls, i.e. per pull at concurrency 1),
- * and the snapshot of the script's one volume, which holds every platform of every image, as simulated EC2 times it
+ * simulated agent charges it (`pullMs`, measured by bench/compare-probe.ts), and the snapshot of the script's one volume, which holds every platform of every image, as simulated EC2 times it
  * (ec2.ts createSnapshot: `snapshotBaseMs` + min(volume size, GiB written) x `snapshotMsPerGiB`).
  */
-export const scriptLatenciesFrom = (report: SimulationReport, pulls: number, stackResourcesMs: number): ScriptLatencies => {
+export const scriptLatenciesFrom = (report: SimulationReport, pullMs: number[], stackResourcesMs: number): ScriptLatencies => {
   const { account } = report;
   const first = [...account.ec2.instances.values()][0];
   if (!first?.runningSince) throw new Error('the factory build launched no builder that ran: no boot timeline to read');
@@ -138,7 +137,7 @@ export const scriptLatenciesFrom = (report: SimulationReport, pulls: number, sta
     adminReadyAfterRunningMs: boot.adminReadyAt - boot.runningSince,
     invocationVisibleMs: ssmCommands.options.invocationVisibleMs,
     deliveryMs: ssmCommands.options.deliveryMs,
-    pullMs: Array.from({ length: pulls }, () => ssmCommands.options.pullMs),
+    pullMs,
     stoppingMs: ec2.options.stoppingMs,
     snapshotMs: ec2.options.snapshotBaseMs + Math.min(SCRIPT_DATA_VOLUME.sizeGiB, written) * ec2.options.snapshotMsPerGiB,
     shuttingDownMs: ec2.options.shuttingDownMs,

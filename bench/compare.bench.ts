@@ -18,6 +18,7 @@ import { createSimulatedAccount, type SimulatedAccount } from '../simulation/aws
 import { synthesizedTemplate } from '../simulation/deploy/template';
 import type { SimulationReport } from '../simulation/run-state-machine';
 import { modelSnapshotScript, waiterGivesUpAfterMs, WAITERS, type ScriptLatencies, type ScriptRun } from './compare-model';
+import { probePullDurations } from './compare-probe';
 import { factoryFigures, runFactoryBuild, scriptFigures, scriptLatenciesFrom, type BuildFigures, type MemoryByFunction } from './compare-factory';
 import { EBS, NO_CHARGE_NOTE, priceNotes } from './compare-pricing';
 
@@ -46,7 +47,7 @@ const inputOf = (scenario: Scenario) => ({
   ...(scenario.layout === 'single' ? {} : { architectures: ['x86_64', 'arm64'] }),
   ...(scenario.layout === 'combined' ? { layout: 'combined' } : {}),
 });
-const platformsOf = (layout: Layout) => (layout === 'single' ? 1 : 2);
+const platformsOf = (layout: Layout) => (layout === 'single' ? ['linux/amd64'] : ['linux/amd64', 'linux/arm64']);
 
 const SCENARIOS: Scenario[] = [
   ...(['single', 'per-architecture', 'combined'] as const).flatMap((layout) =>
@@ -147,8 +148,10 @@ for (const scenario of SCENARIOS) {
     const report: SimulationReport = await runFactoryBuild(scenario.name, inputOf(scenario), accountFor(scenario));
     memory ??= memoryOfFunctions();
     row.factory.push(factoryFigures(report, memory.byFunction, memory.fallback));
-    const pulls = scenario.images * platformsOf(scenario.layout);
-    let latencies = scriptLatenciesFrom(report, pulls, PUBLISHED.stackMs - report.account.ec2.options.pendingMs);
+    // The script's order: each image, each of its platforms (snapshot.sh lines 214-219).
+    const pulls = inputOf(scenario).images.flatMap((reference) => platformsOf(scenario.layout).map((platform) => ({ reference, platform })));
+    const pullMs = await probePullDurations(report.account, pulls);
+    let latencies = scriptLatenciesFrom(report, pullMs, PUBLISHED.stackMs - report.account.ec2.options.pendingMs);
     if (scenario.published?.calibrateOtherPulls) latencies = { ...latencies, pullMs: calibratedPulls(latencies, scenario.published.pullMs, scenario.published.totalMs) };
     const run = modelSnapshotScript(latencies, 'wait');
     row.scriptAsWritten.push(modelSnapshotScript(latencies, 'fail'));
