@@ -4,7 +4,9 @@
  * does, in its order, and polls as its loops and the AWS CLI's waiters poll:
  *
  * 1. `aws cloudformation deploy` (snapshot.sh lines 178-182): the stack (ebs-snapshot-instance.yaml: IAM role,
- *    instance profile, launch template, then the instance, which CloudFormation completes once it runs). The CLI's
+ *    instance profile, launch template, then the instance, which CloudFormation marks CREATE_COMPLETE as soon as it
+ *    is `running`, its template having no CreationPolicy: cloudnugget.dev "CloudFormation Wait Conditions and
+ *    Creation Policies"; Packt, Mastering AWS CloudFormation, "Using cfn-signal"). The CLI's
  *    deployer waits on `stack_create_complete` with Delay 30, MaxAttempts 120 (awscli
  *    customizations/cloudformation/deployer.py lines 200-217); its change-set wait (Delay 5, line 160) is inside the
  *    stack time, which is a published figure (no simulated CloudFormation exists).

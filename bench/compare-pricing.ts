@@ -30,10 +30,11 @@ export const EC2_MINIMUM_SECONDS = 60;
  * throughput above 125 MB/s charged (EBS pricing page, Example 1 "General Purpose SSD (gp3) Volumes", aws.eu/ebs/pricing).
  */
 export const EBS = {
-  gp3GbMonth: { usd: 0.08, unit: 'GB-month', source: 'gitlab-org docker-machine MR 45 (".08 * 50 GB-month = $4"), us-east-1', verified: true },
-  gp3IopsMonth: { usd: 0.005, unit: 'provisioned IOPS-month above 3,000', source: 'aws.amazon.com/ebs/pricing (not in the stored pages)', verified: false },
-  gp3ThroughputMonth: { usd: 0.04, unit: 'provisioned MB/s-month above 125', source: 'aws.amazon.com/ebs/pricing (not in the stored pages)', verified: false },
-  snapshotGbMonth: { usd: 0.05, unit: 'GB-month stored (standard tier)', source: 'aws.amazon.com/ebs/pricing (not in the stored pages)', verified: false },
+  gp3GbMonth: { usd: 0.08, unit: 'GB-month', source: 'saisci.com/aws/gp2-vs-gp3-cost-comparison-ebs-volumes (from the EBS pricing page, N. Virginia)', verified: true },
+  gp3IopsMonth: { usd: 0.005, unit: 'provisioned IOPS-month above 3,000', source: 'saisci.com/aws/gp2-vs-gp3-cost-comparison-ebs-volumes (from the EBS pricing page, N. Virginia)', verified: true },
+  gp3ThroughputMonth: { usd: 0.04, unit: 'provisioned MB/s-month above 125', source: 'saisci.com/aws/gp2-vs-gp3-cost-comparison-ebs-volumes (from the EBS pricing page, N. Virginia)', verified: true },
+  // Billed for the blocks that hold data, not the volume size (repost.aws knowledge-center/ebs-snapshot-billing).
+  snapshotGbMonth: { usd: 0.05, unit: 'GB-month stored (standard tier)', source: 'EBS user guide, snapshot-archive-pricing.html ("the standard rate for snapshots of $0.05 per GB-month")', verified: true },
   freeIops: 3000,
   freeThroughputMBps: 125,
   secondsPerMonth: 30 * 86_400,

@@ -168,7 +168,8 @@ const usd = (value: number | undefined) => (value === undefined ? 'no price' : `
 const cell = (text: string, width: number) => text.padStart(width);
 
 console.log('Factory (simulation) beside snapshot.sh (model, bench/compare-model.ts) on the same simulated latencies');
-console.log(`means of 4 samples (2 for 50 images, 1 for published scenarios), durations varied ±25 %; cost at us-east-1 list prices\n`);
+const sampleCounts = [...new Set(SCENARIOS.filter((s) => !s.published).map((s) => s.samples))].join(' or ');
+console.log(`means of ${sampleCounts} samples per row (1 for published scenarios), durations varied ±25 % (seeded); cost at us-east-1 list prices\n`);
 const NAME = 52;
 const header = ['scenario'.padEnd(NAME), 'factory', 'script', 'ratio', 'inst-min', 'script', 'trans', 'lambda', 'cost', 'script', 'snap/mo', 'script'];
 const widths = [NAME, 8, 8, 6, 9, 9, 7, 7, 9, 9, 9, 8];
@@ -201,7 +202,7 @@ console.log(`\n"script fails": samples in which the script as written fails on t
 console.log('Its figures are timed as if its first command had waited for the admin container (published runs of the script succeed;');
 console.log('the simulated boot timings are estimates, simulation/aws/bottlerocket-host.ts).');
 
-console.log('\nWhere the script spends its time (mean minutes at each step end; first row of each layout at 10 images)');
+console.log('\nWhere the script spends its time (minutes since its start at each step end, first sample; 10-image and published rows)');
 for (const { scenario, scriptRuns } of rows.filter((r) => r.scenario.images === 10 || r.scenario.published)) {
   const ends = scriptRuns[0]!.stepEndsMs;
   console.log(`  ${scenario.name.padEnd(NAME)} ${Object.entries(ends).map(([step, ms]) => `${step} ${min(ms!)}`).join(' · ')}`);
