@@ -13,13 +13,13 @@ export interface Price {
 
 /** EC2 on-demand Linux, per hour, us-east-1. */
 export const EC2_HOURLY: Readonly<Record<string, Price>> = {
-  'm7i.xlarge': { usd: 0.2016, unit: 'hour', source: 'c3x.dev/blog/m5-vs-m6i-vs-m7i-cost-performance (us-east-1 on-demand Linux)', verified: true },
-  'm6i.xlarge': { usd: 0.192, unit: 'hour', source: 'c3x.dev/blog/m5-vs-m6i-vs-m7i-cost-performance', verified: true },
-  'm5.xlarge': { usd: 0.192, unit: 'hour', source: 'c3x.dev/blog/m5-vs-m6i-vs-m7i-cost-performance', verified: true },
-  'm7g.xlarge': { usd: 0.1632, unit: 'hour', source: 'c3x.dev/blog/m5-vs-m6i-vs-m7i-cost-performance', verified: true },
+  'm7i.xlarge': { usd: 0.2016, unit: 'hour of m7i.xlarge', source: 'c3x.dev/blog/m5-vs-m6i-vs-m7i-cost-performance (us-east-1 on-demand Linux)', verified: true },
+  'm6i.xlarge': { usd: 0.192, unit: 'hour of m6i.xlarge', source: 'c3x.dev/blog/m5-vs-m6i-vs-m7i-cost-performance', verified: true },
+  'm5.xlarge': { usd: 0.192, unit: 'hour of m5.xlarge', source: 'c3x.dev/blog/m5-vs-m6i-vs-m7i-cost-performance', verified: true },
+  'm7g.xlarge': { usd: 0.1632, unit: 'hour of m7g.xlarge', source: 'c3x.dev/blog/m5-vs-m6i-vs-m7i-cost-performance', verified: true },
   // Half of m5.xlarge: on-demand prices scale with size within a family (m7g.large 0.0816 = m7g.xlarge / 2 on
   // factualminds.com/blog/amazon-ec2-on-demand-pricing-instance-families-2026 shows the same ratio).
-  'm5.large': { usd: 0.096, unit: 'hour', source: 'm5.xlarge / 2 (c3x.dev; size ratio as on factualminds.com)', verified: false },
+  'm5.large': { usd: 0.096, unit: 'hour of m5.large', source: 'm5.xlarge / 2 (c3x.dev; size ratio as on factualminds.com)', verified: false },
 };
 
 /** EC2 bills Linux instances per second with a 60-second minimum (factualminds.com EC2 on-demand pricing 2026). */
