@@ -91,8 +91,12 @@ export interface SnapshotFactoryProps {
     readonly pullSeconds?: number;
     readonly stopSeconds?: number;
     readonly snapshotSeconds?: number;
+    /** @default 60 min per TiB of dataVolume.sizeGiB + 1800 */
+    readonly fastSnapshotRestoreSeconds?: number;
     readonly executionSeconds?: number;
   };
+  /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current (docs/configuration.md). @default - none */
+  readonly fastSnapshotRestore?: { readonly availabilityZones: string[] };
   /** Retention of every log group, in days. @default 30 */
   readonly logRetentionDays?: number;
   /** Powertools log level. @default 'INFO' */
@@ -150,7 +154,9 @@ export const factoryDefaults = (
     ...(settings.timeLimits.pullSeconds ? { pullSeconds: settings.timeLimits.pullSeconds } : {}),
     stopSeconds: settings.timeLimits.stopSeconds,
     snapshotSeconds: settings.timeLimits.snapshotSeconds,
+    ...(settings.timeLimits.fastSnapshotRestoreSeconds ? { fastSnapshotRestoreSeconds: settings.timeLimits.fastSnapshotRestoreSeconds } : {}),
   },
+  ...(settings.fastSnapshotRestore ? { fastSnapshotRestore: settings.fastSnapshotRestore } : {}),
   tags: settings.tags,
   // The definition's TimeoutSeconds is replaced by this same setting below: prepare-build checks waits against it.
   executionTimeoutSeconds: settings.timeLimits.executionSeconds,
