@@ -111,7 +111,8 @@ export class RegistryUnavailableError extends FactoryError {
 
 /**
  * EC2 refused to enable Fast Snapshot Restore in a zone (EnableFastSnapshotRestores' `Unsuccessful` list), the
- * quota of FSR-enabled snapshots per Region included, or a zone went from enabling to `disabling`/`disabled`.
+ * quota of FSR-enabled snapshots per Region included, or a zone went from enabling to `disabling`/`disabled`; or EC2
+ * refused to disable FSR on a superseded snapshot (DisableFastSnapshotRestores' `Unsuccessful` list).
  */
 export class FastSnapshotRestoreFailedError extends FactoryError {
   override readonly name = 'FastSnapshotRestoreFailedError' as const;
