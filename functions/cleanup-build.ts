@@ -12,6 +12,8 @@
  *   ones deleted, and `completed` ones too unless current, published or retained (functions/lib/snapshot-ownership.ts):
  *   a failed execution publishes nothing, so its completed snapshots are orphans (docs/architecture.md, "Cleanup").
  *
+ * - Fast Snapshot Restore on a snapshot about to be deleted: turned off first, in every zone where it is on.
+ *
  * It turns the caught error into `{ error, cause }` for the Fail state; the cause ends with what cleanup
  * terminated, deleted, kept and could not clean (with why), see docs/errors.md.
  *
@@ -21,7 +23,9 @@
  */
 import {
   DeleteSnapshotCommand,
+  DescribeFastSnapshotRestoresCommand,
   DescribeInstancesCommand,
+  DisableFastSnapshotRestoresCommand,
   DescribeSnapshotsCommand,
   TerminateInstancesCommand,
   paginateDescribeInstances,
@@ -31,6 +35,7 @@ import {
 import { z } from 'zod';
 import { ec2 } from './lib/clients';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
+import { FSR_ON_STATES } from './lib/fast-snapshot-restore';
 import { logger } from './lib/logger';
 import { architectureSchema } from './lib/schemas';
 import { currentParameterOf, currentSnapshotIds, keepReason } from './lib/snapshot-ownership';
@@ -41,6 +46,8 @@ import { TAG_ARCHITECTURE, TAG_EXECUTION, fitText } from './lib/tags';
 export const reportSchema = z.object({
   terminatedInstanceIds: z.array(z.string()).default([]),
   deletedSnapshotIds: z.array(z.string()).default([]),
+  /** `<snapshot> in <zone>`: Fast Snapshot Restore turned off on a snapshot before it was deleted (it bills per zone and hour). */
+  disabledFastSnapshotRestores: z.array(z.string()).default([]),
   keptSnapshots: z.array(z.object({ snapshotId: z.string(), reason: z.string() })).default([]),
   /** Recorded resources already terminated or deleted when cleanup looked (by an earlier attempt, or by the build). */
   alreadyGone: z.array(z.string()).default([]),
@@ -163,6 +170,7 @@ export const summarizeCleanup = (report: CleanupReport, label = 'cleanup'): stri
   const parts: string[] = [];
   const list = listOf;
   if (report.terminatedInstanceIds.length) parts.push(`terminated ${list(report.terminatedInstanceIds)}`);
+  if (report.disabledFastSnapshotRestores.length) parts.push(`fast snapshot restore off on ${list(report.disabledFastSnapshotRestores)}`);
   if (report.deletedSnapshotIds.length) parts.push(`deleted ${list(report.deletedSnapshotIds)}`);
   if (report.alreadyGone.length) parts.push(`already gone ${list(report.alreadyGone)}`);
   if (report.keptSnapshots.length) parts.push(`kept ${list(report.keptSnapshots.map((k) => `${k.snapshotId} (${k.reason})`))}`);
@@ -264,6 +272,7 @@ const cleanSnapshots = async (input: Input, report: CleanupReport): Promise<void
     const out = await attempt(report.failures, 'ssm:GetParameters', 'current snapshot IDs', () => currentSnapshotIds(names));
     current = out && out !== 'gone' ? out : undefined;
   }
+  const deletable: string[] = [];
   for (const [snapshotId, snapshot] of found) {
     if (snapshot.State === 'completed') {
       if (!current) {
@@ -276,11 +285,67 @@ const cleanSnapshots = async (input: Input, report: CleanupReport): Promise<void
         continue;
       }
     }
+    deletable.push(snapshotId);
+  }
+  // Only a completed snapshot can have Fast Snapshot Restore.
+  await disableFastSnapshotRestores(deletable.filter((id) => found.get(id)?.State === 'completed'), report);
+  for (const snapshotId of deletable) {
     const done = await attempt(report.failures, 'ec2:DeleteSnapshot', snapshotId, async () => {
       await callAws(`ec2:DeleteSnapshot ${snapshotId}`, () => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })));
       return true;
     });
     if (done === true) report.deletedSnapshotIds.push(snapshotId);
+  }
+};
+
+/**
+ * Turns Fast Snapshot Restore off on snapshots about to be deleted. EC2 turns it off itself when a snapshot is deleted
+ * ("Configure fast snapshot restore", Amazon EBS User Guide), but a deletion that fails would leave it billing per zone
+ * and hour; off first, the deletion's fate does not matter.
+ */
+const disableFastSnapshotRestores = async (snapshotIds: string[], report: CleanupReport): Promise<void> => {
+  if (snapshotIds.length === 0) return;
+  const zones = new Map<string, string[]>();
+  const listed = await attempt(report.failures, 'ec2:DescribeFastSnapshotRestores', snapshotIds.join(', '), () =>
+    callAws(`ec2:DescribeFastSnapshotRestores ${snapshotIds.join(', ')}`, async () => {
+      let nextToken: string | undefined;
+      do {
+        const out = await ec2.send(
+          new DescribeFastSnapshotRestoresCommand({
+            Filters: [
+              { Name: 'snapshot-id', Values: snapshotIds },
+              { Name: 'state', Values: [...FSR_ON_STATES] },
+            ],
+            NextToken: nextToken,
+          }),
+        );
+        for (const item of out?.FastSnapshotRestores ?? []) {
+          if (item.SnapshotId && item.AvailabilityZone) zones.set(item.SnapshotId, [...(zones.get(item.SnapshotId) ?? []), item.AvailabilityZone]);
+        }
+        nextToken = out?.NextToken;
+      } while (nextToken);
+      return true;
+    }),
+  );
+  if (listed !== true) return;
+  for (const [snapshotId, availabilityZones] of zones) {
+    const out = await attempt(report.failures, 'ec2:DisableFastSnapshotRestores', snapshotId, () =>
+      callAws(`ec2:DisableFastSnapshotRestores ${snapshotId}`, () =>
+        ec2.send(new DisableFastSnapshotRestoresCommand({ SourceSnapshotIds: [snapshotId], AvailabilityZones: availabilityZones })),
+      ),
+    );
+    if (!out || out === 'gone') continue;
+    for (const item of out.Successful ?? []) if (item.AvailabilityZone) report.disabledFastSnapshotRestores.push(`${snapshotId} in ${item.AvailabilityZone}`);
+    for (const item of out.Unsuccessful ?? []) {
+      for (const e of item.FastSnapshotRestoreStateErrors ?? []) {
+        report.failures.push({
+          resource: `${snapshotId} in ${e.AvailabilityZone ?? '(zone not given)'}`,
+          action: 'ec2:DisableFastSnapshotRestores',
+          reason: fitText(`${e.Error?.Code ?? 'no code'}: ${e.Error?.Message ?? 'no message'}`, REASON_MAX),
+          transient: false,
+        });
+      }
+    }
   }
 };
 
@@ -291,6 +356,7 @@ const merge = (earlier: CleanupReport | null | undefined, now: CleanupReport): C
   return {
     terminatedInstanceIds: union(earlier.terminatedInstanceIds, now.terminatedInstanceIds),
     deletedSnapshotIds: union(earlier.deletedSnapshotIds, now.deletedSnapshotIds),
+    disabledFastSnapshotRestores: union(earlier.disabledFastSnapshotRestores, now.disabledFastSnapshotRestores),
     keptSnapshots: [...new Map([...earlier.keptSnapshots, ...now.keptSnapshots].map((k) => [k.snapshotId, k])).values()],
     alreadyGone: union(earlier.alreadyGone, now.alreadyGone).filter((id) => !earlier.terminatedInstanceIds.includes(id) && !earlier.deletedSnapshotIds.includes(id)),
     // An earlier failure that this sweep fixed is no longer a failure.
@@ -300,7 +366,7 @@ const merge = (earlier: CleanupReport | null | undefined, now: CleanupReport): C
 
 const run = async (input: Input): Promise<CleanupOutput> => {
   const failure = describeFailure(input.error);
-  const now: CleanupReport = { terminatedInstanceIds: [], deletedSnapshotIds: [], keptSnapshots: [], alreadyGone: [], failures: [] };
+  const now: CleanupReport = { terminatedInstanceIds: [], deletedSnapshotIds: [], disabledFastSnapshotRestores: [], keptSnapshots: [], alreadyGone: [], failures: [] };
   // Every step runs whatever the previous ones did: a builder that cannot be terminated does not keep its
   // snapshots from being deleted.
   await terminateAll(await findInstances(input, now), now);

@@ -19,7 +19,8 @@
 import { z } from 'zod';
 import { deployedDefaults, PULL_LIMIT_MARGIN_SECONDS, settingSchemas as s, type BuildDefaults } from './lib/build-defaults';
 import { InvalidInputError } from './lib/errors';
-import { checkExecutionBudget } from './lib/execution-budget';
+import { checkExecutionBudget, worstCaseExecutionSeconds, worstCaseHistoryEvents, HISTORY_EVENT_LIMIT } from './lib/execution-budget';
+import { defaultFastSnapshotRestoreSeconds, fastSnapshotRestoreWorstCaseEvents, fastSnapshotRestoreWorstCaseSeconds } from './lib/fast-snapshot-restore';
 import { describeDuplicateImage, findDuplicateImage } from './lib/image-reference';
 import { pullCommandThatFits } from './lib/pull-command';
 import { resolveAndCompare, type CurrentSnapshot, type FreshnessResult } from './lib/freshness';
@@ -66,6 +67,7 @@ export const executionInputSchema = z
         pullSeconds: s.pullSeconds.optional(),
         stopSeconds: s.stopSeconds.optional(),
         snapshotSeconds: s.snapshotSeconds.optional(),
+        fastSnapshotRestoreSeconds: s.fastSnapshotRestoreSeconds.optional(),
         /** Refused with a clear message: the state machine's TimeoutSeconds is fixed at deploy time. */
         executionSeconds: z
           .never({ error: "is a deploy-time setting (the state machine's TimeoutSeconds): set limits.executionSeconds in cdk.json and redeploy" })
@@ -73,6 +75,8 @@ export const executionInputSchema = z
       })
       .strict()
       .optional(),
+    /** Zones in which the new snapshot gets Fast Snapshot Restore before it becomes current; `[]` turns a default off. */
+    fastSnapshotRestore: s.fastSnapshotRestore.optional(),
     tags: s.tags.optional(),
     /** Build even when the current snapshot already holds these exact digests. */
     force: z.boolean().optional(),
@@ -211,6 +215,17 @@ export const planBuild = (
   checkExecutionBudget({ ...limits, pullSeconds }, layout === 'combined' ? 1 : architectures.length, executionSeconds, {
     pullFromCommandTimeout: limits.pullSeconds === undefined,
   });
+  const fsrZones = (request.fastSnapshotRestore ?? defaults.fastSnapshotRestore)?.availabilityZones ?? [];
+  const fastSnapshotRestoreSeconds = fsrZones.length ? (limits.fastSnapshotRestoreSeconds ?? defaultFastSnapshotRestoreSeconds(dataVolume.sizeGiB)) : undefined;
+  if (fastSnapshotRestoreSeconds !== undefined) {
+    checkFastSnapshotRestoreBudget(
+      { ...limits, pullSeconds },
+      fastSnapshotRestoreSeconds,
+      layout === 'combined' ? 1 : architectures.length,
+      executionSeconds,
+      limits.fastSnapshotRestoreSeconds === undefined,
+    );
+  }
   if (amiPattern && architectures.length > 1 && layout === 'per-architecture' && !amiPattern.includes('{arch}')) {
     throw new InvalidInputError(`amiParameter "${amiPattern}" has no {arch} placeholder but ${architectures.length} architectures are built: add {arch} where x86_64/arm64 goes`);
   }
@@ -237,12 +252,43 @@ export const planBuild = (
       osVolume: { sizeGiB: request.osVolumeSizeGiB ?? defaults.osVolumeSizeGiB },
       dataVolume,
       pull,
-      limits: { ...limits, pullSeconds },
+      limits: { ...limits, pullSeconds, fastSnapshotRestoreSeconds },
+      ...(fsrZones.length ? { fastSnapshotRestore: { availabilityZones: fsrZones } } : {}),
       tags,
     } satisfies BuildTarget),
   );
 
   return { executionName, recipe, status: 'BUILD', layout, architectures, builds };
+};
+
+/**
+ * The FSR wait runs after the other waits of the build (it starts once the snapshot completed): with it the build
+ * must still fit the execution's time limit and history quota, or the execution could end with no cleanup while FSR
+ * bills per zone and hour.
+ */
+const checkFastSnapshotRestoreBudget = (
+  waits: Parameters<typeof worstCaseExecutionSeconds>[0],
+  fsrSeconds: number,
+  builds: number,
+  executionTimeoutSeconds: number,
+  fromDefault: boolean,
+): void => {
+  const origin = fromDefault ? ' (the default: 60 min per TiB of dataVolume.sizeGiB + 1800 s)' : '';
+  const seconds = worstCaseExecutionSeconds(waits) + fastSnapshotRestoreWorstCaseSeconds(fsrSeconds);
+  if (seconds > executionTimeoutSeconds) {
+    throw new InvalidInputError(
+      `limits.fastSnapshotRestoreSeconds is ${fsrSeconds}${origin}: with the build's other waits the execution needs up to ${seconds} s, ` +
+        `more than its time limit of ${executionTimeoutSeconds} s (setting limits.executionSeconds): lower limits.snapshotSeconds or limits.pullSeconds, ` +
+        'or redeploy with a larger limits.executionSeconds',
+    );
+  }
+  const events = worstCaseHistoryEvents(waits, builds) + builds * fastSnapshotRestoreWorstCaseEvents(fsrSeconds);
+  if (events > HISTORY_EVENT_LIMIT) {
+    throw new InvalidInputError(
+      `limits.fastSnapshotRestoreSeconds is ${fsrSeconds}${origin}: with the other waits of ${builds} build${builds === 1 ? '' : 's'} the execution could log up to ${events} history events, ` +
+        `more than Step Functions' ${HISTORY_EVENT_LIMIT}: lower limits.fastSnapshotRestoreSeconds or the other limits`,
+    );
+  }
 };
 
 /** The public Bottlerocket AMI parameter of a Kubernetes version and variant. */

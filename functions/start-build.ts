@@ -154,6 +154,7 @@ const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: stri
     images: recipe.images,
     architectures: recipe.architectures,
     layout: recipe.layout,
+    ...(recipe.fastSnapshotRestore ? { fastSnapshotRestore: recipe.fastSnapshotRestore } : {}),
     force,
   });
   const result = (executionName: string, alreadyStarted: boolean, executionArn = executionArnOf(stateMachineArn, executionName)): StartedBuild => {

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { DEFINITION_TIMEOUT_SECONDS, PULL_LIMIT_MARGIN_SECONDS, buildDefaultsSchema, executionTimeoutSecondsSchema, settingSchemas } from '../functions/lib/build-defaults';
 import { worstCaseExecutionSeconds } from '../functions/lib/execution-budget';
+import { defaultFastSnapshotRestoreSeconds, fastSnapshotRestoreWorstCaseSeconds } from '../functions/lib/fast-snapshot-restore';
 import { recipesSchema } from '../functions/lib/recipes';
 import { resultParameterNameProblem } from '../functions/lib/result-parameter';
 
@@ -102,6 +103,8 @@ export const settingsSchema = z
         pullSeconds: s.pullSeconds.optional(),
         stopSeconds: s.stopSeconds.default(BUILT_IN.limits.stopSeconds),
         snapshotSeconds: s.snapshotSeconds.default(BUILT_IN.limits.snapshotSeconds),
+        /** The wait for Fast Snapshot Restore in every zone; default: 60 min per TiB of dataVolume.sizeGiB + 1800. */
+        fastSnapshotRestoreSeconds: s.fastSnapshotRestoreSeconds.optional(),
         /** Whole execution (state machine TimeoutSeconds). */
         executionSeconds: executionTimeoutSecondsSchema.default(DEFINITION_TIMEOUT_SECONDS),
       })
@@ -122,6 +125,8 @@ export const settingsSchema = z
     reaperSnapshotGraceHours: z.number().int().min(1).max(720).default(24),
     /** Named build recipes (schedules, ECR-push triggers); validated by functions/lib/recipes.ts. */
     recipes: recipesSchema.default([]),
+    /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current (recipes and executions may override). */
+    fastSnapshotRestore: s.fastSnapshotRestore.optional(),
     /** Extra tags applied to every resource the builds create. */
     tags: s.tags.default({}),
     /** Extra SSM parameter each snapshot ID is written to (the old script's -op); `{recipe}`, `{architecture}` placeholders. */
@@ -183,6 +188,18 @@ export const settingsSchema = z
         path: ['limits', 'executionSeconds'],
         message: `expected at least ${needed} s: the sum of the wait limits (${waitSeconds(settings.limits, settings.pull)} s) plus the launches, checks and cleanup of a build, so a build can finish and be cleaned up`,
       });
+    }
+    // With FSR on by default, the same check prepare-build makes (functions/prepare-build.ts) for every execution.
+    if (settings.fastSnapshotRestore?.availabilityZones.length && settings.limits.executionSeconds >= needed) {
+      const fsrSeconds = settings.limits.fastSnapshotRestoreSeconds ?? defaultFastSnapshotRestoreSeconds(settings.dataVolume.sizeGiB);
+      const withFsr = needed + fastSnapshotRestoreWorstCaseSeconds(fsrSeconds);
+      if (settings.limits.executionSeconds < withFsr) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fastSnapshotRestore'],
+          message: `needs limits.executionSeconds of at least ${withFsr} s (the build's waits plus limits.fastSnapshotRestoreSeconds ${fsrSeconds} s), got ${settings.limits.executionSeconds}: raise limits.executionSeconds or lower limits.snapshotSeconds`,
+        });
+      }
     }
   });
 

@@ -22,8 +22,11 @@ export const STAGE_FUNCTIONS = [
   'create-snapshot',
   'check-snapshot',
   'terminate-instance',
+  'enable-fast-snapshot-restore',
+  'check-fast-snapshot-restore',
   'cleanup-build',
   'publish-snapshot',
+  'disable-superseded-fast-snapshot-restore',
 ] as const;
 export const OTHER_FUNCTIONS = ['start-build', 'reap-builders'] as const;
 export const ALL_FUNCTIONS = [...STAGE_FUNCTIONS, ...OTHER_FUNCTIONS] as const;
@@ -41,7 +44,18 @@ export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
   'create-snapshot': ['ec2:DescribeInstances', 'ec2:DescribeSnapshots', 'ec2:CreateSnapshot'],
   'check-snapshot': ['ec2:DescribeSnapshots'],
   'terminate-instance': ['ec2:TerminateInstances'],
-  'cleanup-build': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ssm:GetParameters'],
+  'enable-fast-snapshot-restore': ['ec2:EnableFastSnapshotRestores'],
+  'check-fast-snapshot-restore': ['ec2:DescribeFastSnapshotRestores'],
+  'cleanup-build': [
+    'ec2:DescribeInstances',
+    'ec2:TerminateInstances',
+    'ec2:DescribeSnapshots',
+    'ec2:DescribeFastSnapshotRestores',
+    'ec2:DisableFastSnapshotRestores',
+    'ec2:DeleteSnapshot',
+    'ssm:GetParameters',
+  ],
+  'disable-superseded-fast-snapshot-restore': ['ec2:DescribeFastSnapshotRestores', 'ec2:DescribeSnapshots', 'ssm:GetParameters', 'ec2:DisableFastSnapshotRestores'],
   'publish-snapshot': ['ssm:GetParameters', 'ec2:CreateTags', 'ssm:PutParameter', 'events:PutEvents'],
   'start-build': ['states:DescribeExecution', 'states:ListExecutions', 'states:StartExecution', 'ecr:BatchGetImage'],
   'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ssm:GetParameters'],
@@ -101,6 +115,8 @@ const anyResource = (action: string): Scope => () => [statement({ actions: [acti
 const SCOPES: Record<string, Scope> = {
   'ec2:DescribeInstances': anyResource('ec2:DescribeInstances'),
   'ec2:DescribeSnapshots': anyResource('ec2:DescribeSnapshots'),
+  // DescribeFastSnapshotRestores has no resource type (Service Authorization Reference, list_amazonec2.html).
+  'ec2:DescribeFastSnapshotRestores': anyResource('ec2:DescribeFastSnapshotRestores'),
   'ssm:DescribeInstanceInformation': anyResource('ssm:DescribeInstanceInformation'),
   'ssm:GetCommandInvocation': anyResource('ssm:GetCommandInvocation'),
   'ssm:ListCommandInvocations': anyResource('ssm:ListCommandInvocations'),
@@ -180,6 +196,14 @@ const SCOPES: Record<string, Scope> = {
   ],
   'ec2:DeleteSnapshot': (ctx) => [
     statement({ actions: ['ec2:DeleteSnapshot'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
+  ],
+  // Enable/DisableFastSnapshotRestores are authorized on the snapshot (resource type snapshot, aws:ResourceTag/*;
+  // list_amazonec2.html): only the factory's own snapshots.
+  'ec2:EnableFastSnapshotRestores': (ctx) => [
+    statement({ actions: ['ec2:EnableFastSnapshotRestores'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
+  ],
+  'ec2:DisableFastSnapshotRestores': (ctx) => [
+    statement({ actions: ['ec2:DisableFastSnapshotRestores'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
   ],
   // publish-snapshot tags an existing snapshot (digest set, publish time): only the factory's own snapshots.
   'ec2:CreateTags': (ctx) => [

@@ -95,8 +95,12 @@ export interface SnapshotFactoryProps {
     readonly pullSeconds?: number;
     readonly stopSeconds?: number;
     readonly snapshotSeconds?: number;
+    /** @default 60 min per TiB of dataVolume.sizeGiB + 1800 */
+    readonly fastSnapshotRestoreSeconds?: number;
     readonly executionSeconds?: number;
   };
+  /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current (docs/configuration.md). @default - none */
+  readonly fastSnapshotRestore?: { readonly availabilityZones: string[] };
   /** Retention of every log group, in days. @default 30 */
   readonly logRetentionDays?: number;
   /** Powertools log level. @default 'INFO' */
@@ -152,6 +156,7 @@ export const factoryDefaults = (
   // limits.executionSeconds: the definition's TimeoutSeconds is replaced by this same setting below, and
   // prepare-build checks waits against it.
   limits: settings.limits,
+  ...(settings.fastSnapshotRestore ? { fastSnapshotRestore: settings.fastSnapshotRestore } : {}),
   tags: settings.tags,
 });
 

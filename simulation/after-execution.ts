@@ -28,6 +28,8 @@ export interface Leftovers {
   snapshotsPending: string[];
   /** Completed factory snapshots that are not current (no snapshot-id parameter names them), never published, not retained. */
   orphanSnapshots: string[];
+  /** `<snapshot> in <zone> (<state>)`: Fast Snapshot Restore still on (it bills per zone and hour) on a snapshot no snapshot-id parameter names. */
+  fastSnapshotRestoresNotCurrent: string[];
 }
 
 /** One function invocation the account made after the execution ended. */
@@ -196,8 +198,12 @@ export const measureLeftovers = (account: SimulatedAccount): Leftovers => {
       .snapshotsInState('completed')
       .filter((s) => tag(s.Tags, TAG_MANAGED) === 'true' && !current.has(s.SnapshotId) && !tag(s.Tags, TAG_PUBLISHED_AT) && tag(s.Tags, TAG_RETAIN) !== 'true')
       .map((snapshot) => snapshot.SnapshotId),
+    fastSnapshotRestoresNotCurrent: account.fastSnapshotRestore
+      .activeRestores()
+      .filter((r) => !current.has(r.snapshotId))
+      .map((r) => `${r.snapshotId} in ${r.availabilityZone} (${r.state})`),
   };
 };
 
 /** No leftovers: what every scenario asserts. */
-export const NO_LEFTOVERS: Leftovers = { instances: [], snapshotsInError: [], snapshotsPending: [], orphanSnapshots: [] };
+export const NO_LEFTOVERS: Leftovers = { instances: [], snapshotsInError: [], snapshotsPending: [], orphanSnapshots: [], fastSnapshotRestoresNotCurrent: [] };

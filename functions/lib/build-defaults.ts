@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { DEFINITION_TIMEOUT_SECONDS, MAX_EXECUTION_TIMEOUT_SECONDS, MIN_EXECUTION_TIMEOUT_SECONDS } from './execution-budget';
+import { fastSnapshotRestoreSchema, fastSnapshotRestoreSecondsSchema } from './fast-snapshot-restore';
 import { RECIPE_NAME_PATTERN, layoutSchema } from './recipes';
 import { architectureSchema } from './schemas';
 
@@ -43,6 +44,8 @@ export const settingSchemas = {
   stopSeconds: z.number().int().min(30).max(86400),
   snapshotSeconds: z.number().int().min(60).max(86400),
   tags: z.record(z.string(), z.string()),
+  fastSnapshotRestore: fastSnapshotRestoreSchema,
+  fastSnapshotRestoreSeconds: fastSnapshotRestoreSecondsSchema,
 } as const;
 const s = settingSchemas;
 
@@ -105,6 +108,8 @@ export const buildDefaultsSchema = z
         pullSeconds: s.pullSeconds.optional(),
         stopSeconds: s.stopSeconds.default(900),
         snapshotSeconds: s.snapshotSeconds.default(7200),
+        /** Wait for Fast Snapshot Restore in every zone; default: AWS's 60 min per TiB of the data volume + 1800 (functions/lib/fast-snapshot-restore.ts). */
+        fastSnapshotRestoreSeconds: s.fastSnapshotRestoreSeconds.optional(),
         /**
          * The execution's time limit: the state machine's `TimeoutSeconds` (setting `limits.executionSeconds`).
          * Deployed only, never in the execution input: prepare-build refuses waits that would not fit in it with
@@ -114,6 +119,8 @@ export const buildDefaultsSchema = z
       })
       .strict()
       .prefault({}),
+    /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current; unset: none. */
+    fastSnapshotRestore: s.fastSnapshotRestore.optional(),
     tags: s.tags.default({}),
   })
   .strict();

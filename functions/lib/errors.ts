@@ -109,6 +109,20 @@ export class RegistryUnavailableError extends FactoryError {
   override readonly name = 'RegistryUnavailableError' as const;
 }
 
+/**
+ * EC2 refused to enable Fast Snapshot Restore in a zone (EnableFastSnapshotRestores' `Unsuccessful` list), the
+ * quota of FSR-enabled snapshots per Region included, or a zone went from enabling to `disabling`/`disabled`; or EC2
+ * refused to disable FSR on a superseded snapshot (DisableFastSnapshotRestores' `Unsuccessful` list).
+ */
+export class FastSnapshotRestoreFailedError extends FactoryError {
+  override readonly name = 'FastSnapshotRestoreFailedError' as const;
+}
+
+/** Fast Snapshot Restore did not reach `enabled` in every zone within `limits.fastSnapshotRestoreSeconds`. */
+export class FastSnapshotRestoreTimeoutError extends FactoryError {
+  override readonly name = 'FastSnapshotRestoreTimeoutError' as const;
+}
+
 /** Retried by the state machine with backoff and jitter. */
 export const RETRYABLE_ERROR_NAMES = ['TransientAwsError', 'RegistryUnavailableError'] as const;
 
@@ -131,6 +145,8 @@ export const TERMINAL_ERROR_NAMES = [
   'StopTimeoutError',
   'SnapshotTimeoutError',
   'ImageNotFoundError',
+  'FastSnapshotRestoreFailedError',
+  'FastSnapshotRestoreTimeoutError',
 ] as const;
 
 export type RetryableErrorName = (typeof RETRYABLE_ERROR_NAMES)[number];

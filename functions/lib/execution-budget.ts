@@ -68,19 +68,23 @@ export const HISTORY_EVENTS = {
 export const EVENTS_PER_POLL = HISTORY_EVENTS.wait + HISTORY_EVENTS.task + HISTORY_EVENTS.choice;
 
 /**
- * Events the execution logs outside the builds: PrepareBuild, IsUpToDate, the Map itself, PublishSnapshot, and the
- * execution's first and last events.
+ * Events the execution logs outside the builds: PrepareBuild, IsUpToDate, the Map itself, PublishSnapshot,
+ * DisableSupersededFastSnapshotRestore, and the execution's first and last events.
  */
-export const EXECUTION_EVENTS = HISTORY_EVENTS.execution + HISTORY_EVENTS.task + HISTORY_EVENTS.choice + HISTORY_EVENTS.map + HISTORY_EVENTS.task;
+export const EXECUTION_EVENTS = HISTORY_EVENTS.execution + HISTORY_EVENTS.task + HISTORY_EVENTS.choice + HISTORY_EVENTS.map + 2 * HISTORY_EVENTS.task;
 
 /**
  * Events a build's Map iteration logs when its loops run `checks` Task invocations each: the iteration's own
  * events, the one-shot Tasks (LaunchInstance, SendPullCommand, StopInstance, CreateSnapshot, TerminateInstance),
- * BuildResult, and the loops. The SSM loop checks once before its first Wait; the others wait first.
+ * HasFastSnapshotRestore and NoFastSnapshotRestore (a build with FSR logs its own loop instead of the Pass: see
+ * functions/lib/fast-snapshot-restore.ts), BuildResult, and the loops. The SSM loop checks once before its first
+ * Wait; the others wait first.
  */
 export const buildHistoryEvents = (checks: Record<keyof BuildWaits, number>): number =>
   HISTORY_EVENTS.mapIteration +
   5 * HISTORY_EVENTS.task +
+  HISTORY_EVENTS.choice +
+  HISTORY_EVENTS.pass +
   HISTORY_EVENTS.pass +
   (checks.ssmOnlineSeconds * EVENTS_PER_POLL - HISTORY_EVENTS.wait) +
   checks.pullSeconds * EVENTS_PER_POLL +
@@ -115,16 +119,17 @@ export const CLEANUP_MARGIN_SECONDS = 600;
 /**
  * Seconds an execution needs at most, its builds running at once (the Map has no MaxConcurrency): each wait to its
  * limit plus one poll interval and one check past it, the five one-shot Tasks of a build, PrepareBuild and
- * PublishSnapshot, and {@link CLEANUP_MARGIN_SECONDS} so a build failing at its last limit is still cleaned up.
+ * PublishSnapshot, DisableSupersededFastSnapshotRestore (a function of the build's timeout), and
+ * {@link CLEANUP_MARGIN_SECONDS} so a build failing at its last limit is still cleaned up.
  *
- * @example worstCaseExecutionSeconds({ ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 }) // 13635
+ * @example worstCaseExecutionSeconds({ ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 }) // 13665
  */
 export const worstCaseExecutionSeconds = (waits: BuildWaits): number => {
   const loops = (Object.keys(POLL_INTERVAL_SECONDS) as (keyof BuildWaits)[]).reduce(
     (sum, limit) => sum + waits[limit] + POLL_INTERVAL_SECONDS[limit] + BUILD_TASK_SECONDS,
     0,
   );
-  return loops + 5 * BUILD_TASK_SECONDS + 2 * EXECUTION_TASK_SECONDS + CLEANUP_MARGIN_SECONDS;
+  return loops + 6 * BUILD_TASK_SECONDS + 2 * EXECUTION_TASK_SECONDS + CLEANUP_MARGIN_SECONDS;
 };
 
 /** Where each wait comes from, for the messages: its field name in the execution input. */

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { InvalidInputError } from './errors';
+import { fastSnapshotRestoreSchema } from './fast-snapshot-restore';
 import { describeDuplicateImage, findDuplicateImage } from './image-reference';
 import { ARCHITECTURES, PLATFORM_OF, architectureSchema, type Architecture } from './schemas';
 import { describeIssues } from './stage';
@@ -43,6 +44,8 @@ export const recipeSchema = z.object({
     .prefault({}),
   /** Private ECR repository names in this account and region whose pushes rebuild the recipe. */
   watchRepositories: z.array(z.string().regex(/^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/)).default([]),
+  /** Fast Snapshot Restore of this recipe's snapshots (execution input `fastSnapshotRestore`); unset: the deployed default. */
+  fastSnapshotRestore: fastSnapshotRestoreSchema.optional(),
   /** Execution input fields merged into every execution of this recipe (instance types, volume size, tags...). */
   overrides: z.record(z.string(), z.unknown()).default({}),
 });

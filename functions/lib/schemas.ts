@@ -6,6 +6,7 @@
  * and returns one piece, stored by the Task's `ResultPath`. Timestamps are ISO-8601 strings.
  */
 import { z } from 'zod';
+import { availabilityZoneSchema } from './fast-snapshot-restore';
 
 export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
 export const architectureSchema = z.enum(ARCHITECTURES);
@@ -75,7 +76,14 @@ export const buildTargetSchema = z.object({
     pullSeconds: z.number().int().positive(),
     stopSeconds: z.number().int().positive(),
     snapshotSeconds: z.number().int().positive(),
+    /** Set by prepare-build when the build has {@link BuildTarget.fastSnapshotRestore}. */
+    fastSnapshotRestoreSeconds: z.number().int().positive().optional(),
   }),
+  /**
+   * Fast Snapshot Restore of the new snapshot, in these zones, before it becomes current (functions/lib/fast-snapshot-restore.ts).
+   * Absent: no FSR.
+   */
+  fastSnapshotRestore: z.object({ availabilityZones: z.array(availabilityZoneSchema).min(1).max(10) }).optional(),
   /** Extra tags the user asked for, applied next to the factory's own. */
   tags: z.record(z.string(), z.string()).default({}),
   /** Hash of the per-platform digests this build pulls (functions/lib/current-snapshot.ts); set by the freshness check. */
@@ -172,6 +180,20 @@ export const snapshotStatusSchema = z.object({
   volumeSizeGiB: z.number().int(),
   checkedAt: isoTimestamp,
 });
+
+/** Output of `enable-fast-snapshot-restore` and `check-fast-snapshot-restore`, stored at `$.fastSnapshotRestoreStatus`. */
+export const fastSnapshotRestoreStatusSchema = z.object({
+  /** True once every zone of the build is `enabled`. */
+  enabled: z.boolean(),
+  /** Each zone's FSR state as DescribeFastSnapshotRestores reports it. */
+  zones: z.array(z.object({ availabilityZone: z.string(), state: z.string() })),
+  /** When FSR was asked for (EnableFastSnapshotRestores): the limit counts from it. */
+  requestedAt: isoTimestamp,
+  /** Seconds the next Wait lasts (its SecondsPath). */
+  waitSeconds: z.number().int().nonnegative(),
+  checkedAt: isoTimestamp,
+});
+export type FastSnapshotRestoreStatus = z.infer<typeof fastSnapshotRestoreStatusSchema>;
 
 /** What a Catch stores at `$.error`. */
 export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });

@@ -5,6 +5,7 @@
 import type { SimulatedBottlerocketHost } from './bottlerocket-host';
 import { SimulatedAwsCore } from './core';
 import { SimulatedEc2 } from './ec2';
+import { SimulatedFastSnapshotRestore } from './ec2-fast-snapshot-restore';
 import { SimulatedEcr } from './ecr';
 import { SimulatedEventBridge } from './events';
 import { SimulatedStepFunctions } from './sfn';
@@ -14,6 +15,8 @@ import { SimulatedSsmCommands } from './ssm-commands';
 export interface SimulatedAccount {
   core: SimulatedAwsCore;
   ec2: SimulatedEc2;
+  /** Fast Snapshot Restore of ec2's snapshots, per zone (simulation/aws/ec2-fast-snapshot-restore.ts). */
+  fastSnapshotRestore: SimulatedFastSnapshotRestore;
   ssmCommands: SimulatedSsmCommands;
   /** The builders' simulated boot (host containers pulled as the builder, admin container readiness). */
   bottlerocket: SimulatedBottlerocketHost;
@@ -40,6 +43,7 @@ export const seedBottlerocketAmis = (parameters: SimulatedParameterStore, versio
 export const createSimulatedAccount = (options: { region?: string; accountId?: string } = {}): SimulatedAccount => {
   const core = new SimulatedAwsCore(options);
   const ec2 = new SimulatedEc2(core);
+  const fastSnapshotRestore = new SimulatedFastSnapshotRestore(core, ec2);
   const ssmCommands = new SimulatedSsmCommands(core, ec2);
   const parameters = new SimulatedParameterStore(core);
   seedBottlerocketAmis(parameters);
@@ -51,5 +55,5 @@ export const createSimulatedAccount = (options: { region?: string; accountId?: s
   const ecr = new SimulatedEcr(core);
   const sfn = new SimulatedStepFunctions(core);
   const events = new SimulatedEventBridge(core);
-  return { core, ec2, ssmCommands, bottlerocket: ssmCommands.host, parameters, ecr, sfn, events };
+  return { core, ec2, fastSnapshotRestore, ssmCommands, bottlerocket: ssmCommands.host, parameters, ecr, sfn, events };
 };

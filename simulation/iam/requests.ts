@@ -183,6 +183,9 @@ const createSnapshot = (ctx: RequestContext, input: Input): IamRequest[] => {
   ];
 };
 
+const fastSnapshotRestores = (ctx: RequestContext, action: string, input: Input): IamRequest[] =>
+  ((input.AvailabilityZones ?? []) as string[]).flatMap((zone) => onExisting(ctx, action, input.SourceSnapshotIds ?? [], { 'ec2:AvailabilityZone': zone }));
+
 type Mapping = (ctx: RequestContext, input: Input) => IamRequest[];
 
 /** Per service and operation (the SDK command's name without `Command`). */
@@ -197,6 +200,11 @@ export const REQUESTS: Record<ServiceName, Record<string, Mapping>> = {
     TerminateInstances: (ctx, input) => onExisting(ctx, 'ec2:TerminateInstances', input.InstanceIds ?? []),
     CreateSnapshot: createSnapshot,
     DeleteSnapshot: (ctx, input) => onExisting(ctx, 'ec2:DeleteSnapshot', [input.SnapshotId]),
+    // list_amazonec2.html: Enable/DisableFastSnapshotRestores on each snapshot (with ec2:AvailabilityZone, one
+    // request per zone); DescribeFastSnapshotRestores has no resource type.
+    EnableFastSnapshotRestores: (ctx, input) => fastSnapshotRestores(ctx, 'ec2:EnableFastSnapshotRestores', input),
+    DisableFastSnapshotRestores: (ctx, input) => fastSnapshotRestores(ctx, 'ec2:DisableFastSnapshotRestores', input),
+    DescribeFastSnapshotRestores: () => anyResource('ec2:DescribeFastSnapshotRestores'),
     CreateTags: (ctx, input) => onExisting(ctx, 'ec2:CreateTags', input.Resources ?? [], requestTags(input.Tags)),
   },
   ssm: {

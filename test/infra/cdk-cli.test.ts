@@ -26,7 +26,7 @@ it('synthesizes with `npx cdk synth` and no AWS credentials', async () => {
   const template = JSON.parse(readFileSync(join(out, 'SnapshotFactory.template.json'), 'utf8'));
   const types = Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type);
   expect(types.filter((t) => t === 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
-  expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(14);
+  expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(17);
   expect(Object.keys(template.Outputs)).toEqual(expect.arrayContaining(['StateMachineArn', 'StartBuildCommand']));
 }, 200_000);
 

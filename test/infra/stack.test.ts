@@ -146,7 +146,7 @@ describe('the default deployment', () => {
   });
 
   it('conditions every mutating EC2 action on the factory tag', () => {
-    const mutating = ['ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:DeleteSnapshot'];
+    const mutating = ['ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:DeleteSnapshot', 'ec2:EnableFastSnapshotRestores', 'ec2:DisableFastSnapshotRestores'];
     for (const name of ALL_FUNCTIONS) {
       for (const action of mutating) {
         for (const statement of allowing(roleStatements(name), action)) {
@@ -161,6 +161,18 @@ describe('the default deployment', () => {
       expect(snapshots.find((s) => text(s.Resource).includes(':snapshot/*'))!.Condition).toEqual({
         StringEquals: { 'aws:RequestTag/snapshot-factory:managed': 'true' },
       });
+    }
+  });
+
+  it('lets only the FSR stages and cleanup turn Fast Snapshot Restore on or off, on the factory\'s snapshots only', () => {
+    const holders = (action: string) => ALL_FUNCTIONS.filter((name) => allowing(roleStatements(name), action).length > 0);
+    expect(holders('ec2:EnableFastSnapshotRestores')).toEqual(['enable-fast-snapshot-restore']);
+    expect(holders('ec2:DisableFastSnapshotRestores')).toEqual(['cleanup-build', 'disable-superseded-fast-snapshot-restore']);
+    expect(holders('ec2:DescribeFastSnapshotRestores')).toEqual(['check-fast-snapshot-restore', 'cleanup-build', 'disable-superseded-fast-snapshot-restore']);
+    for (const name of holders('ec2:EnableFastSnapshotRestores').concat(holders('ec2:DisableFastSnapshotRestores'))) {
+      for (const action of ['ec2:EnableFastSnapshotRestores', 'ec2:DisableFastSnapshotRestores']) {
+        for (const statement of allowing(roleStatements(name), action)) expect(text(statement.Resource), `${name} ${action}`).toContain(':snapshot/*');
+      }
     }
   });
 

@@ -106,14 +106,15 @@ describe('statemachine/snapshot-factory.asl.json', () => {
   it('loops every wait as Task -> Choice -> Wait -> the same Task', () => {
     const byName = Object.fromEntries(iterationStates);
     const waits = iterationStates.filter(([, state]) => state.Type === 'Wait');
-    expect(waits.map(([name]) => name)).toEqual(['WaitForSsmAgent', 'WaitForPull', 'WaitForStop', 'WaitForSnapshot']);
+    expect(waits.map(([name]) => name)).toEqual(['WaitForSsmAgent', 'WaitForPull', 'WaitForStop', 'WaitForSnapshot', 'WaitForFastSnapshotRestore']);
     for (const [name, wait] of waits) {
       const check = byName[wait.Next as string]!;
       expect(check.Type, name).toBe('Task');
       const choice = byName[check.Next as string]!;
       expect(choice.Type, name).toBe('Choice');
       expect(choice.Default, name).toBe(name);
-      expect(wait.Seconds, name).toBeGreaterThan(0);
+      if (wait.SecondsPath !== undefined) expect(wait.SecondsPath, name).toMatch(/^\$\.[A-Za-z.]+$/);
+      else expect(wait.Seconds, name).toBeGreaterThan(0);
     }
   });
 
@@ -127,6 +128,8 @@ describe('statemachine/snapshot-factory.asl.json', () => {
       CheckInstanceStopped: schemas.stopStatusSchema,
       CreateSnapshot: schemas.snapshotSchema,
       CheckSnapshot: schemas.snapshotStatusSchema,
+      EnableFastSnapshotRestore: schemas.fastSnapshotRestoreStatusSchema,
+      CheckFastSnapshotRestore: schemas.fastSnapshotRestoreStatusSchema,
     };
     const byName = Object.fromEntries(iterationStates);
     for (const [name, schema] of Object.entries(outputSchemaOf)) {
