@@ -28,8 +28,8 @@ import {
   paginateDescribeSnapshots,
   type Snapshot,
 } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
-import { ec2 } from './lib/clients';
+import * as z from 'zod';
+import { ec2 } from './lib/clients/ec2';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
 import { architectureSchema } from './lib/schemas';
