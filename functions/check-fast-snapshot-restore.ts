@@ -12,8 +12,8 @@
  * `requestedAt`), `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`, `InvalidInputError`.
  */
 import { DescribeFastSnapshotRestoresCommand, type DescribeFastSnapshotRestoreSuccessItem } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
-import { ec2 } from './lib/clients';
+import * as z from 'zod';
+import { ec2 } from './lib/clients/ec2';
 import { FastSnapshotRestoreFailedError, FastSnapshotRestoreTimeoutError, InvalidInputError, callAws } from './lib/errors';
 import { FSR_OPTIMIZING_SECONDS_PER_TIB, FSR_POLL_SECONDS, defaultFastSnapshotRestoreSeconds } from './lib/fast-snapshot-restore';
 import { buildTargetSchema, fastSnapshotRestoreStatusSchema, snapshotSchema, type FastSnapshotRestoreStatus } from './lib/schemas';

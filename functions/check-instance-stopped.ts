@@ -5,7 +5,7 @@
  * `build.limits.stopSeconds` of `stop.stopRequestedAt`), `TransientAwsError` (retryable), `AccessDeniedError`,
  * `AwsRequestError`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { builderState } from './lib/builder-liveness';
 import { InstanceLostError, StopTimeoutError } from './lib/errors';
 import { buildTargetSchema, instanceSchema, stopRequestSchema } from './lib/schemas';

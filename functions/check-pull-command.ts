@@ -15,9 +15,9 @@
  * is stopping, stopped, terminated or gone), `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
 import { GetCommandInvocationCommand, type GetCommandInvocationCommandOutput } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { assertBuilderAlive } from './lib/builder-liveness';
-import { ssm } from './lib/clients';
+import { ssm } from './lib/clients/ssm';
 import {
   DataVolumeTooSmallError,
   PullCommandTimedOutError,

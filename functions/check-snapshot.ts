@@ -6,8 +6,8 @@
  * `AwsRequestError` (including a snapshot that no longer exists).
  */
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
-import { ec2 } from './lib/clients';
+import * as z from 'zod';
+import { ec2 } from './lib/clients/ec2';
 import { AwsRequestError, SnapshotFailedError, SnapshotTimeoutError, callAws } from './lib/errors';
 import { buildTargetSchema, snapshotSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';

@@ -8,9 +8,9 @@
  * `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { assertBuilderAlive } from './lib/builder-liveness';
-import { ssm } from './lib/clients';
+import { ssm } from './lib/clients/ssm';
 import { SsmAgentTimeoutError, callAws } from './lib/errors';
 import { buildTargetSchema, instanceSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';

@@ -32,8 +32,8 @@ import {
   paginateDescribeSnapshots,
   type Snapshot,
 } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
-import { ec2 } from './lib/clients';
+import * as z from 'zod';
+import { ec2 } from './lib/clients/ec2';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
 import { FSR_ON_STATES } from './lib/fast-snapshot-restore';
 import { logger } from './lib/logger';

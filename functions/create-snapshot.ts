@@ -15,8 +15,8 @@
 import { CreateSnapshotCommand } from '@aws-sdk/client-ec2';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
-import { ec2 } from './lib/clients';
+import * as z from 'zod';
+import { ec2 } from './lib/clients/ec2';
 import { AwsRequestError, DataVolumeNotFoundError, InstanceLostError, PullFailedError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
 import { buildTargetSchema, instanceSchema, pullStatusSchema, type BuildTarget, type CreatedSnapshot } from './lib/schemas';

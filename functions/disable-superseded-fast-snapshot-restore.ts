@@ -15,8 +15,8 @@
  * `AccessDeniedError`, `AwsRequestError`, `InvalidInputError`.
  */
 import { DescribeFastSnapshotRestoresCommand, DisableFastSnapshotRestoresCommand, paginateDescribeSnapshots } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
-import { ec2 } from './lib/clients';
+import * as z from 'zod';
+import { ec2 } from './lib/clients/ec2';
 import { snapshotIdParameterName } from './lib/current-snapshot';
 import { FastSnapshotRestoreFailedError, callAws } from './lib/errors';
 import { FSR_ON_STATES } from './lib/fast-snapshot-restore';

@@ -12,8 +12,8 @@
  * `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`, `InvalidInputError`.
  */
 import { EnableFastSnapshotRestoresCommand } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
-import { ec2 } from './lib/clients';
+import * as z from 'zod';
+import { ec2 } from './lib/clients/ec2';
 import { FastSnapshotRestoreFailedError, InvalidInputError, callAws } from './lib/errors';
 import { FSR_POLL_SECONDS } from './lib/fast-snapshot-restore';
 import { buildTargetSchema, snapshotSchema, type FastSnapshotRestoreStatus } from './lib/schemas';

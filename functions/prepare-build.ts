@@ -16,7 +16,7 @@
  * ImageNotFoundError (a tag or digest does not exist in its registry), RegistryUnavailableError and
  * TransientAwsError (retryable), AccessDeniedError, AwsRequestError (reading the current snapshot's parameters).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { deployedDefaults, PULL_LIMIT_MARGIN_SECONDS, settingSchemas as s, type BuildDefaults } from './lib/build-defaults';
 import { InvalidInputError } from './lib/errors';
 import { checkExecutionBudget, worstCaseExecutionSeconds, worstCaseHistoryEvents, HISTORY_EVENT_LIMIT } from './lib/execution-budget';

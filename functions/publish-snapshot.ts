@@ -32,8 +32,10 @@
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { GetParametersCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
-import { ec2, eventBridge, ssm } from './lib/clients';
+import * as z from 'zod';
+import { ec2 } from './lib/clients/ec2';
+import { eventBridge } from './lib/clients/eventbridge';
+import { ssm } from './lib/clients/ssm';
 import {
   ARCHITECTURE_OF_PLATFORM,
   PUBLISH_CHANNELS,

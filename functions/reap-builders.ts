@@ -23,8 +23,9 @@
  */
 import { DeleteSnapshotCommand, TerminateInstancesCommand, paginateDescribeInstances, paginateDescribeSnapshots, type Instance, type Snapshot } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
-import { ec2, sfn } from './lib/clients';
+import * as z from 'zod';
+import { ec2 } from './lib/clients/ec2';
+import { sfn } from './lib/clients/sfn';
 import { InvalidInputError, TransientAwsError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
 import { emitCounts } from './lib/metrics';

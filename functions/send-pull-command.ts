@@ -15,9 +15,9 @@
  * just after its agent came Online), `AccessDeniedError`, `AwsRequestError`.
  */
 import { ListCommandInvocationsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { assertBuilderAlive } from './lib/builder-liveness';
-import { ssm } from './lib/clients';
+import { ssm } from './lib/clients/ssm';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
 import { pullCommandThatFits } from './lib/pull-command';
 import { buildTargetSchema, instanceSchema } from './lib/schemas';

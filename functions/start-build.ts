@@ -22,8 +22,8 @@
  * RegistryUnavailableError (retryable), TransientAwsError (retryable), AccessDeniedError, AwsRequestError.
  */
 import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
-import { sfn } from './lib/clients';
+import * as z from 'zod';
+import { sfn } from './lib/clients/sfn';
 import { digestSetHash, type PlatformDigest } from './lib/current-snapshot';
 import { createDigestResolver } from './lib/digests';
 import { InvalidInputError, awsErrorCode, toFactoryError } from './lib/errors';

@@ -5,9 +5,9 @@
  * `AccessDeniedError`, `AwsRequestError`.
  */
 import { StopInstancesCommand } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod';
 import { builderState } from './lib/builder-liveness';
-import { ec2 } from './lib/clients';
+import { ec2 } from './lib/clients/ec2';
 import { InstanceLostError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
 import { instanceSchema } from './lib/schemas';

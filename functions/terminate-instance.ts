@@ -5,8 +5,8 @@
  * Throws `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
-import { ec2 } from './lib/clients';
+import * as z from 'zod';
+import { ec2 } from './lib/clients/ec2';
 import { awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
 import { instanceSchema } from './lib/schemas';

@@ -6,7 +6,7 @@
  * The validated settings become the workflow's defaults (`FACTORY_DEFAULTS` of prepare-build), the
  * infrastructure's shape (network, log retention, time limits) and the scope of every IAM policy.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFINITION_TIMEOUT_SECONDS, PULL_LIMIT_MARGIN_SECONDS, buildDefaultsSchema, executionTimeoutSecondsSchema, settingSchemas } from '../functions/lib/build-defaults';
 import { worstCaseExecutionSeconds } from '../functions/lib/execution-budget';
 import { defaultFastSnapshotRestoreSeconds, fastSnapshotRestoreWorstCaseSeconds } from '../functions/lib/fast-snapshot-restore';

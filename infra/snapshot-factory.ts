@@ -14,7 +14,6 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -25,6 +24,7 @@ import { RESULT_PARAMETER_ENV, resultParameterWildcard } from '../functions/lib/
 import { InvalidSettingsError, parseSettings, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
 import { ALL_FUNCTIONS, STAGE_FUNCTIONS, statementsFor, type FunctionName, type ScopeContext } from './permissions';
 import { HOST_CONTAINER_PULL_ACTIONS, hostContainerRepositoryArns } from './bottlerocket-registries';
+import { BUNDLE_HANDLER, bundledCode } from './bundling';
 import { acknowledgeWildcardResources } from './nag';
 import { RecipeTriggers } from './recipe-triggers';
 
@@ -190,7 +190,7 @@ export class SnapshotFactory extends Construct {
   readonly settings: SnapshotFactorySettings;
   readonly stateMachine: sfn.StateMachine;
   /** Every function, by its file name in functions/. */
-  readonly functions: Readonly<Record<FunctionName, NodejsFunction>>;
+  readonly functions: Readonly<Record<FunctionName, lambda.Function>>;
   readonly builderRole: iam.IRole;
   readonly instanceProfile: iam.InstanceProfile;
   /** The VPC the factory created, when no subnets were given. */
@@ -315,16 +315,17 @@ export class SnapshotFactory extends Construct {
       'reap-builders': Duration.seconds(120),
       'start-build': Duration.seconds(60),
     };
-    const createFunction = (name: FunctionName): NodejsFunction => {
+    const createFunction = (name: FunctionName): lambda.Function => {
       const pascal = pascalCase(name);
       const logGroup = new logs.LogGroup(this, `${pascal}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
       const role = new iam.Role(this, `${pascal}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
         description: `snapshot-factory ${name}: only the calls functions/${name}.ts makes`,
       });
-      const fn = new NodejsFunction(this, `${pascal}Function`, {
-        entry: join(projectRoot, 'functions', `${name}.ts`),
-        handler: 'handler',
+      // Bundled by esbuild in this process (infra/bundling.ts), not by NodejsFunction's one `npx esbuild` per function.
+      const fn = new lambda.Function(this, `${pascal}Function`, {
+        code: bundledCode(projectRoot, join(projectRoot, 'functions', `${name}.ts`)),
+        handler: BUNDLE_HANDLER,
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
@@ -338,25 +339,12 @@ export class SnapshotFactory extends Construct {
           POWERTOOLS_LOG_LEVEL: settings.logLevel,
           ...environments[name],
         },
-        projectRoot,
-        depsLockFilePath: join(projectRoot, 'package-lock.json'),
-        bundling: {
-          forceDockerBundling: false,
-          minify: true,
-          sourceMap: false,
-          target: 'node22',
-          format: OutputFormat.CJS,
-          // The Node.js runtime ships AWS SDK v3; bundling it would triple each bundle (~0.5 MB -> ~1.5 MB) for
-          // no call the runtime's SDK lacks. Stated here rather than left to NodejsFunction's default.
-          externalModules: ['@aws-sdk/*'],
-          logLevel: LogLevel.ERROR,
-        },
       });
       logGroup.grantWrite(role);
       omitDependencyImpliedByReference(fn.node.defaultChild as CfnResource, role.node.defaultChild as CfnResource);
       return fn;
     };
-    const functions = Object.fromEntries(ALL_FUNCTIONS.map((name) => [name, createFunction(name)])) as Record<FunctionName, NodejsFunction>;
+    const functions = Object.fromEntries(ALL_FUNCTIONS.map((name) => [name, createFunction(name)])) as Record<FunctionName, lambda.Function>;
     this.functions = functions;
     for (const name of STAGE_FUNCTIONS) grantAll(functions[name], statementsFor(name, iamScope));
 

@@ -5,7 +5,7 @@
  * (env `FACTORY_DEFAULTS`, JSON, set by the CDK construct from its config, validated with this same schema),
  * then the built-in defaults below. docs/input.md lists each field, its default and its limits.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFINITION_TIMEOUT_SECONDS, MAX_EXECUTION_TIMEOUT_SECONDS, MIN_EXECUTION_TIMEOUT_SECONDS } from './execution-budget';
 import { fastSnapshotRestoreSchema, fastSnapshotRestoreSecondsSchema } from './fast-snapshot-restore';
 import { RECIPE_NAME_PATTERN, layoutSchema } from './recipes';

@@ -4,7 +4,7 @@
  * at once with InstanceLostError instead of waiting for a time limit.
  */
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { ec2 } from './clients';
+import { ec2 } from './clients/ec2';
 import { InstanceLostError, awsErrorCode, callAws } from './errors';
 
 const LOST_STATES = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { BatchGetImageCommand, type ECRClient } from '@aws-sdk/client-ecr';
-import { ecr as defaultEcr } from './clients';
+import { ecr as defaultEcr } from './clients/ecr';
 import { ImageNotFoundError, InvalidImageReferenceError, RegistryUnavailableError, callAws } from './errors';
 import { isEcrDomain, parseImageReference } from './image-reference';
 

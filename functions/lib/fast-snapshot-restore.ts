@@ -7,7 +7,7 @@
  * and `disabling` -> `disabled`; a request to enable that fails also goes to `disabling`. Kept in a module without
  * side effects so infra/ and the simulation can read it without loading the deployed defaults.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { BUILD_TASK_SECONDS, EVENTS_PER_POLL, HISTORY_EVENTS } from './execution-budget';
 
 /** AWS's optimizing rate: 60 minutes per TiB (1,024 GiB). */

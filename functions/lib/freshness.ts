@@ -7,7 +7,8 @@
  */
 import { DescribeSnapshotsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { GetParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { ec2 as defaultEc2, ssm as defaultSsm } from './clients';
+import { ec2 as defaultEc2 } from './clients/ec2';
+import { ssm as defaultSsm } from './clients/ssm';
 import {
   decodeDigestRecord,
   digestSetHash,

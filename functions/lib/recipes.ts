@@ -7,7 +7,7 @@
  * default recipe {@link defaultRecipeName} derived from its input.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidInputError } from './errors';
 import { fastSnapshotRestoreSchema } from './fast-snapshot-restore';
 import { describeDuplicateImage, findDuplicateImage } from './image-reference';

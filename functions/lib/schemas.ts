@@ -5,7 +5,7 @@
  * receives the pieces it needs (see `statemachine/snapshot-factory.asl.json`, each Task's `Parameters`)
  * and returns one piece, stored by the Task's `ResultPath`. Timestamps are ISO-8601 strings.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { availabilityZoneSchema } from './fast-snapshot-restore';
 
 export const ARCHITECTURES = ['x86_64', 'arm64'] as const;

@@ -6,7 +6,7 @@
  */
 import { GetParametersCommand } from '@aws-sdk/client-ssm';
 import type { Snapshot } from '@aws-sdk/client-ec2';
-import { ssm } from './clients';
+import { ssm } from './clients/ssm';
 import { TAG_PUBLISHED_AT, snapshotIdParameterName } from './current-snapshot';
 import { callAws } from './errors';
 import { TAG_ARCHITECTURE, TAG_RECIPE } from './tags';

@@ -1,9 +1,15 @@
 /**
- * Points the factory's SDK clients (`functions/lib/clients.ts`) at a simulated account by adding a
- * middleware that answers each command in-process. The handlers run unchanged. The middleware signs each
+ * Points the factory's SDK clients (one module per service in `functions/lib/clients/`) at a simulated account by
+ * adding a middleware that answers each command in-process. The handlers run unchanged. The middleware signs each
  * request with the principal the harness runs the code as (simulation/iam/caller.ts), for the simulated IAM.
+ * test/simulation/install-clients.test.ts fails when a client module of that folder is missing here: a client the
+ * simulation did not intercept would send its requests to real AWS.
  */
-import * as clients from '../../functions/lib/clients';
+import { ec2 } from '../../functions/lib/clients/ec2';
+import { ecr } from '../../functions/lib/clients/ecr';
+import { eventBridge } from '../../functions/lib/clients/eventbridge';
+import { sfn } from '../../functions/lib/clients/sfn';
+import { ssm } from '../../functions/lib/clients/ssm';
 import { currentPrincipal } from '../iam/caller';
 import { SERVICE_OF_CLIENT, type SimulatedAwsCore } from './core';
 
@@ -16,9 +22,15 @@ interface StackClient {
   };
 }
 
+/** Every SDK client the factory's functions create. */
+export const FACTORY_CLIENTS: readonly object[] = [ec2, ecr, eventBridge, sfn, ssm];
+
+/** The name of the middleware that answers from the simulated account (to check a client is intercepted). */
+export const SIMULATED_AWS_MIDDLEWARE = MIDDLEWARE_NAME;
+
 /** Routes every factory SDK client to `account`; returns a function that restores them. */
 export const installSimulatedAws = (account: SimulatedAwsCore): (() => void) => {
-  const all = Object.values(clients) as unknown as StackClient[];
+  const all = FACTORY_CLIENTS as unknown as StackClient[];
   for (const client of all) {
     client.middlewareStack.add(
       (_next: unknown, context: { clientName: string; commandName: string }) => async (args: { input: unknown }) => {

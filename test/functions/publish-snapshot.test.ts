@@ -1,6 +1,6 @@
 import { DeleteSnapshotCommand } from '@aws-sdk/client-ec2';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ec2 } from '../../functions/lib/clients';
+import { ec2 } from '../../functions/lib/clients/ec2';
 import { digestSetParameterName, snapshotIdParameterName, decodeDigestRecord } from '../../functions/lib/current-snapshot';
 import { useRegistryLookup } from '../../functions/lib/digests';
 import { handler as prepareBuild, type BuildPlan } from '../../functions/prepare-build';

@@ -1,6 +1,6 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { sfn } from '../../functions/lib/clients';
+import { sfn } from '../../functions/lib/clients/sfn';
 import { handler as launch } from '../../functions/launch-instance';
 import { executionArn, handler as reap } from '../../functions/reap-builders';
 import type { SimulatedAccount } from '../../simulation/aws/account';

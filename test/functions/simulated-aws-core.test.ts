@@ -1,6 +1,6 @@
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ec2 } from '../../functions/lib/clients';
+import { ec2 } from '../../functions/lib/clients/ec2';
 import { callAws } from '../../functions/lib/errors';
 import { FAULTS, SimulatedAwsCore } from '../../simulation/aws/core';
 import { installSimulatedAws } from '../../simulation/aws/install';

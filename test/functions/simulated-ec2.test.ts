@@ -10,7 +10,7 @@ import {
   type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ec2 } from '../../functions/lib/clients';
+import { ec2 } from '../../functions/lib/clients/ec2';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { architectureOfInstanceType } from '../../simulation/aws/ec2';
 import { simulatedAws } from './ec2-fixtures';

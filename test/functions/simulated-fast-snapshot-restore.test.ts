@@ -12,7 +12,7 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ec2 } from '../../functions/lib/clients';
+import { ec2 } from '../../functions/lib/clients/ec2';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FSR_FIGURES } from '../../simulation/aws/ec2-fast-snapshot-restore';
 import { simulatedAws } from './ec2-fixtures';

@@ -1,6 +1,6 @@
 import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ssm } from '../../functions/lib/clients';
+import { ssm } from '../../functions/lib/clients/ssm';
 import { createSimulatedAccount } from '../../simulation/aws/account';
 import { installSimulatedAws } from '../../simulation/aws/install';
 

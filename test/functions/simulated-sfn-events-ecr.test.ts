@@ -2,7 +2,9 @@ import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand,
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeImagesCommand } from '@aws-sdk/client-ecr';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ecr, eventBridge, sfn } from '../../functions/lib/clients';
+import { ecr } from '../../functions/lib/clients/ecr';
+import { eventBridge } from '../../functions/lib/clients/eventbridge';
+import { sfn } from '../../functions/lib/clients/sfn';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
 import { installSimulatedAws } from '../../simulation/aws/install';
 import { matchesEventPattern } from '../../simulation/aws/events';

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as checkPull } from '../../functions/check-pull-command';
 import { handler as checkSsm } from '../../functions/check-ssm-agent';
 import { handler as launch } from '../../functions/launch-instance';
-import { ssm } from '../../functions/lib/clients';
+import { ssm } from '../../functions/lib/clients/ssm';
 import { MAX_IMAGES } from '../../functions/lib/schemas';
 import type { BuildTarget, LaunchedInstance } from '../../functions/lib/schemas';
 import { COMMENT_MAX, handler as sendPull } from '../../functions/send-pull-command';

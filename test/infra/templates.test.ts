@@ -1,33 +1,33 @@
 /**
  * Every deployment the documentation shows, synthesized as `cdk synth` would (cdk.json's context with the example's
  * settings, cdk-nag's AwsSolutions checks on), and cfn-lint over those templates and the default one. Without
- * bundling (its output is not what these check), one synth per distinct settings.
+ * bundling (its output is not what these check), one synth per distinct settings, cached across files and runs
+ * (test/infra/template-cache.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { executionInputSchema } from '../../functions/prepare-build';
-import { createApp } from '../../infra/app';
 import { CONTEXT_KEY } from '../../infra/config';
-import { FALSE_POSITIVES, cfnLint, cfnLintVersion, type CfnLintFinding } from './cfn-lint';
+import { FALSE_POSITIVES, cachedCfnLint, cfnLintVersion, type CfnLintFinding } from './cfn-lint';
 import { SETTINGS_BLOCK_INFO, examplesOf, settingsExamples } from './doc-examples';
 import { cdkJsonContext } from './synthesized';
+import { templateOfContext, type TemplateJson } from './template-cache';
 
-type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+type Template = TemplateJson;
 
 const scratch = mkdtempSync(join(tmpdir(), 'templates-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const synthesized = new Map<string, Template>();
-/** The template of a deployment with these settings (cdk.json's other context kept), synthesized once. */
+/** The template of a deployment with these settings (cdk.json's other context kept): shared with other files and runs (template-cache.ts). */
 const templateWith = (settings: Record<string, unknown>): Template => {
   const key = JSON.stringify(settings);
   let template = synthesized.get(key);
   if (!template) {
-    const { app, stack } = createApp({ ...cdkJsonContext(), [CONTEXT_KEY]: settings, 'aws:cdk:bundling-stacks': [] });
-    // app.synth() runs cdk-nag and throws on any unacknowledged finding.
-    template = app.synth().getStackByName(stack.stackName).template as Template;
+    // Synthesis runs cdk-nag and throws on any unacknowledged finding; only a template that passed is cached.
+    template = templateOfContext({ ...cdkJsonContext(), [CONTEXT_KEY]: settings });
     synthesized.set(key, template);
   }
   return template;
@@ -122,14 +122,14 @@ describe('cfn-lint', () => {
       }
     }
 
-    const findings = await cfnLint([...files.keys()]);
+    const findings = await cachedCfnLint([...files.keys()]);
 
     const unexplained = findings.filter((finding) => {
       const { template } = files.get(finding.Filename)!;
       return !FALSE_POSITIVES.some((known) => known.matches(finding, template));
     });
     expect(unexplained.map((finding) => describeFinding(finding, files.get(finding.Filename)!.name))).toEqual([]);
-  }, 120_000);
+  }, 300_000); // cold: one cfn-lint run over every template, minutes on a loaded 2-core machine; warm: cached (cfn-lint.ts)
 
   it('accepts its Succeed-state false positive on a Succeed state only', () => {
     const definition = { StartAt: 'A', States: { A: { Type: 'Pass', OutputPath: '$.x', Next: 'B' }, B: { Type: 'Succeed', OutputPath: '$.x' } } };
