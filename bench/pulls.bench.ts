@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { parseImageReference } from '../functions/lib/image-reference';
 import { MAX_COMMANDS_BYTES, pullCommandOf } from '../functions/lib/pull-command';
 import { generatePullScript, parsePullReport, pullCommands, reportPlanOf } from '../functions/lib/pull-script';
+import type { PushedImage } from '../test/support/registry';
 
 const run = promisify(execFile);
 const MiB = 1024 ** 2;
@@ -44,7 +45,7 @@ const measure = async (): Promise<void> => {
   const { startRegistry } = await import('../test/support/registry');
   const [registry, host] = await Promise.all([startRegistry(), startContainerd()]);
   try {
-    const pushed = [];
+    const pushed: PushedImage[] = [];
     for (let i = 0; i < IMAGES; i++) pushed.push(await registry.pushImage(`bench/image-${i}`, 'v1', { platforms: BOTH, layerBytes: LAYER_MIB * MiB }));
     const images = pushed.map((image) => parseImageReference(image.reference));
     const phase = async (platforms: string[]): Promise<number> => {
