@@ -196,7 +196,7 @@ export const generatePullScript = (input: PullScriptInput, options: PullScriptOp
   // The report's printf formats, from the one definition the parser and the simulated agent share.
   const F = Object.fromEntries(Object.keys(REPORT_LINES).map((kind) => [kind, shellQuote(printfFormat(kind as ReportLineKind))])) as Record<ReportLineKind, string>;
 
-  return `set -u -o pipefail
+  return compactScript(`set -u -o pipefail
 export LC_ALL=C
 HOST=${array(hostPrefix)}
 CTR=(ctr -a ${shellQuote(address)} -n k8s.io)
@@ -478,8 +478,21 @@ if [ "$failed" -gt 0 ]; then
   exit 1
 fi
 exit 0
-`;
+`);
 };
+
+/**
+ * The script as sent: without its comment lines and indentation. SSM carries at most 64 KB per command
+ * (functions/lib/pull-command.ts), and the largest image list needs every byte of it; the comments live in this
+ * file. Safe because the script has no heredoc and no quoted text spanning lines, and every continued line ends
+ * in ` \`.
+ */
+const compactScript = (script: string): string =>
+  script
+    .split('\n')
+    .map((line) => line.trimStart())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .join('\n') + '\n';
 
 /**
  * The `commands` parameter of `AWS-RunShellScript`: the agent runs these lines with `sh`, so they write the
