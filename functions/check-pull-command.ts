@@ -8,8 +8,14 @@
  * (`images`) the report lists as verified, one by one, instead of listing them: the list is the plan's, and repeating it in the state would cost up to a
  * quarter of Step Functions' 256 KiB payload quota per platform (docs/architecture.md, "Payload budget").
  *
+ * Before the builder stops, the script checked every pull complete and unpacked for its platform and measured the
+ * data volume (docs/pull-script.md, "Verification"): a pull that failed that check fails the build with
+ * `ImageVerificationError` naming the image and the platform, and the volume's used bytes come back as
+ * `dataVolumeUsedBytes` for the build result.
+ *
  * Throws `PullFailedError` (the script failed, an image is missing from the report, or an image's digest changed
- * since it was resolved), `DataVolumeTooSmallError` (the data volume ran out of space), `PullCommandTimedOutError`
+ * since it was resolved), `ImageVerificationError` (a pulled image is not complete and unpacked for a platform),
+ * `DataVolumeTooSmallError` (the data volume ran out of space), `PullCommandTimedOutError`
  * (SSM ended the command `TimedOut` or `Cancelled`), `PullTimeoutError` (not finished within
  * `build.limits.pullSeconds` of `pull.sentAt`), `InstanceLostError` (the command is still running but the builder
  * is stopping, stopped, terminated or gone), `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
@@ -20,6 +26,7 @@ import { assertBuilderAlive } from './lib/builder-liveness';
 import { ssm } from './lib/clients/ssm';
 import {
   DataVolumeTooSmallError,
+  ImageVerificationError,
   PullCommandTimedOutError,
   PullFailedError,
   PullTimeoutError,
@@ -45,6 +52,8 @@ type Output = {
   pulled: number;
   /** Images the report lists as verified on every platform of the build; 0 until done. */
   images: number;
+  /** Bytes used on the data volume after the pulls and their verification (the report's VOLUME line); 0 until done. */
+  dataVolumeUsedBytes: number;
   checkedAt: string;
 };
 
@@ -54,11 +63,16 @@ const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling']);
 /** Error messages carry at most this much of the script's output. */
 const DETAIL_MAX = 1500;
 
-const describeFailures = (report: PullReport): string =>
+const describeFailures = (report: PullReport, list: PullReport['failures'] = report.failures): string =>
   summarizeList(
-    report.failures.map((f) => `${f.reference} (${f.platform}): ${f.reason}`),
+    list.map((f) => `${f.reference} (${f.platform}): ${f.reason}`),
     DETAIL_MAX,
     '; ',
+  );
+
+const verificationError = (report: PullReport, commandId: string): ImageVerificationError =>
+  new ImageVerificationError(
+    `pull command ${commandId}: ${report.unverified.length} pulled image(s) are not complete and unpacked in containerd, so the snapshot is not published: ${describeFailures(report, report.unverified)}`,
   );
 
 /** The order send-pull-command generated the script in: the report refers to images and platforms by index. */
@@ -72,16 +86,18 @@ const planOf = (build: Input['build']): PullReportPlan => ({
  * Fails unless the report lists every requested image x platform with the expected digest; returns the counts of
  * what it lists. A report cut short fails too: only a listed pull is counted, so a count can never be guessed.
  */
-const verifyReport = (report: PullReport, build: Input['build'], commandId: string): { pulled: number; images: number } => {
+const verifyReport = (report: PullReport, build: Input['build'], commandId: string): { pulled: number; images: number; dataVolumeUsedBytes: number } => {
   if (!report.summary) {
     throw new PullFailedError(`pull command ${commandId} succeeded but printed no report; the script did not run as generated.`);
   }
+  if (report.unverified.length > 0 && report.failures.length === 0) throw verificationError(report, commandId);
   if (report.summary.failed > 0 || report.failures.length > 0) {
     throw new PullFailedError(`pull command ${commandId} reported failed pulls: ${describeFailures(report)}`);
   }
   const problems: string[] = [];
   const expected = build.images.length * build.platforms.length;
   if (report.summary.expected !== expected) problems.push(`the script planned ${report.summary.expected} pulls, the build ${expected}`);
+  if (!report.volume) problems.push('the report does not say how much of the data volume is used (no SNAPSHOT_FACTORY_VOLUME line)');
   if (report.malformed.length > 0) problems.push(`the report has lines that do not match the build: ${summarizeList(report.malformed, 300, ' | ')}`);
   let pulled = 0;
   let images = 0;
@@ -112,7 +128,7 @@ const verifyReport = (report: PullReport, build: Input['build'], commandId: stri
     );
   }
   if (problems.length > 0) throw new PullFailedError(`pull command ${commandId}: ${summarizeList(problems, DETAIL_MAX, '; ')}`);
-  return { pulled, images };
+  return { pulled, images, dataVolumeUsedBytes: report.volume?.usedBytes ?? 0 };
 };
 
 const failure = (invocation: GetCommandInvocationCommandOutput, build: Input['build'], commandId: string): Error => {
@@ -128,6 +144,8 @@ const failure = (invocation: GetCommandInvocationCommandOutput, build: Input['bu
         `${build.dataVolume.sizeGiB} GiB; raise dataVolume.sizeGiB. ${describeFailures(report)}${cut}`.trim(),
     );
   }
+  // Every pull ended and only the verification failed: the images are there but not whole.
+  if (!report.error && report.failures.length === 0 && report.unverified.length > 0) return verificationError(report, commandId);
   const stderr = (invocation.StandardErrorContent ?? '').trim();
   const reason = report.error ?? (report.failures.length > 0 ? describeFailures(report) : stderr.slice(-DETAIL_MAX));
   return new PullFailedError(
@@ -146,7 +164,7 @@ const run = async ({ build, instance, pull }: Input): Promise<Output> => {
           `${build.limits.pullSeconds} s (limits.pullSeconds raises it).`,
       );
     }
-    return { done: false, status, pulled: 0, images: 0, checkedAt: checkedAt.toISOString() };
+    return { done: false, status, pulled: 0, images: 0, dataVolumeUsedBytes: 0, checkedAt: checkedAt.toISOString() };
   };
 
   let invocation: GetCommandInvocationCommandOutput;

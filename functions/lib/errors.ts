@@ -64,6 +64,15 @@ export class DataVolumeTooSmallError extends FactoryError {
   override readonly name = 'DataVolumeTooSmallError' as const;
 }
 
+/**
+ * A pull ended, but the image is not complete and unpacked for that platform in containerd when the script
+ * checks, before the builder stops (a blob missing from the content store, a layer's snapshot missing, or a
+ * plain manifest for another platform). The message names the image and the platform; nothing is published.
+ */
+export class ImageVerificationError extends FactoryError {
+  override readonly name = 'ImageVerificationError' as const;
+}
+
 /** SSM ended the pull command as `TimedOut` (its execution timeout) or `Cancelled`. */
 export class PullCommandTimedOutError extends FactoryError {
   override readonly name = 'PullCommandTimedOutError' as const;
@@ -137,6 +146,7 @@ export const TERMINAL_ERROR_NAMES = [
   'InstanceLostError',
   'PullFailedError',
   'DataVolumeTooSmallError',
+  'ImageVerificationError',
   'PullCommandTimedOutError',
   'SnapshotFailedError',
   'DataVolumeNotFoundError',

@@ -8,8 +8,10 @@
  * ```
  * SNAPSHOT_FACTORY_SUMMARY <pulls expected> <pulls ok> <pulls failed>    (first: the verdict survives any cut)
  * SNAPSHOT_FACTORY_ERROR   <reason>                                     (only when the script could not start pulling)
+ * SNAPSHOT_FACTORY_VOLUME  <bytes used> <bytes total>                 (the data volume after the pulls, when readable)
  * SNAPSHOT_FACTORY_DISK    <bytes needed (estimate)> <bytes free> <bytes total>   (only when the volume ran out)
  * SNAPSHOT_FACTORY_IMAGE   <image index> <platform index> <bytes> <digest, or "=" when it is DIGESTS[image index]>
+ * SNAPSHOT_FACTORY_UNVERIFIED <image index> <platform index> <reason>  (pulled, but no longer complete and unpacked)
  * SNAPSHOT_FACTORY_FAILED  <image index> <platform index> <reason>
  * SNAPSHOT_FACTORY_END                                                  (last: the report is complete)
  * ```
@@ -35,7 +37,9 @@ export const REPORT_LINES = {
   summary: { tag: 'SNAPSHOT_FACTORY_SUMMARY', fields: ['expected', 'ok', 'failed'] },
   error: { tag: 'SNAPSHOT_FACTORY_ERROR', fields: ['reason'] },
   disk: { tag: 'SNAPSHOT_FACTORY_DISK', fields: ['neededBytes', 'freeBytes', 'totalBytes'] },
+  volume: { tag: 'SNAPSHOT_FACTORY_VOLUME', fields: ['usedBytes', 'totalBytes'] },
   image: { tag: 'SNAPSHOT_FACTORY_IMAGE', fields: ['imageIndex', 'platformIndex', 'bytes', 'digest'] },
+  unverified: { tag: 'SNAPSHOT_FACTORY_UNVERIFIED', fields: ['imageIndex', 'platformIndex', 'reason'] },
   failed: { tag: 'SNAPSHOT_FACTORY_FAILED', fields: ['imageIndex', 'platformIndex', 'reason'] },
   end: { tag: 'SNAPSHOT_FACTORY_END', fields: [] },
 } as const;
@@ -69,9 +73,10 @@ export const successReportMaxChars = (imageCount: number, platformCount: number,
   const pulls = imageCount * platformCount;
   const indexDigits = String(Math.max(imageCount - 1, 0)).length + String(Math.max(platformCount - 1, 0)).length;
   const summary = reportLine('summary', [pulls, pulls, 0]).length + 1;
+  const volume = REPORT_LINES.volume.tag.length + 2 + 2 * SIZE_MAX_DIGITS + 1;
   const imageLine = REPORT_LINES.image.tag.length + 4 + indexDigits + SIZE_MAX_DIGITS + EXPECTED_DIGEST_MARK.length + 1;
   const digestExtra = unexpectedDigests * platformCount * ('sha512:'.length + 128 - EXPECTED_DIGEST_MARK.length);
-  return summary + pulls * imageLine + digestExtra + REPORT_LINES.end.tag.length + 1;
+  return summary + volume + pulls * imageLine + digestExtra + REPORT_LINES.end.tag.length + 1;
 };
 /** GetCommandInvocation returns at most this many characters of stdout / stderr. */
 export const SSM_STDOUT_LIMIT = 24_000;
@@ -191,7 +196,7 @@ export const generatePullScript = (input: PullScriptInput, options: PullScriptOp
   // The report's printf formats, from the one definition the parser and the simulated agent share.
   const F = Object.fromEntries(Object.keys(REPORT_LINES).map((kind) => [kind, shellQuote(printfFormat(kind as ReportLineKind))])) as Record<ReportLineKind, string>;
 
-  return `set -u -o pipefail
+  return compactScript(`set -u -o pipefail
 export LC_ALL=C
 HOST=${array(hostPrefix)}
 CTR=(ctr -a ${shellQuote(address)} -n k8s.io)
@@ -256,59 +261,124 @@ platform_manifest() {
     | grep -oE '"digest":"sha[0-9]+:[0-9a-f]+"' | head -n 1 | cut -d '"' -f 4
 }
 
+# One pull: one image for one platform. Every (image, platform) pair is its own background job, so the platforms of
+# an image download and unpack side by side like different images do (the concurrency bounds the pairs).
 pull_job() {
-  local i=$1 ref=\${REFS[$1]} report="$WORK/$1.report" j platform reason line type digest manifest size
+  local i=$1 j=$2 ref=\${REFS[$1]} platform=\${PLATFORMS[$2]} report="$WORK/$1.$2.report" reason line type digest manifest size
   local CRED='' SECRET=''
   local -a auth=()
   if [ "\${CREDS[$i]}" = 1 ]; then
-    if ! credentials_for "$ref" "$WORK/$i.credentials.err"; then
-      reason="credential provider failed: $(one_line <"$WORK/$i.credentials.err")"
-      for j in "\${!PLATFORMS[@]}"; do
-        printf ${F.failed} "$i" "$j" "$reason" >>"$report"
-      done
+    if ! credentials_for "$ref" "$WORK/$i.$j.credentials.err"; then
+      printf ${F.failed} "$i" "$j" "credential provider failed: $(one_line <"$WORK/$i.$j.credentials.err")" >>"$report"
       return 0
     fi
     # ctr takes the password only on its command line (or from a terminal): visible in the builder's
     # process list for the duration of this pull, nowhere else.
     auth=(--user "$CRED")
   fi
-  for j in "\${!PLATFORMS[@]}"; do
-    platform=\${PLATFORMS[$j]}
-    log "pull start $ref $platform"
-    # Both of ctr's streams go to the file: through apiclient they are one stream anyway.
-    if ! ctr_host images pull "\${PULL_FLAGS[@]}" \${auth[@]+"\${auth[@]}"} --platform "$platform" "$ref" >"$WORK/$i.$j.err" 2>&1; then
-      # ctr's own error ("ctr: ...") is the reason; containerd's log lines (level=info/warning...) are noise.
-      reason=$(grep '^ctr: ' "$WORK/$i.$j.err" | tail -n 2 | one_line)
-      [ -n "$reason" ] || reason=$(grep -v -e '^[[:space:]]*$' -e 'level=' -e 'elapsed:' -e '|' "$WORK/$i.$j.err" | tail -n 2 | one_line)
-      [ -n "$reason" ] || reason=$(grep -v '^[[:space:]]*$' "$WORK/$i.$j.err" | tail -n 3 | one_line)
-      if [ -n "$SECRET" ]; then reason=\${reason//"$SECRET"/"<redacted>"}; fi
-      if grep -qi 'no space left on device' "$WORK/$i.$j.err"; then : >"$WORK/disk-full"; fi
-      printf ${F.failed} "$i" "$j" "\${reason:-ctr exited with an error and no message}" >>"$report"
-      log "pull failed $ref $platform"
-      continue
-    fi
-    line=$(ctr_host images ls | awk -v r="$ref" '$1 == r && $3 ~ /^sha(256|512):/ { print $2, $3; exit }')
-    type=\${line%% *}
-    digest=\${line#* }
-    manifest=$digest
-    case $type in *index*|*manifest.list*) manifest=$(platform_manifest "$digest" "$platform") ;; esac
-    size=$(ctr_host content get "$manifest" | grep -v '^ctr: ' | tr -d ' \\n\\r\\t' | grep -oE '"size":[0-9]+' | cut -d : -f 2 | awk '{ s += $1 } END { print s + 0 }')
-    if [ -z "$digest" ] || [ -z "$manifest" ]; then
-      printf ${F.failed} "$i" "$j" "pulled, but containerd does not list it for this platform" >>"$report"
-      continue
-    fi
-    if [ -n "\${DIGESTS[$i]}" ] && [ "$digest" != "\${DIGESTS[$i]}" ]; then
-      printf ${F.failed} "$i" "$j" "pulled $digest but the build resolved \${DIGESTS[$i]}: the tag moved since; run the build again" >>"$report"
-      continue
-    fi
-    # The expected digest is not repeated: the workflow knows it, and the report must fit SSM's stdout limit.
-    if [ "$digest" = "\${DIGESTS[$i]}" ]; then digest=${EXPECTED_DIGEST_MARK}; fi
-    printf ${F.image} "$i" "$j" "$size" "$digest" >>"$report"
-    log "pull done $ref $platform"
-  done
-  # Checked after every image: a volume that is filling up stops the remaining pulls early with a clear
-  # message instead of grinding on until the SSM execution timeout.
+  log "pull start $ref $platform"
+  # Both of ctr's streams go to the file: through apiclient they are one stream anyway.
+  if ! ctr_host images pull "\${PULL_FLAGS[@]}" \${auth[@]+"\${auth[@]}"} --platform "$platform" "$ref" >"$WORK/$i.$j.err" 2>&1; then
+    # ctr's own error ("ctr: ...") is the reason; containerd's log lines (level=info/warning...) are noise.
+    reason=$(grep '^ctr: ' "$WORK/$i.$j.err" | tail -n 2 | one_line)
+    [ -n "$reason" ] || reason=$(grep -v -e '^[[:space:]]*$' -e 'level=' -e 'elapsed:' -e '|' "$WORK/$i.$j.err" | tail -n 2 | one_line)
+    [ -n "$reason" ] || reason=$(grep -v '^[[:space:]]*$' "$WORK/$i.$j.err" | tail -n 3 | one_line)
+    if [ -n "$SECRET" ]; then reason=\${reason//"$SECRET"/"<redacted>"}; fi
+    if grep -qi 'no space left on device' "$WORK/$i.$j.err"; then : >"$WORK/disk-full"; fi
+    printf ${F.failed} "$i" "$j" "\${reason:-ctr exited with an error and no message}" >>"$report"
+    log "pull failed $ref $platform"
+    check_free
+    return 0
+  fi
+  line=$(ctr_host images ls | awk -v r="$ref" '$1 == r && $3 ~ /^sha(256|512):/ { print $2, $3; exit }')
+  type=\${line%% *}
+  digest=\${line#* }
+  manifest=$digest
+  case $type in *index*|*manifest.list*) manifest=$(platform_manifest "$digest" "$platform") ;; esac
+  if [ -z "$digest" ] || [ -z "$manifest" ]; then
+    printf ${F.failed} "$i" "$j" "pulled, but containerd does not list it for this platform" >>"$report"
+    check_free
+    return 0
+  fi
+  ctr_host content get "$manifest" | grep -v '^ctr: ' | tr -d ' \\n\\r\\t' >"$WORK/$i.$j.manifest"
+  size=$(grep -oE '"size":[0-9]+' "$WORK/$i.$j.manifest" | cut -d : -f 2 | awk '{ s += $1 } END { print s + 0 }')
+  if [ -n "\${DIGESTS[$i]}" ] && [ "$digest" != "\${DIGESTS[$i]}" ]; then
+    printf ${F.failed} "$i" "$j" "pulled $digest but the build resolved \${DIGESTS[$i]}: the tag moved since; run the build again" >>"$report"
+    check_free
+    return 0
+  fi
+  expected_content "$digest" "$manifest" "$WORK/$i.$j.manifest" >"$WORK/$i.$j.expect"
+  # The expected digest is not repeated: the workflow knows it, and the report must fit SSM's stdout limit.
+  if [ "$digest" = "\${DIGESTS[$i]}" ]; then digest=${EXPECTED_DIGEST_MARK}; fi
+  printf ${F.image} "$i" "$j" "$size" "$digest" >>"$report"
+  log "pull done $ref $platform"
+  check_free
+}
+
+# Checked after every pull: a volume that is filling up stops the remaining pulls early with a clear message
+# instead of grinding on until the SSM execution timeout.
+check_free() {
   if [ "$(df_field avail)" -lt "$MIN_FREE" ]; then : >"$WORK/disk-full"; fi
+}
+
+# What a complete, unpacked pull leaves in containerd, one "<what> <id>" line each: the tag's target and the
+# platform's manifest, its config and every layer in the content store, and each layer's snapshot (named by its
+# chain ID: ChainID(L0) = DiffID(L0), ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)), OCI image-spec
+# config.md) in the snapshotter ctr unpacked into. The same checks as containerd's images.Check and
+# Image.IsUnpacked (core/images/image.go, client/image.go), for this platform, where "ctr images check" only
+# looks at the host's (cmd/ctr/commands/images/images.go passes platforms.Default(), in 1.6, 1.7 and 2.x).
+expected_content() {
+  local target=$1 manifest=$2 text=$3 config k=0 chain='' diff
+  printf 'target %s\\n' "$target"
+  printf 'manifest %s\\n' "$manifest"
+  config=$(grep -oE '"config":[{][^{}]*[}]' "$text" | grep -oE 'sha(256|512):[0-9a-f]+' | head -n 1)
+  printf 'config %s\\n' "\${config:--}"
+  grep -oE '"layers":\\[[^]]*\\]' "$text" | grep -oE '"digest":"sha(256|512):[0-9a-f]+"' | cut -d '"' -f 4 | sed 's/^/layer /'
+  [ -n "$config" ] || return 0
+  ctr_host content get "$config" | grep -v '^ctr: ' | tr -d ' \\n\\r\\t' >"$text.config"
+  # A plain (single-platform) manifest is pulled whatever --platform says: its config says which platform it is.
+  printf 'platform %s/%s\\n' "$(grep -oE '"os":"[^"]*"' "$text.config" | head -n 1 | cut -d '"' -f 4)" "$(grep -oE '"architecture":"[^"]*"' "$text.config" | head -n 1 | cut -d '"' -f 4)"
+  for diff in $(grep -oE '"diff_ids":\\[[^]]*\\]' "$text.config" | grep -oE 'sha256:[0-9a-f]{64}'); do
+    if [ -z "$chain" ]; then chain=$diff; else chain="sha256:$(printf '%s %s' "$chain" "$diff" | sha256sum | cut -d ' ' -f 1)"; fi
+    k=$(( k + 1 ))
+    printf 'snapshot %s %s\\n' "$chain" "$k"
+  done
+  [ "$k" -gt 0 ] || printf 'snapshot - 0\\n'
+}
+
+# Issue 10's verification, once every pull has ended (a later pull or containerd's garbage collection could have
+# removed what an earlier one stored): each reported pull must still be complete and unpacked. One listing of the
+# content store and one of the snapshotter serve every pull. A pull that fails it becomes an UNVERIFIED line.
+# Left out: re-hashing the blobs (containerd verified each digest and size when it committed them,
+# core/content/local/writer.go Commit; re-reading 10-50 GB would cost minutes on gp3).
+verify_pulls() {
+  local i j what id n reason
+  ctr_host images ls -q | grep -E '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$' >"$WORK/images.now" || true
+  ctr_host content ls -q | grep -E '^sha(256|512):[0-9a-f]+$' >"$WORK/content.now" || true
+  ctr_host snapshots ls | awk '$NF == "Committed" { print $1 }' >"$WORK/snapshots.now" || true
+  for report in "$WORK"/*.report; do
+    [ -e "$report" ] || continue
+    grep -q '^${REPORT_LINES.image.tag}'$'\\t' "$report" || continue
+    IFS=$'\\t' read -r _ i j _ <"$report"
+    reason=''
+    if ! grep -qxF -- "\${REFS[$i]}" "$WORK/images.now"; then reason="the image is no longer listed in containerd"; fi
+    while [ -z "$reason" ] && read -r what id n; do
+      case $what:$id in
+        config:-) reason="incomplete: the manifest names no config" ;;
+        snapshot:-) reason="not unpacked: the config lists no layer diff IDs" ;;
+        platform:*)
+          [ "$id" = "\${PLATFORMS[$j]}" ] || reason="the image has no \${PLATFORMS[$j]} variant: what was pulled is for $id" ;;
+        snapshot:*)
+          grep -qxF -- "$id" "$WORK/snapshots.now" || reason="not unpacked: layer $n's snapshot $id is missing from the snapshotter" ;;
+        *:*)
+          grep -qxF -- "$id" "$WORK/content.now" || reason="incomplete: the $what $id is missing from the content store" ;;
+      esac
+    done <"$WORK/$i.$j.expect"
+    if [ -n "$reason" ]; then
+      printf ${F.unverified} "$i" "$j" "$reason" >"$report"
+      log "verification failed \${REFS[$i]} \${PLATFORMS[$j]}: $reason"
+    fi
+  done
 }
 
 # SSM reports the agent Online before the admin container necessarily runs (host-ctr pulls and starts each host
@@ -367,41 +437,62 @@ used_start=$(df_field used)
 [ -n "$used_start" ] || fatal "could not read the free space of $ROOT"
 
 for i in "\${!REFS[@]}"; do
-  while [ "$(jobs -pr | wc -l)" -ge "$CONCURRENCY" ]; do sleep 0.2; done
-  if [ -e "$WORK/disk-full" ]; then
-    for j in "\${!PLATFORMS[@]}"; do
-      printf ${F.failed} "$i" "$j" "not pulled: the data volume is full" >>"$WORK/$i.report"
-    done
-    continue
-  fi
-  pull_job "$i" &
+  for j in "\${!PLATFORMS[@]}"; do
+    while [ "$(jobs -pr | wc -l)" -ge "$CONCURRENCY" ]; do sleep 0.2; done
+    if [ -e "$WORK/disk-full" ]; then
+      printf ${F.failed} "$i" "$j" "not pulled: the data volume is full" >>"$WORK/$i.$j.report"
+      continue
+    fi
+    pull_job "$i" "$j" &
+  done
 done
 wait
+log "verifying every pull"
+verify_pulls
+used_end=$(df_field used)
+size_end=$(df_field size)
 
 : >"$WORK/all"
-for i in "\${!REFS[@]}"; do [ -e "$WORK/$i.report" ] && cat "$WORK/$i.report" >>"$WORK/all"; done
+for i in "\${!REFS[@]}"; do
+  for j in "\${!PLATFORMS[@]}"; do [ -e "$WORK/$i.$j.report" ] && cat "$WORK/$i.$j.report" >>"$WORK/all"; done
+done
 ok=$(grep -c '^${REPORT_LINES.image.tag}'$'\\t' "$WORK/all")
 failed=$(( total_pulls - ok ))
 printf ${F.summary} "$total_pulls" "$ok" "$failed"
+if [ -n "$used_end" ] && [ -n "$size_end" ]; then printf ${F.volume} "$used_end" "$size_end"; fi
 if [ -e "$WORK/disk-full" ]; then
-  used_now=$(df_field used)
-  per_pull=$(( (used_now - used_start) / (ok > 0 ? ok : 1) ))
-  printf ${F.disk} "$(( used_start + per_pull * total_pulls + MIN_FREE ))" "$(df_field avail)" "$(df_field size)"
+  per_pull=$(( (used_end - used_start) / (ok > 0 ? ok : 1) ))
+  printf ${F.disk} "$(( used_start + per_pull * total_pulls + MIN_FREE ))" "$(df_field avail)" "$size_end"
 fi
 # Successes first: they are what the workflow verifies, and they fit; long failure reasons come last.
 grep '^${REPORT_LINES.image.tag}'$'\\t' "$WORK/all"
+grep '^${REPORT_LINES.unverified.tag}'$'\\t' "$WORK/all"
 grep '^${REPORT_LINES.failed.tag}'$'\\t' "$WORK/all"
 printf ${F.end}
 if [ "$failed" -gt 0 ]; then
   # For people reading the invocation: references and platforms by name.
-  grep '^${REPORT_LINES.failed.tag}'$'\\t' "$WORK/all" | while IFS=$'\\t' read -r _ i j reason; do
-    printf 'pull failed: %s %s %s\\n' "\${REFS[$i]}" "\${PLATFORMS[$j]}" "$reason"
+  grep -e '^${REPORT_LINES.unverified.tag}'$'\\t' -e '^${REPORT_LINES.failed.tag}'$'\\t' "$WORK/all" | while IFS=$'\\t' read -r tag i j reason; do
+    case $tag in ${REPORT_LINES.unverified.tag}) what='verification failed' ;; *) what='pull failed' ;; esac
+    printf '%s: %s %s %s\\n' "$what" "\${REFS[$i]}" "\${PLATFORMS[$j]}" "$reason"
   done >&2
   exit 1
 fi
 exit 0
-`;
+`);
 };
+
+/**
+ * The script as sent: without its comment lines and indentation. SSM carries at most 64 KB per command
+ * (functions/lib/pull-command.ts), and the largest image list needs every byte of it; the comments live in this
+ * file. Safe because the script has no heredoc and no quoted text spanning lines, and every continued line ends
+ * in ` \`.
+ */
+const compactScript = (script: string): string =>
+  script
+    .split('\n')
+    .map((line) => line.trimStart())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .join('\n') + '\n';
 
 /**
  * The `commands` parameter of `AWS-RunShellScript`: the agent runs these lines with `sh`, so they write the
@@ -445,7 +536,11 @@ export interface PullReport {
   summary?: { expected: number; ok: number; failed: number };
   error?: string;
   disk?: { neededBytes: number; freeBytes: number; totalBytes: number };
+  /** The data volume after the pulls and their verification (`SNAPSHOT_FACTORY_VOLUME`). */
+  volume?: { usedBytes: number; totalBytes: number };
   failures: PullFailure[];
+  /** Pulls that ended but failed the verification (`SNAPSHOT_FACTORY_UNVERIFIED`): incomplete or not unpacked. */
+  unverified: PullFailure[];
   images: PulledImage[];
   /**
    * The report is not all there: no `SNAPSHOT_FACTORY_END` line, stdout hit SSM's limit or ended mid-line, or
@@ -458,7 +553,7 @@ export interface PullReport {
 
 /** Parses the script's report from a command's stdout (as GetCommandInvocation returns it), against the plan it ran. */
 export const parsePullReport = (stdout: string, plan: PullReportPlan): PullReport => {
-  const report: PullReport = { failures: [], images: [], truncated: stdout.length >= SSM_STDOUT_LIMIT, malformed: [] };
+  const report: PullReport = { failures: [], unverified: [], images: [], truncated: stdout.length >= SSM_STDOUT_LIMIT, malformed: [] };
   const platforms = [...new Set(plan.platforms)];
   const lines = stdout.split('\n');
   // The last piece has no newline after it: complete only when stdout ended with a newline.
@@ -491,9 +586,17 @@ export const parsePullReport = (stdout: string, plan: PullReportPlan): PullRepor
         report.disk = { neededBytes: neededBytes ?? 0, freeBytes: freeBytes ?? 0, totalBytes: totalBytes ?? 0 };
         break;
       }
-      case REPORT_LINES.failed.tag: {
+      case REPORT_LINES.volume.tag: {
+        const [usedBytes, totalBytes] = fields.map(Number);
+        if (fields.length === 2 && [usedBytes, totalBytes].every((n) => Number.isSafeInteger(n) && n! >= 0)) report.volume = { usedBytes: usedBytes!, totalBytes: totalBytes! };
+        else bad();
+        break;
+      }
+      case REPORT_LINES.failed.tag:
+      case REPORT_LINES.unverified.tag: {
         const pull = pullOf(fields[0], fields[1]);
-        if (pull && fields.length >= 3) report.failures.push({ reference: pull.reference, platform: pull.platform, reason: fields.slice(2).join(' ') });
+        const list = tag === REPORT_LINES.failed.tag ? report.failures : report.unverified;
+        if (pull && fields.length >= 3) list.push({ reference: pull.reference, platform: pull.platform, reason: fields.slice(2).join(' ') });
         else bad();
         break;
       }
@@ -513,7 +616,7 @@ export const parsePullReport = (stdout: string, plan: PullReportPlan): PullRepor
         break;
     }
   }
-  const listed = report.images.length + report.failures.length;
+  const listed = report.images.length + report.failures.length + report.unverified.length;
   if (!ended || (report.summary && !report.error && listed !== report.summary.ok + report.summary.failed)) report.truncated = true;
   return report;
 };

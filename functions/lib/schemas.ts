@@ -155,6 +155,8 @@ export const pullStatusSchema = z.object({
   pulled: z.number().int().nonnegative(),
   /** Images the report listed as verified on every platform of the build (0 until done). */
   images: z.number().int().nonnegative(),
+  /** Bytes used on the data volume after the pulls and their verification (0 until done). */
+  dataVolumeUsedBytes: z.number().int().nonnegative(),
   checkedAt: isoTimestamp,
 });
 

@@ -30,8 +30,11 @@
  * `CONCURRENCY=` lines and printing the report lines a real run prints, in the script's order (successes, failures,
  * end marker) and made by the same definition the script's printf formats come from (`reportLine`,
  * functions/lib/pull-script.ts), with
- * deterministic digests and sizes per reference. Duration: `baseRunMs` (15 s) + `pullMs` (20 s) x ceil(pulls /
- * concurrency). stdout/stderr are truncated to 24,000 / 8,000 characters like GetCommandInvocation does. On
+ * deterministic digests and sizes per reference, then the `SNAPSHOT_FACTORY_VOLUME` line (bytes used: what the
+ * successful pulls wrote; total: the data volume's size). Duration: `baseRunMs` (15 s: the admin wait, kubelet stop,
+ * store emptying and the verification's three listings) + the pull phase, scheduled as the script schedules it
+ * (simulation/aws/pull-schedule.ts: every (image, platform) pull is one job, at most `CONCURRENCY` at once), each
+ * pull taking `pullMs` (20 s). stdout/stderr are truncated to 24,000 / 8,000 characters like GetCommandInvocation does. On
  * Success it tells SimulatedEc2 how much data the pull wrote (compressed size x 2), which sets the snapshot time.
  *
  * Fault hooks (each applies to the next SendCommand only unless said otherwise):
@@ -44,6 +47,9 @@
  * - `imageMissing(reference)`: every later pull of that reference (as written or normalised) fails "not found".
  * - `tagMoved(reference)`: the registry now serves another digest for it than prepare-build resolved; the
  *   script reports that pull failed ("the tag moved").
+ * - `imageUnverified(reference, platform?, reason?)`: every later pull of that reference (on that platform, or on
+ *   all) succeeds, but the script's verification finds it incomplete (default: a layer missing from the content
+ *   store, as when something removed it after the pull): an `UNVERIFIED` line, the command ends `Failed`.
  *
  * Digests: the script's `DIGESTS=(…)` line carries what prepare-build resolved; the simulated registry serves
  * exactly that, so the whole simulation agrees with the simulated ECR/registry. Unresolved images get
@@ -54,6 +60,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { isEcrDomain, parseImageReference } from '../../functions/lib/image-reference';
 import { EXPECTED_DIGEST_MARK, REASON_MAX_CHARS, reportLine } from '../../functions/lib/pull-script';
 import { SimulatedBottlerocketHost, type BottlerocketBootOptions } from './bottlerocket-host';
+import { pullPhaseMs, schedulePulls } from './pull-schedule';
 import { AwsServiceError, type SimulatedAwsCore } from './core';
 import type { SimulatedEc2 } from './ec2';
 
@@ -153,6 +160,7 @@ export class SimulatedSsmCommands {
   private allAgentsNeverOnline = false;
   private readonly missingImages = new Set<string>();
   private readonly movedTags = new Set<string>();
+  private readonly unverified = new Map<string, { platform?: string; reason: string }>();
   private nextFailure?: { kind: 'fails'; reason: string } | { kind: 'timesOut' } | { kind: 'diskFull' };
   private hung = false;
 
@@ -206,6 +214,14 @@ export class SimulatedSsmCommands {
 
   tagMoved(reference: string): void {
     this.movedTags.add(parseImageReference(reference).normalized);
+  }
+
+  imageUnverified(reference: string, platform?: string, reason?: string): void {
+    const normalized = parseImageReference(reference).normalized;
+    this.unverified.set(normalized, {
+      platform,
+      reason: reason ?? `incomplete: the layer ${simulatedDigest(`${normalized}#layer`)} is missing from the content store`,
+    });
   }
 
   // ---- queries -----------------------------------------------------------------------------------
@@ -382,12 +398,14 @@ export class SimulatedSsmCommands {
       }
       adminDelay = adminReadyAt - startsAt;
     }
-    const duration = adminDelay + this.options.baseRunMs + this.options.pullMs * Math.ceil(pulls.length / concurrency);
+    const pullPhase = pullPhaseMs(schedulePulls(pulls.map(() => this.options.pullMs), concurrency));
+    const duration = adminDelay + this.options.baseRunMs + pullPhase;
     if (failure?.kind === 'timesOut' || now + duration > timeoutAt) {
       return { finishAt: timeoutAt, final: 'TimedOut', stdout: '', stderr: 'pull start …\n', responseCode: -1, writtenGiB: 0 };
     }
 
     const ok: string[] = [];
+    const unverifiedLines: string[] = [];
     const failed: string[] = [];
     const humanFailures: string[] = [];
     let bytes = 0;
@@ -412,7 +430,13 @@ export class SimulatedSsmCommands {
       } else if (wanted && digest !== wanted) {
         reason = `pulled ${digest} but the build resolved ${wanted}: the tag moved since; run the build again`;
       }
-      if (reason) {
+      const notWhole = this.unverified.get(reference);
+      if (!reason && notWhole && (!notWhole.platform || notWhole.platform === platform)) {
+        // The pull ended; the script's verification, after every pull, finds it incomplete.
+        bytes += sizeOf(reference, platform);
+        unverifiedLines.push(reportLine('unverified', [i, j, notWhole.reason]));
+        humanFailures.push(`verification failed: ${reference} ${platform} ${notWhole.reason}`);
+      } else if (reason) {
         // The script's one_line: reasons are cut to REASON_MAX_CHARS characters.
         const cut = reason.slice(0, REASON_MAX_CHARS);
         failed.push(reportLine('failed', [i, j, cut]));
@@ -423,22 +447,32 @@ export class SimulatedSsmCommands {
         ok.push(reportLine('image', [i, j, size, digest === wanted ? EXPECTED_DIGEST_MARK : digest]));
       }
     });
-    const report = [reportLine('summary', [pulls.length, ok.length, failed.length])];
+    const report = [reportLine('summary', [pulls.length, ok.length, failed.length + unverifiedLines.length])];
+    // The script's VOLUME line: what the pulls wrote (unpacked, about twice the compressed size) on the volume.
+    const volumeBytes = this.dataVolumeBytes(instanceId);
+    report.push(reportLine('volume', [Math.min(bytes * 2 + 64 * MiB, volumeBytes), volumeBytes]));
     if (failure?.kind === 'diskFull') {
       const needed = Math.ceil((pulls.reduce((sum, p) => sum + sizeOf(p.reference, p.platform), 0) * 2.5) + GiB);
       report.push(reportLine('disk', [needed, Math.floor(0.4 * GiB), Math.max(needed - 3 * GiB, GiB)]));
     }
     // The script's order: successes, then failures, then the end marker.
-    report.push(...ok, ...failed, reportLine('end', []));
+    report.push(...ok, ...unverifiedLines, ...failed, reportLine('end', []));
     const stderr = humanFailures.join('\n');
+    const anyFailed = failed.length + unverifiedLines.length > 0;
     return {
       finishAt: now + duration,
-      final: failed.length > 0 ? 'Failed' : 'Success',
+      final: anyFailed ? 'Failed' : 'Success',
       stdout: pulls.length > 0 ? `${report.join('\n')}\n` : '',
       stderr: stderr ? `${stderr}\n` : '',
-      responseCode: failed.length > 0 ? 1 : 0,
+      responseCode: anyFailed ? 1 : 0,
       writtenGiB: (bytes * 2) / GiB,
     };
+  }
+
+  /** Size of the instance's data volume (`/dev/xvdb`) in bytes: the script's `df --output=size`. */
+  private dataVolumeBytes(instanceId: string): number {
+    const device = this.ec2.instances.get(instanceId)?.blockDevices.find((d) => d.deviceName === '/dev/xvdb');
+    return (device ? (this.ec2.volumes.get(device.volumeId)?.Size ?? 0) : 0) * GiB;
   }
 
   /**

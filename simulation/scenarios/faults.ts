@@ -23,7 +23,7 @@ export type FaultSpec =
   | { kind: 'ssm'; what: SsmFaultKind; argument?: string; text: string }
   | { kind: 'slow'; state: string; seconds: number; architecture?: string; text: string };
 
-export const SSM_FAULT_KINDS = ['agent-never-online', 'command-fails', 'command-times-out', 'volume-too-small', 'pull-image-missing'] as const;
+export const SSM_FAULT_KINDS = ['agent-never-online', 'command-fails', 'command-times-out', 'volume-too-small', 'pull-image-missing', 'pull-unverified'] as const;
 export type SsmFaultKind = (typeof SSM_FAULT_KINDS)[number];
 
 /** Grammar of `--fault`, one line per form. */
@@ -46,6 +46,7 @@ export const FAULT_GRAMMAR = [
   'command-times-out                                  SSM ends the pull command TimedOut',
   'volume-too-small                                   the pull fails for lack of space on /dev/xvdb',
   'pull-image-missing:<reference>                     the pull of that image fails on the instance (not found)',
+  'pull-unverified:<reference>                        that image pulls, then fails the script\'s verification (a layer missing from the content store)',
   '<service> is one of ec2, ssm, ecr, sfn, events; <Operation> is the API name (RunInstances) or *',
   'an AWS-level fault may end in @<State>: it starts only when Task <State> first runs, e.g. throttle:ec2:DescribeInstances:7@CheckInstanceStopped',
 ];
@@ -226,6 +227,9 @@ const applySsmFault = (account: SimulatedAccount, what: SsmFaultKind | 'never-fi
     case 'pull-image-missing':
       if (!argument) throw new Error(`fault "${text}": expected an image reference`);
       return ssm.imageMissing(argument);
+    case 'pull-unverified':
+      if (!argument) throw new Error(`fault "${text}": expected an image reference`);
+      return ssm.imageUnverified(argument);
     case 'never-finish-pull':
       return ssm.neverFinish();
   }

@@ -283,6 +283,19 @@ describe('check-pull-command', () => {
     expect((error as Error).message).toMatch(/docker\.io\/library\/nginx:latest \(linux\/amd64\): .*not found/);
   });
 
+  it('fails with ImageVerificationError naming the image and the platform the verification found incomplete', async () => {
+    // Prepare: nginx's arm64 pull ends, but its layers are no longer all in the content store when the script checks.
+    account.ssmCommands.imageUnverified('nginx', 'linux/arm64');
+    const input = await started(build());
+    await vi.advanceTimersByTimeAsync(120_000);
+    // Act
+    const error = await checkPull(input).catch((e: Error) => e);
+    // Assess
+    expect(error).toMatchObject({ name: 'ImageVerificationError' });
+    expect((error as Error).message).toMatch(/docker\.io\/library\/nginx:latest \(linux\/arm64\): incomplete: the layer sha256:[0-9a-f]{64} is missing from the content store/);
+    expect((error as Error).message).not.toContain('(linux/amd64)');
+  });
+
   it('fails with PullFailedError carrying the real reason', async () => {
     account.ssmCommands.nextCommandFails('ctr: failed to copy: httpReadSeeker: failed open: unexpected status code 403 Forbidden');
     const input = await started(build());
@@ -369,7 +382,8 @@ describe('check-pull-command', () => {
     const stdout = invocation.StandardOutputContent!;
     expect(stdout.length).toBeLessThan(SSM_COMMAND_LIMITS.stdoutChars / 2);
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('SNAPSHOT_FACTORY_END');
-    expect(out).toEqual({ done: true, status: 'Success', pulled: MAX_IMAGES * 2, images: MAX_IMAGES, checkedAt: expect.any(String) });
+    expect(out).toEqual({ done: true, status: 'Success', pulled: MAX_IMAGES * 2, images: MAX_IMAGES, dataVolumeUsedBytes: expect.any(Number), checkedAt: expect.any(String) });
+    expect(out.dataVolumeUsedBytes).toBeGreaterThan(0);
   });
 
   it('fails when SSM cut the report short, counting only the pulls it lists', async () => {
@@ -380,11 +394,11 @@ describe('check-pull-command', () => {
     vi.spyOn(account.core, 'handle').mockImplementation(async (service, operation, request) => {
       const out = (await real(service, operation, request)) as Record<string, string>;
       if (operation !== 'GetCommandInvocation') return out;
-      return { ...out, StandardOutputContent: out.StandardOutputContent!.split('\n').slice(0, 4).join('\n') };
+      return { ...out, StandardOutputContent: out.StandardOutputContent!.split('\n').slice(0, 5).join('\n') };
     });
     // Act
     const error = await checkPull(input).catch((e: Error) => e);
-    // Assess: the summary says 6 succeeded; the cut leaves 2 whole lines, and nothing is counted on the summary's word.
+    // Assess: the summary says 6 succeeded; after it and the VOLUME line the cut leaves 2 whole lines, and nothing is counted on the summary's word.
     expect(error).toMatchObject({ name: 'PullFailedError' });
     expect((error as Error).message).toContain('the report is incomplete (SSM returns at most 24,000 characters of stdout): it lists 2 of the 6 successful pulls');
   });

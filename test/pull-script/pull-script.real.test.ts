@@ -181,6 +181,82 @@ describe('pull script against a real containerd and registry', () => {
     expect(maxOverlap(intervals)).toBe(2);
   });
 
+  it('pulls the platforms of one image at once, each its own pull, and reports the data volume it used', async () => {
+    // Prepare: one two-platform image and room for four pulls: both platforms start together.
+    const before = (await host.pullIntervals()).length;
+    const image = parseImageReference(pushed[1]!.reference);
+    // Act
+    const result = await runCommands(host, scriptFor(host, [image], BOTH));
+    // Assess
+    expect(result.code).toBe(0);
+    const intervals = (await host.pullIntervals()).slice(before);
+    expect(intervals).toHaveLength(2);
+    expect(maxOverlap(intervals)).toBe(2);
+    const report = parsePullReport(result.stdout, planFor([image], BOTH));
+    const { stdout: df } = await run('df', ['-B1', '--output=used,size', host.root]);
+    const [usedNow, size] = df.trim().split('\n').at(-1)!.trim().split(/\s+/).map(Number);
+    expect(report.volume?.totalBytes).toBe(size);
+    // The volume holds at least the two platforms' compressed content, and no more than is used now.
+    expect(report.volume!.usedBytes).toBeGreaterThanOrEqual(pushed[1]!.platformSizes['linux/amd64']! + pushed[1]!.platformSizes['linux/arm64']!);
+    expect(report.volume!.usedBytes).toBeLessThanOrEqual(usedNow! + MiB);
+  });
+
+  describe('verification of every pull before the builder stops', () => {
+    afterAll(() => host.afterPull('exit 0'));
+
+    // Runs the script with `hook` altering containerd's store after the arm64 pull of pushed[0].
+    const runAltering = async (hook: string): Promise<{ result: ScriptRun; image: ImageReference }> => {
+      const image = parseImageReference(pushed[0]!.reference);
+      await host.afterPull(`case " $* " in *" --platform linux/arm64 "*) ;; *) exit 0 ;; esac
+[ "\${@: -1}" = '${image.normalized}' ] || exit 0
+manifest=$("\${CTR[@]}" content get '${pushed[0]!.platformDigests['linux/arm64']}' | tr -d ' \\n')
+${hook}`);
+      try {
+        return { result: await runCommands(host, scriptFor(host, [image, parseImageReference(pushed[2]!.reference)], BOTH)), image };
+      } finally {
+        await host.afterPull('exit 0');
+      }
+    };
+
+    it('fails naming the image and the platform whose layer was removed after its pull, and still vouches for the rest', async () => {
+      // Act: the arm64 layer (the manifest's last descriptor) is deleted from the content store right after the pull.
+      const { result, image } = await runAltering(`"\${CTR[@]}" content rm "$(printf '%s' "$manifest" | grep -oE 'sha256:[0-9a-f]{64}' | tail -n 1)"`);
+      // Assess
+      expect(result.code).toBe(1);
+      const report = parsePullReport(result.stdout, planFor([image, parseImageReference(pushed[2]!.reference)], BOTH));
+      expect(report.summary).toEqual({ expected: 4, ok: 3, failed: 1 });
+      expect(report.truncated).toBe(false);
+      expect(report.failures).toEqual([]);
+      expect(report.unverified).toEqual([{ reference: image.normalized, platform: 'linux/arm64', reason: expect.stringMatching(/^incomplete: the layer sha256:[0-9a-f]{64} is missing from the content store$/) }]);
+      expect(report.images.map((pull) => `${pull.reference} ${pull.platform}`)).not.toContain(`${image.normalized} linux/arm64`);
+      expect(result.stderr).toContain(`verification failed: ${image.normalized} linux/arm64 incomplete`);
+    });
+
+    it('fails naming the image and the platform whose unpacked layer was removed from the snapshotter after its pull', async () => {
+      // Act: the arm64 layer's snapshot (one layer: its chain ID is its diff ID, from the config) is removed.
+      const { result, image } = await runAltering(`config=$(printf '%s' "$manifest" | grep -oE 'sha256:[0-9a-f]{64}' | head -n 1)
+"\${CTR[@]}" snapshots rm "$("\${CTR[@]}" content get "$config" | tr -d ' \\n' | grep -oE '"diff_ids":\\["sha256:[0-9a-f]{64}' | grep -oE 'sha256:[0-9a-f]{64}')"`);
+      // Assess
+      expect(result.code).toBe(1);
+      const report = parsePullReport(result.stdout, planFor([image, parseImageReference(pushed[2]!.reference)], BOTH));
+      expect(report.summary).toEqual({ expected: 4, ok: 3, failed: 1 });
+      expect(report.unverified).toEqual([{ reference: image.normalized, platform: 'linux/arm64', reason: expect.stringMatching(/^not unpacked: layer 1's snapshot sha256:[0-9a-f]{64} is missing from the snapshotter$/) }]);
+    });
+
+    it('fails a single-platform image pulled for a platform it does not have', async () => {
+      // Prepare: a plain manifest for amd64: ctr pulls it whatever --platform says.
+      const single = await registry.pushImage('tools/amd64-only', 'v1');
+      const image = parseImageReference(single.reference);
+      // Act
+      const result = await runCommands(host, scriptFor(host, [image], BOTH));
+      // Assess
+      expect(result.code).toBe(1);
+      const report = parsePullReport(result.stdout, planFor([image], BOTH));
+      expect(report.images.map((pull) => pull.platform)).toEqual(['linux/amd64']);
+      expect(report.unverified).toEqual([{ reference: image.normalized, platform: 'linux/arm64', reason: 'the image has no linux/arm64 variant: what was pulled is for linux/amd64' }]);
+    });
+  });
+
   it('fails naming the missing image and still reports the others', async () => {
     // Prepare
     const missing = parseImageReference(`${registry.host}/team/absent:v9`);

@@ -102,6 +102,21 @@ const SCENARIOS: Scenario[] = [
 
   { name: 'check-pull-command: the command fails', faults: ['command-fails'], status: 'FAILED', error: 'PullFailedError', stage: 'check-pull-command' },
   { name: 'check-pull-command: an image is missing at pull time', faults: [`pull-image-missing:${NGINX}`], status: 'FAILED', error: 'PullFailedError', stage: 'check-pull-command' },
+  // Issue 10, "verified before it is published": the pull ends but the image is not whole when the script checks.
+  {
+    name: 'check-pull-command: a pulled image fails verification, nothing is published',
+    faults: [`pull-unverified:${NGINX}`],
+    status: 'FAILED',
+    error: 'ImageVerificationError',
+    stage: 'check-pull-command',
+    also: (report) => {
+      expect(report.cause).toMatch(/nginx[^ ]* \(linux\/amd64\): incomplete: the layer sha256:[0-9a-f]{64} is missing from the content store/);
+      expect(report.account.core.callsOf('ec2', 'CreateSnapshot')).toHaveLength(0);
+      expect(report.account.core.callsOf('ssm', 'PutParameter')).toHaveLength(0);
+      expect(report.account.core.callsOf('events', 'PutEvents').filter((call) => JSON.stringify(call.input).includes('Snapshot Ready'))).toHaveLength(0);
+      expect(report.leftoversBeforeReaper).toEqual(NO_LEFTOVERS);
+    },
+  },
   { name: 'check-pull-command: the data volume is too small', faults: ['volume-too-small'], status: 'FAILED', error: 'DataVolumeTooSmallError', stage: 'check-pull-command' },
   {
     name: 'check-pull-command: SSM times the command out',

@@ -68,6 +68,12 @@ export interface TestContainerd {
   shutdown(): Promise<void>;
   /** The admin container is not running from now on, for `ms` (as just after boot). */
   adminNotRunningFor(ms: number): Promise<void>;
+  /**
+   * Test-only fault, not host behaviour: after each successful `ctr images pull`, the stand-in apiclient runs this
+   * bash text with the pull's command line as `$@` (`$CTR` is `ctr -a <address> -n k8s.io`), e.g. to remove a
+   * layer or a snapshot the pull stored, as a disk error or another process could. Its output goes to a log.
+   */
+  afterPull(bash: string): Promise<void>;
   /** Runs `ctr -a <address> -n k8s.io <args>`. */
   ctr(...args: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -128,6 +134,8 @@ if [ $is_pull = 1 ]; then
   "$@" 2>&1
   rc=$?
   printf '%s %s\\n' "$start" "$(date +%s%3N)" >>"$SF_TEST_DIR/pulls.log"
+  # Test-only fault: something on the host alters containerd's store right after a pull (afterPull()).
+  if [ $rc = 0 ] && [ -x "$SF_TEST_DIR/after-pull" ]; then "$SF_TEST_DIR/after-pull" "$@" >>"$SF_TEST_DIR/after-pull.log" 2>&1; fi
   exit $rc
 fi
 exec "$@" 2>&1
@@ -367,6 +375,10 @@ export const startContainerd = async (options: ContainerdOptions = {}): Promise<
     systemdRunCalls: async () => (await readLines(join(dir, 'systemd-run.log'))).map((line) => line.split('\t')),
     skippedUnpacks: () => readLines(join(dir, 'transfer.log')),
     hostContainersDir,
+    afterPull: async (bash: string) => {
+      await writeFile(join(dir, 'after-pull'), `#!/bin/bash\nCTR=(/usr/bin/ctr -a '${address}' -n k8s.io)\n${bash}\n`);
+      await chmod(join(dir, 'after-pull'), 0o755);
+    },
     adminNotRunningFor: (ms: number) => writeFile(join(dir, 'admin-ready-at'), String(Date.now() + ms)),
     shutdown: async () => {
       // What systemd does to a transient unit when the instance stops: runs its ExecStop= command line.
