@@ -88,7 +88,7 @@ export const settingsSchema = z
     /** The pull on the builder. */
     pull: z
       .object({
-        /** Images pulled at once on the builder. */
+        /** (image, platform) pulls run at once on the builder. */
         concurrency: s.concurrency.default(BUILT_IN.pull.concurrency),
         /** SSM Run Command timeout of the pull script. */
         commandTimeoutSeconds: s.commandTimeoutSeconds.default(BUILT_IN.pull.commandTimeoutSeconds),

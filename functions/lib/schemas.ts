@@ -65,7 +65,7 @@ export const buildTargetSchema = z.object({
     kmsKeyArn: z.string().optional(),
   }),
   pull: z.object({
-    /** Images pulled at once on the instance. */
+    /** (image, platform) pulls run at once on the instance. */
     concurrency: z.number().int().min(1).max(32),
     /** SSM Run Command execution timeout for the whole pull script. */
     commandTimeoutSeconds: z.number().int().min(30).max(172800),
