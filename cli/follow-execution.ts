@@ -53,16 +53,31 @@ export const followExecution = async (
 ): Promise<FinalStatus> => {
   const reader = new ExecutionProgressReader();
   let lastSeenId = 0;
+  let latestEventAt = 0;
+  // Elapsed times are the execution's own: a running execution's newest event is recent on its clock, so a clock
+  // far from ours (a local endpoint on simulated time) is followed by that difference; an ended one stops.
+  let skew: number | undefined;
+  let endedAt: number | undefined;
+  const executionNow = (): number => endedAt ?? io.progressTarget.now() + (skew ?? 0);
   let display: ReturnType<typeof displayFor> | undefined;
   try {
     for (;;) {
       const described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
       const events = await readNewEvents(sfn, executionArn, lastSeenId);
       reader.add(events);
-      lastSeenId = Math.max(lastSeenId, ...events.map((event) => event.id ?? 0));
-      display ??= displayFor(io.progressTarget, described.startDate ? new Date(described.startDate).getTime() : io.progressTarget.now());
+      for (const event of events) {
+        lastSeenId = Math.max(lastSeenId, event.id ?? 0);
+        latestEventAt = Math.max(latestEventAt, event.timestamp ? new Date(event.timestamp).getTime() : 0);
+      }
+      const ended = TERMINAL.has(described.status ?? '');
+      if (skew === undefined && latestEventAt > 0) {
+        const difference = latestEventAt - io.progressTarget.now();
+        skew = Math.abs(difference) > 60_000 ? difference : 0;
+      }
+      if (ended) endedAt = described.stopDate ? new Date(described.stopDate).getTime() : latestEventAt || undefined;
+      display ??= displayFor({ ...io.progressTarget, now: executionNow }, described.startDate ? new Date(described.startDate).getTime() : executionNow());
       display.update(reader.current);
-      if (TERMINAL.has(described.status ?? '')) {
+      if (ended) {
         return { status: described.status!, output: described.output, error: described.error, cause: described.cause, progress: reader.current };
       }
       await io.sleep(pollSeconds * 1000);
