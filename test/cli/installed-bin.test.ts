@@ -1,10 +1,11 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REGION, STATE_MACHINE_ARN, startAwsStub, type AwsStub, type RecordedExecution } from './aws-stub';
-import { cleanEnvironment, installGlobally, packageVersion, run, stubEnvironment, withoutNodeWarning, type Installed } from './installed-cli';
+import { ROOT, cleanEnvironment, installGlobally, packageVersion, run, stubEnvironment, withoutNodeWarning, type Installed } from './installed-cli';
 
 const fixture = (name: string): RecordedExecution =>
   JSON.parse(readFileSync(join(new URL('.', import.meta.url).pathname, 'fixtures', `${name}.history.json`), 'utf8')) as RecordedExecution;
@@ -72,6 +73,31 @@ describe('the installed snapshot-factory command', () => {
     expect(result.stdout).toBe(`${packageVersion()}\n`);
     expect(withoutNodeWarning(result.stderr)).toBe('');
   });
+
+  it('runs as npx snapshot-factory from the clone', async () => {
+    // Act
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile('npx', ['--no-install', 'snapshot-factory', '--version'], { cwd: ROOT, env: { ...cleanEnvironment(home), npm_config_update_notifier: 'false' } }, (error, stdout, stderr) =>
+        resolve({ code: error ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`${packageVersion()}\n`);
+  }, 120_000);
+
+  it('says an execution is still running with status, exit code 2, nothing on stdout', async () => {
+    // Prepare
+    stub = await startAwsStub({ execution: BUILT, eventsPerPoll: 10 });
+    const started = await run(installed.bin, ['build', '--state-machine-arn', STATE_MACHINE_ARN, '--no-wait', IMAGE], stubEnvironment(home, stub.url));
+    const name = started.stdout.trim().split(':').at(-1)!;
+    // Act
+    const result = await run(installed.bin, ['status', name, '--state-machine-arn', STATE_MACHINE_ARN], stubEnvironment(home, stub.url));
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/still RUNNING/);
+  }, 120_000);
 
   it('prints only the snapshot IDs with -q, progress on stderr, the region taken from the state machine ARN', async () => {
     // Prepare
