@@ -3,6 +3,7 @@
  * of an execution, `node-class` and `launch-template` for consumers. `npm run simulate` (cli/simulate.ts) runs a
  * build against the simulated AWS instead.
  */
+import './unsupported-node-warning';
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { clientsFor } from './aws-access';
@@ -12,11 +13,8 @@ import { instanceTypeLookup } from './instance-type-lookup';
 import { launchTemplateCommand, nodeClassCommand } from './node-class-command';
 import { rewriteLegacyFlags } from './snapshot-flags';
 import { executionArnOf, runStatus, statusCommand, statusRegion, type StatusOptions } from './status-command';
-import { warnOnUnsupportedNode } from './node-support';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-
-warnOnUnsupportedNode(process.versions.node, process.env, (line) => console.error(line));
 
 const io: FollowIo = {
   stdout: (line) => console.log(line),
