@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { parseStatesArn, regionFor } from './arns';
 import type { AwsClients } from './aws-access';
 import { followExecution, printResult, type FollowIo } from './follow-execution';
-import { parsePositiveInteger } from './snapshot-flags';
+import { InvalidFlagError, parsePositiveInteger } from './snapshot-flags';
 
 /** The `status` command's options. */
 export interface StatusOptions {
@@ -24,7 +24,7 @@ export interface StatusOptions {
 export const executionArnOf = (execution: string, stateMachineArn: string | undefined): string => {
   if (execution.startsWith('arn:')) return execution;
   if (!stateMachineArn) {
-    throw new Error(`"${execution}" is an execution name: give its ARN, or --state-machine-arn (or SNAPSHOT_FACTORY_STATE_MACHINE_ARN) too`);
+    throw new InvalidFlagError(`"${execution}" is an execution name: give its ARN, or --state-machine-arn (or SNAPSHOT_FACTORY_STATE_MACHINE_ARN) too`);
   }
   parseStatesArn(stateMachineArn, 'stateMachine', '--state-machine-arn');
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${execution}`;
