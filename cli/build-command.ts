@@ -60,7 +60,7 @@ export const executionInputFromFlags = (images: string[], options: BuildOptions)
     : undefined;
   const dataVolume = {
     ...(options.snapshotSize !== undefined ? { sizeGiB: options.snapshotSize } : {}),
-    ...(options.kmsId ? { encrypted: true, kmsKeyId: options.kmsId } : {}),
+    ...(options.kmsId ? { encrypted: true, kmsKeyArn: options.kmsId } : {}),
   };
   return {
     images,
@@ -69,7 +69,7 @@ export const executionInputFromFlags = (images: string[], options: BuildOptions)
     ...(layout ? { layout } : {}),
     ...(options.ami ? { amiParameter: amiPattern(options.ami) } : {}),
     ...(instanceTypes ? { instanceTypes } : {}),
-    ...(options.subnetId ? { subnetId: options.subnetId } : {}),
+    ...(options.subnetId ? { subnetIds: [options.subnetId] } : {}),
     ...(options.securityGroupId ? { securityGroupIds: options.securityGroupId.split(',').map((id) => id.trim()) } : {}),
     ...(options.publicIp !== undefined ? { associatePublicIp: options.publicIp } : {}),
     ...(Object.keys(dataVolume).length ? { dataVolume } : {}),

@@ -2,7 +2,7 @@
  * State `LaunchInstance`: starts the one Bottlerocket builder instance of a per-architecture build.
  *
  * Throws `AmiNotFoundError` (the AMI parameter is missing or holds no AMI ID), `InstanceCapacityError` (every
- * instance type was refused for capacity, support or quota), `InvalidInputError` (every type has the wrong
+ * instance type was refused for capacity, support or quota in every subnet), `InvalidInputError` (every type has the wrong
  * architecture for the AMI), `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
 import { createHash } from 'node:crypto';
@@ -43,11 +43,14 @@ export const IMDS_HOP_LIMIT = 1;
 export const USER_DATA_TOML = '[settings.host-containers.admin]\nenabled = true\n';
 
 /**
- * One request per instance type, so each type attempt gets its own token: a retried launch of the same type returns
- * the instance the first attempt started, and a retry never starts a second one.
+ * One request per instance type and subnet, so each attempt gets its own token: a retried launch of the same type in
+ * the same subnet returns the instance the first attempt started, and a retry never starts a second one.
  */
-export const clientTokenFor = (build: Pick<BuildTarget, 'executionName' | 'architecture'>, instanceType: string): string =>
-  `sf-${createHash('sha256').update(`${build.executionName}\n${build.architecture}\n${instanceType}`).digest('hex').slice(0, 60)}`;
+export const clientTokenFor = (build: Pick<BuildTarget, 'executionName' | 'architecture'>, instanceType: string, subnetId?: string): string =>
+  `sf-${createHash('sha256')
+    .update(`${build.executionName}\n${build.architecture}\n${instanceType}${subnetId ? `\n${subnetId}` : ''}`)
+    .digest('hex')
+    .slice(0, 60)}`;
 
 const isArchitectureMismatch = (code: string, message: string): boolean =>
   code === 'InvalidParameterValue' && /architecture/i.test(message);
@@ -93,7 +96,7 @@ const findExistingBuilder = async (build: BuildTarget): Promise<LaunchedInstance
   };
 };
 
-const runInstancesInput = (build: BuildTarget, amiId: string, instanceType: string): RunInstancesCommandInput => {
+const runInstancesInput = (build: BuildTarget, amiId: string, instanceType: string, subnetId: string | undefined): RunInstancesCommandInput => {
   const name = `snapshot-factory-${build.recipe}-${build.architecture}`;
   const tags = factoryTags(build, name);
   return {
@@ -101,7 +104,7 @@ const runInstancesInput = (build: BuildTarget, amiId: string, instanceType: stri
     InstanceType: instanceType as _InstanceType,
     MinCount: 1,
     MaxCount: 1,
-    ClientToken: clientTokenFor(build, instanceType),
+    ClientToken: clientTokenFor(build, instanceType, subnetId),
     UserData: Buffer.from(USER_DATA_TOML, 'utf8').toString('base64'),
     IamInstanceProfile: { Name: build.instanceProfileName },
     InstanceInitiatedShutdownBehavior: 'stop' as const,
@@ -123,18 +126,18 @@ const runInstancesInput = (build: BuildTarget, amiId: string, instanceType: stri
           Iops: build.dataVolume.iops,
           Throughput: build.dataVolume.throughputMiBps,
           Encrypted: build.dataVolume.encrypted,
-          ...(build.dataVolume.encrypted && build.dataVolume.kmsKeyId ? { KmsKeyId: build.dataVolume.kmsKeyId } : {}),
+          ...(build.dataVolume.encrypted && build.dataVolume.kmsKeyArn ? { KmsKeyId: build.dataVolume.kmsKeyArn } : {}),
           DeleteOnTermination: true,
         },
       },
     ],
     // With a subnet the public-IP choice must be made on the network interface, which then also carries the groups.
-    ...(build.subnetId
+    ...(subnetId
       ? {
           NetworkInterfaces: [
             {
               DeviceIndex: 0,
-              SubnetId: build.subnetId,
+              SubnetId: subnetId,
               AssociatePublicIpAddress: build.associatePublicIp,
               DeleteOnTermination: true,
               ...(build.securityGroupIds.length ? { Groups: build.securityGroupIds } : {}),
@@ -147,7 +150,7 @@ const runInstancesInput = (build: BuildTarget, amiId: string, instanceType: stri
     TagSpecifications: [
       { ResourceType: 'instance' as const, Tags: tags },
       { ResourceType: 'volume' as const, Tags: tags },
-      ...(build.subnetId ? [{ ResourceType: 'network-interface' as const, Tags: tags }] : []),
+      ...(subnetId ? [{ ResourceType: 'network-interface' as const, Tags: tags }] : []),
     ],
   };
 };
@@ -160,39 +163,47 @@ const run = async ({ build }: Input): Promise<LaunchedInstance> => {
     return existing;
   }
 
-  const refusals: { instanceType: string; reason: string; architecture: boolean }[] = [];
+  // Capacity is per Availability Zone: each type is tried in every subnet before the next type, keeping the
+  // user's order of preference for types.
+  const subnets: (string | undefined)[] = build.subnetIds.length ? build.subnetIds : [undefined];
+  const refusals: { instanceType: string; subnetId?: string; reason: string; architecture: boolean }[] = [];
   for (const instanceType of build.instanceTypes) {
-    try {
-      const out = await callAws(`ec2:RunInstances ${instanceType} with ${amiId}`, () =>
-        ec2.send(new RunInstancesCommand(runInstancesInput(build, amiId, instanceType))),
-      );
-      const instance = out.Instances?.[0];
-      if (!instance?.InstanceId) throw new AwsRequestError(`RunInstances ${instanceType} returned no instance.`);
-      logger.info('builder launched', { instanceId: instance.InstanceId, instanceType, amiId });
-      return {
-        instanceId: instance.InstanceId,
-        instanceType,
-        amiId,
-        launchedAt: (instance.LaunchTime ?? new Date()).toISOString(),
-      };
-    } catch (error) {
-      const cause = (error as Error).cause as Error | undefined;
-      const code = awsErrorCode(cause);
-      const message = cause?.message ?? '';
-      const architecture = isArchitectureMismatch(code, message);
-      if (!NEXT_TYPE_ERROR_CODES.has(code) && !architecture) throw error;
-      logger.warn('instance type refused; trying the next', { instanceType, code });
-      refusals.push({ instanceType, reason: `${code}: ${message}`, architecture });
+    for (const subnetId of subnets) {
+      const where = subnetId ? ` in ${subnetId}` : '';
+      try {
+        const out = await callAws(`ec2:RunInstances ${instanceType}${where} with ${amiId}`, () =>
+          ec2.send(new RunInstancesCommand(runInstancesInput(build, amiId, instanceType, subnetId))),
+        );
+        const instance = out.Instances?.[0];
+        if (!instance?.InstanceId) throw new AwsRequestError(`RunInstances ${instanceType}${where} returned no instance.`);
+        logger.info('builder launched', { instanceId: instance.InstanceId, instanceType, subnetId, amiId });
+        return {
+          instanceId: instance.InstanceId,
+          instanceType,
+          amiId,
+          launchedAt: (instance.LaunchTime ?? new Date()).toISOString(),
+        };
+      } catch (error) {
+        const cause = (error as Error).cause as Error | undefined;
+        const code = awsErrorCode(cause);
+        const message = cause?.message ?? '';
+        const architecture = isArchitectureMismatch(code, message);
+        if (!NEXT_TYPE_ERROR_CODES.has(code) && !architecture) throw error;
+        logger.warn('instance type refused; trying the next', { instanceType, subnetId, code });
+        refusals.push({ instanceType, subnetId, reason: `${code}: ${message}`, architecture });
+        // The AMI's architecture does not change with the subnet.
+        if (architecture) break;
+      }
     }
   }
 
-  const list = refusals.map((r) => `${r.instanceType} (${r.reason})`).join('; ');
+  const list = refusals.map((r) => `${r.instanceType}${r.subnetId ? ` in ${r.subnetId}` : ''} (${r.reason})`).join('; ');
   if (refusals.every((r) => r.architecture)) {
     throw new InvalidInputError(
       `no instance type in build.instanceTypes matches the ${build.architecture} AMI ${amiId}: ${list}. List ${build.architecture} instance types.`,
     );
   }
-  throw new InstanceCapacityError(`every instance type was refused: ${list}. Add instance types to build.instanceTypes or retry later.`);
+  throw new InstanceCapacityError(`every instance type was refused: ${list}. Add instance types to build.instanceTypes or subnets in other Availability Zones to build.subnetIds, or retry later.`);
 };
 
 /** Handler of the `LaunchInstance` state. */

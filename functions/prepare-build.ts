@@ -45,7 +45,7 @@ export const executionInputSchema = z
     amiParameter: s.amiParameter.optional(),
     instanceTypes: z.object({ x86_64: s.instanceTypes.optional(), arm64: s.instanceTypes.optional() }).strict().optional(),
     instanceProfileName: s.instanceProfileName.optional(),
-    subnetId: s.subnetId.optional(),
+    subnetIds: s.subnetIds.optional(),
     securityGroupIds: s.securityGroupIds.optional(),
     associatePublicIp: z.boolean().optional(),
     osVolumeSizeGiB: s.osVolumeSizeGiB.optional(),
@@ -55,7 +55,7 @@ export const executionInputSchema = z
         iops: s.iops.optional(),
         throughputMiBps: s.throughputMiBps.optional(),
         encrypted: z.boolean().optional(),
-        kmsKeyId: s.kmsKeyId.optional(),
+        kmsKeyArn: s.kmsKeyArn.optional(),
       })
       .strict()
       .optional(),
@@ -66,6 +66,10 @@ export const executionInputSchema = z
         pullSeconds: s.pullSeconds.optional(),
         stopSeconds: s.stopSeconds.optional(),
         snapshotSeconds: s.snapshotSeconds.optional(),
+        /** Refused with a clear message: the state machine's TimeoutSeconds is fixed at deploy time. */
+        executionSeconds: z
+          .never({ error: "is a deploy-time setting (the state machine's TimeoutSeconds): set limits.executionSeconds in cdk.json and redeploy" })
+          .optional(),
       })
       .strict()
       .optional(),
@@ -187,14 +191,16 @@ export const planBuild = (
   const recipe = request.recipe ?? defaults.recipe ?? defaultRecipeName(images, layout, architectures);
   const dataVolume = { ...defaults.dataVolume, ...request.dataVolume };
   const pull = { ...defaults.pull, ...request.pull };
-  const limits = { ...defaults.limits, ...request.limits };
+  // limits.executionSeconds is deployed only (the input refuses it): the builds carry the four waits.
+  const { executionSeconds, ...limits } = { ...defaults.limits, ...request.limits };
   const tags = { ...defaults.tags, ...request.tags };
   const kubernetesVersion = request.kubernetesVersion ?? defaults.kubernetesVersion;
   const variant = request.variant ?? defaults.variant;
   const amiPattern = request.amiParameter ?? defaults.amiParameter;
 
   checkDataVolume(dataVolume);
-  checkKmsKey(request.dataVolume?.kmsKeyId, defaults.dataVolume.kmsKeyId);
+  checkKmsKey(request.dataVolume?.kmsKeyArn, defaults.dataVolume.kmsKeyArn);
+  checkSubnets(request.subnetIds, defaults.subnetIds);
   checkTags(tags);
   const pullSeconds = limits.pullSeconds ?? pull.commandTimeoutSeconds + PULL_LIMIT_MARGIN_SECONDS;
   if (pullSeconds < pull.commandTimeoutSeconds) {
@@ -202,7 +208,7 @@ export const planBuild = (
       `limits.pullSeconds is ${pullSeconds}, below pull.commandTimeoutSeconds (${pull.commandTimeoutSeconds}): raise limits.pullSeconds or lower the command timeout`,
     );
   }
-  checkExecutionBudget({ ...limits, pullSeconds }, layout === 'combined' ? 1 : architectures.length, defaults.executionTimeoutSeconds, {
+  checkExecutionBudget({ ...limits, pullSeconds }, layout === 'combined' ? 1 : architectures.length, executionSeconds, {
     pullFromCommandTimeout: limits.pullSeconds === undefined,
   });
   if (amiPattern && architectures.length > 1 && layout === 'per-architecture' && !amiPattern.includes('{arch}')) {
@@ -225,7 +231,7 @@ export const planBuild = (
       amiParameter: amiPattern ? amiPattern.replaceAll('{arch}', architecture) : bottlerocketAmiParameter(kubernetesVersion, variant, architecture),
       instanceTypes: request.instanceTypes?.[architecture] ?? defaults.instanceTypes[architecture],
       instanceProfileName: request.instanceProfileName ?? defaults.instanceProfileName,
-      subnetId: request.subnetId ?? defaults.subnetId,
+      subnetIds: request.subnetIds ?? defaults.subnetIds,
       securityGroupIds: request.securityGroupIds ?? defaults.securityGroupIds,
       associatePublicIp: request.associatePublicIp ?? defaults.associatePublicIp,
       osVolume: { sizeGiB: request.osVolumeSizeGiB ?? defaults.osVolumeSizeGiB },
@@ -274,8 +280,8 @@ const checkDataVolume = (volume: BuildDefaults['dataVolume']): void => {
       `dataVolume.throughputMiBps is ${volume.throughputMiBps} but gp3 allows at most 0.25 MiB/s per IOPS (${Math.floor(volume.iops / 4)} for dataVolume.iops ${volume.iops}): lower throughputMiBps or raise iops`,
     );
   }
-  if (volume.kmsKeyId && !volume.encrypted) {
-    throw new InvalidInputError('dataVolume.kmsKeyId is set but dataVolume.encrypted is false: set encrypted to true or remove kmsKeyId');
+  if (volume.kmsKeyArn && !volume.encrypted) {
+    throw new InvalidInputError('dataVolume.kmsKeyArn is set but dataVolume.encrypted is false: set encrypted to true or remove kmsKeyArn');
   }
 };
 
@@ -286,8 +292,22 @@ const checkDataVolume = (volume: BuildDefaults['dataVolume']): void => {
 const checkKmsKey = (requested: string | undefined, deployed: string | undefined): void => {
   if (requested === undefined || requested === deployed) return;
   throw new InvalidInputError(
-    `dataVolume.kmsKeyId is "${requested}" but the factory may use only ${deployed ? `the key it was deployed with, "${deployed}"` : "the account's default EBS key (it was deployed without kmsKeyArn)"}: ` +
-      'omit dataVolume.kmsKeyId, or redeploy with that key as the kmsKeyArn setting',
+    `dataVolume.kmsKeyArn is "${requested}" but the factory may use only ${deployed ? `the key it was deployed with, "${deployed}"` : "the account's default EBS key (it was deployed without dataVolume.kmsKeyArn)"}: ` +
+      'omit dataVolume.kmsKeyArn, or redeploy with that key as the dataVolume.kmsKeyArn setting',
+  );
+};
+
+/**
+ * The functions' IAM allows RunInstances only in the deployed subnets (infra/permissions.ts): another subnet would be
+ * refused at launch as AccessDenied. With no deployed subnets (the default VPC) any subnet of the account may be named.
+ */
+const checkSubnets = (requested: readonly string[] | undefined, deployed: readonly string[]): void => {
+  if (!requested || deployed.length === 0) return;
+  const foreign = requested.filter((subnet) => !deployed.includes(subnet));
+  if (foreign.length === 0) return;
+  throw new InvalidInputError(
+    `subnetIds names ${foreign.map((subnet) => `"${subnet}"`).join(', ')}, not among the factory's subnets (${deployed.join(', ')}): ` +
+      'name some of those, or redeploy with the subnet in the subnetIds setting',
   );
 };
 

@@ -22,12 +22,6 @@ export const LOG_RETENTION_DAYS = [
 
 const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet ID such as subnet-0123456789abcdef0');
 const securityGroupId = z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group ID such as sg-0123456789abcdef0');
-const kmsKeyArn = z
-  .string()
-  .regex(
-    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-zA-Z-]+$/,
-    'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias cannot scope IAM policies',
-  );
 
 /** The workflow's built-in defaults (functions/lib/build-defaults.ts): the settings' defaults are the same values. */
 const BUILT_IN = buildDefaultsSchema.parse({});
@@ -57,21 +51,21 @@ export const settingsSchema = z
       })
       .strict()
       .prefault({}),
-    /** Data volume (/dev/xvdb) that becomes the snapshot (the old script's -s). */
+    /** Data volume (/dev/xvdb) that becomes the snapshot (the old script's -s, -e, -k). */
     dataVolume: z
       .object({
         sizeGiB: s.sizeGiB.default(BUILT_IN.dataVolume.sizeGiB),
         iops: s.iops.default(BUILT_IN.dataVolume.iops),
         throughputMiBps: s.throughputMiBps.default(BUILT_IN.dataVolume.throughputMiBps),
+        /** Encrypt the builder's volumes and so the snapshots. */
+        encrypted: z.boolean().default(true),
+        /** Customer managed key for the volumes; default: the account's aws/ebs key. */
+        kmsKeyArn: s.kmsKeyArn.optional(),
       })
       .strict()
       .prefault({}),
     /** OS volume (/dev/xvda) size. */
     osVolumeSizeGiB: s.osVolumeSizeGiB.default(BUILT_IN.osVolumeSizeGiB),
-    /** Encrypt the builder's volumes and so the snapshots (the old script's -e). */
-    encrypted: z.boolean().default(true),
-    /** Customer managed key for the volumes (the old script's -k); default: the account's aws/ebs key. */
-    kmsKeyArn: kmsKeyArn.optional(),
     /** Existing IAM role name for the builder instead of the one the factory creates (the old script's -R). */
     instanceRoleName: z
       .string()
@@ -90,15 +84,21 @@ export const settingsSchema = z
       .array(z.string().regex(/^arn:aws[a-z-]*:ecr:[a-z0-9-*]+:(\d{12}|\*):repository\/.+$/, 'expected an ECR repository ARN (arn:aws:ecr:<region>:<account>:repository/<name>)'))
       .min(1)
       .optional(),
-    /** Images pulled at once on the builder. */
-    pullConcurrency: s.concurrency.default(BUILT_IN.pull.concurrency),
+    /** The pull on the builder. */
+    pull: z
+      .object({
+        /** Images pulled at once on the builder. */
+        concurrency: s.concurrency.default(BUILT_IN.pull.concurrency),
+        /** SSM Run Command timeout of the pull script. */
+        commandTimeoutSeconds: s.commandTimeoutSeconds.default(BUILT_IN.pull.commandTimeoutSeconds),
+      })
+      .strict()
+      .prefault({}),
     /** Time limits, in seconds. */
-    timeLimits: z
+    limits: z
       .object({
         ssmOnlineSeconds: s.ssmOnlineSeconds.default(BUILT_IN.limits.ssmOnlineSeconds),
-        /** SSM Run Command timeout of the pull script. */
-        pullCommandSeconds: s.commandTimeoutSeconds.default(BUILT_IN.pull.commandTimeoutSeconds),
-        /** The workflow's wait for the pull; default: pullCommandSeconds + 300. */
+        /** The workflow's wait for the pull; default: pull.commandTimeoutSeconds + 300. */
         pullSeconds: s.pullSeconds.optional(),
         stopSeconds: s.stopSeconds.default(BUILT_IN.limits.stopSeconds),
         snapshotSeconds: s.snapshotSeconds.default(BUILT_IN.limits.snapshotSeconds),
@@ -135,11 +135,11 @@ export const settingsSchema = z
   })
   .strict()
   .superRefine((settings, ctx) => {
-    if (settings.kmsKeyArn && !settings.encrypted) {
+    if (settings.dataVolume.kmsKeyArn && !settings.dataVolume.encrypted) {
       ctx.addIssue({
         code: 'custom',
-        path: ['kmsKeyArn'],
-        message: 'kmsKeyArn is set but encrypted is false: set encrypted to true (or remove kmsKeyArn)',
+        path: ['dataVolume', 'kmsKeyArn'],
+        message: 'dataVolume.kmsKeyArn is set but dataVolume.encrypted is false: set dataVolume.encrypted to true (or remove dataVolume.kmsKeyArn)',
       });
     }
     if (settings.subnetIds.length > 0 && settings.securityGroupIds.length === 0 && !settings.vpcId) {
@@ -176,12 +176,12 @@ export const settingsSchema = z
     }
     // The same worst case prepare-build checks every execution against (functions/lib/execution-budget.ts): a
     // deployment whose defaults it would refuse would fail every execution that names no limits.
-    const needed = worstCaseExecutionSeconds(waitLimits(settings.timeLimits));
-    if (settings.timeLimits.executionSeconds < needed) {
+    const needed = worstCaseExecutionSeconds(waitLimits(settings.limits, settings.pull));
+    if (settings.limits.executionSeconds < needed) {
       ctx.addIssue({
         code: 'custom',
-        path: ['timeLimits', 'executionSeconds'],
-        message: `expected at least ${needed} s: the sum of the wait limits (${waitSeconds(settings.timeLimits)} s) plus the launches, checks and cleanup of a build, so a build can finish and be cleaned up`,
+        path: ['limits', 'executionSeconds'],
+        message: `expected at least ${needed} s: the sum of the wait limits (${waitSeconds(settings.limits, settings.pull)} s) plus the launches, checks and cleanup of a build, so a build can finish and be cleaned up`,
       });
     }
   });
@@ -202,26 +202,21 @@ const multiArchitectureBuilders = (settings: {
   ];
 };
 
+type WaitLimits = { ssmOnlineSeconds: number; pullSeconds?: number | undefined; stopSeconds: number; snapshotSeconds: number };
+
 /** The wait limits of one build as the check stages apply them (pullSeconds defaulting to the command timeout + margin). */
-const waitLimits = (limits: { ssmOnlineSeconds: number; pullCommandSeconds: number; pullSeconds?: number | undefined; stopSeconds: number; snapshotSeconds: number }) => ({
+const waitLimits = (limits: WaitLimits, pull: { commandTimeoutSeconds: number }) => ({
   ssmOnlineSeconds: limits.ssmOnlineSeconds,
-  pullSeconds: limits.pullSeconds ?? limits.pullCommandSeconds + PULL_LIMIT_MARGIN_SECONDS,
+  pullSeconds: limits.pullSeconds ?? pull.commandTimeoutSeconds + PULL_LIMIT_MARGIN_SECONDS,
   stopSeconds: limits.stopSeconds,
   snapshotSeconds: limits.snapshotSeconds,
 });
 
 /** Seconds the workflow may spend waiting in one build: SSM online + pull + stop + snapshot. */
-export const waitSeconds = (limits: {
-  ssmOnlineSeconds: number;
-  pullCommandSeconds: number;
-  pullSeconds?: number | undefined;
-  stopSeconds: number;
-  snapshotSeconds: number;
-}): number =>
-  limits.ssmOnlineSeconds +
-  (limits.pullSeconds ?? limits.pullCommandSeconds + PULL_LIMIT_MARGIN_SECONDS) +
-  limits.stopSeconds +
-  limits.snapshotSeconds;
+export const waitSeconds = (limits: WaitLimits, pull: { commandTimeoutSeconds: number }): number => {
+  const waits = waitLimits(limits, pull);
+  return waits.ssmOnlineSeconds + waits.pullSeconds + waits.stopSeconds + waits.snapshotSeconds;
+};
 
 /** Settings as written in cdk.json or props (every field optional). */
 export type SnapshotFactorySettingsInput = z.input<typeof settingsSchema>;

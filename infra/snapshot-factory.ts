@@ -57,14 +57,19 @@ export interface SnapshotFactoryProps {
   readonly layout?: 'per-architecture' | 'combined';
   /** Instance types tried in order, per architecture. @default { x86_64: ['m7i.xlarge','m6i.xlarge','m5.xlarge'], arm64: ['m7g.xlarge','m6g.xlarge'] } */
   readonly instanceTypes?: { readonly x86_64?: string[]; readonly arm64?: string[] };
-  /** Data volume (/dev/xvdb, the snapshot's source). @default { sizeGiB: 100, iops: 4000, throughputMiBps: 1000 } */
-  readonly dataVolume?: { readonly sizeGiB?: number; readonly iops?: number; readonly throughputMiBps?: number };
+  /**
+   * Data volume (/dev/xvdb, the snapshot's source): size, performance, encryption (the volumes and so the snapshots)
+   * and the customer managed KMS key ARN. @default { sizeGiB: 100, iops: 4000, throughputMiBps: 1000, encrypted: true } and the account's aws/ebs key
+   */
+  readonly dataVolume?: {
+    readonly sizeGiB?: number;
+    readonly iops?: number;
+    readonly throughputMiBps?: number;
+    readonly encrypted?: boolean;
+    readonly kmsKeyArn?: string;
+  };
   /** OS volume size in GiB. @default 10 */
   readonly osVolumeSizeGiB?: number;
-  /** Encrypt the builder's volumes and so the snapshots. @default true */
-  readonly encrypted?: boolean;
-  /** Customer managed KMS key ARN for the volumes. @default - the account's aws/ebs key */
-  readonly kmsKeyArn?: string;
   /**
    * Existing IAM role name for the builder. It must trust ec2.amazonaws.com, allow SSM (AmazonSSMManagedInstanceCore),
    * `ecr:BatchGetImage` and `ecr:GetDownloadUrlForLayer` on Bottlerocket's bottlerocket-control and bottlerocket-admin
@@ -74,7 +79,7 @@ export interface SnapshotFactoryProps {
   readonly instanceRoleName?: string;
   /** VPC of `subnetIds` (to create the builder security group in). @default - none */
   readonly vpcId?: string;
-  /** Subnets the builder may launch in (the first is the default). @default - a dedicated VPC with public subnets, no NAT */
+  /** Subnets the builder may launch in, tried in order while EC2 reports no capacity. @default - a dedicated VPC with public subnets, no NAT */
   readonly subnetIds?: string[];
   /** Builder security groups. @default - one with no inbound rule and TCP 443 egress only */
   readonly securityGroupIds?: string[];
@@ -82,12 +87,11 @@ export interface SnapshotFactoryProps {
   readonly associatePublicIp?: boolean;
   /** ECR repositories the builder (and digest resolution) may read. @default - every repository of this account */
   readonly ecrRepositoryArns?: string[];
-  /** Images pulled at once. @default 4 */
-  readonly pullConcurrency?: number;
-  /** Time limits in seconds. @default { ssmOnlineSeconds: 600, pullCommandSeconds: 3600, pullSeconds: pullCommandSeconds + 300, stopSeconds: 900, snapshotSeconds: 7200, executionSeconds: 14400 } */
-  readonly timeLimits?: {
+  /** The pull: images pulled at once, and the SSM command's timeout. @default { concurrency: 4, commandTimeoutSeconds: 3600 } */
+  readonly pull?: { readonly concurrency?: number; readonly commandTimeoutSeconds?: number };
+  /** Time limits in seconds. @default { ssmOnlineSeconds: 600, pullSeconds: pull.commandTimeoutSeconds + 300, stopSeconds: 900, snapshotSeconds: 7200, executionSeconds: 14400 } */
+  readonly limits?: {
     readonly ssmOnlineSeconds?: number;
-    readonly pullCommandSeconds?: number;
     readonly pullSeconds?: number;
     readonly stopSeconds?: number;
     readonly snapshotSeconds?: number;
@@ -129,7 +133,7 @@ void propsAreSettings;
 /** The defaults prepare-build applies to every execution (env FACTORY_DEFAULTS), in buildDefaultsSchema's shape. */
 export const factoryDefaults = (
   settings: SnapshotFactorySettings,
-  network: { instanceProfileName: string; subnetId?: string; securityGroupIds: string[]; associatePublicIp: boolean },
+  network: { instanceProfileName: string; subnetIds: string[]; securityGroupIds: string[]; associatePublicIp: boolean },
 ): BuildDefaults => ({
   architectures: settings.architectures,
   layout: settings.layout,
@@ -139,21 +143,16 @@ export const factoryDefaults = (
   ...(settings.amiParameter ? { amiParameter: settings.amiParameter } : {}),
   instanceTypes: settings.instanceTypes,
   instanceProfileName: network.instanceProfileName,
-  ...(network.subnetId ? { subnetId: network.subnetId } : {}),
+  subnetIds: network.subnetIds,
   securityGroupIds: network.securityGroupIds,
   associatePublicIp: network.associatePublicIp,
   osVolumeSizeGiB: settings.osVolumeSizeGiB,
-  dataVolume: { ...settings.dataVolume, encrypted: settings.encrypted, ...(settings.kmsKeyArn ? { kmsKeyId: settings.kmsKeyArn } : {}) },
-  pull: { concurrency: settings.pullConcurrency, commandTimeoutSeconds: settings.timeLimits.pullCommandSeconds },
-  limits: {
-    ssmOnlineSeconds: settings.timeLimits.ssmOnlineSeconds,
-    ...(settings.timeLimits.pullSeconds ? { pullSeconds: settings.timeLimits.pullSeconds } : {}),
-    stopSeconds: settings.timeLimits.stopSeconds,
-    snapshotSeconds: settings.timeLimits.snapshotSeconds,
-  },
+  dataVolume: settings.dataVolume,
+  pull: settings.pull,
+  // limits.executionSeconds: the definition's TimeoutSeconds is replaced by this same setting below, and
+  // prepare-build checks waits against it.
+  limits: settings.limits,
   tags: settings.tags,
-  // The definition's TimeoutSeconds is replaced by this same setting below: prepare-build checks waits against it.
-  executionTimeoutSeconds: settings.timeLimits.executionSeconds,
 });
 
 /**
@@ -165,7 +164,7 @@ const checkDefaults = (defaults: BuildDefaults, source: string): void => {
   const checkable = {
     ...defaults,
     instanceProfileName: standIn(defaults.instanceProfileName, 'snapshot-factory-builder'),
-    ...(defaults.subnetId ? { subnetId: standIn(defaults.subnetId, 'subnet-00000000') } : {}),
+    subnetIds: defaults.subnetIds.map((id) => standIn(id, 'subnet-00000000')),
     securityGroupIds: defaults.securityGroupIds.map((id) => standIn(id, 'sg-00000000')),
   };
   const result = buildDefaultsSchema.safeParse(checkable);
@@ -264,7 +263,7 @@ export class SnapshotFactory extends Construct {
     }
     const defaults = factoryDefaults(settings, {
       instanceProfileName: this.instanceProfile.instanceProfileName,
-      subnetId: subnetIds[0],
+      subnetIds,
       securityGroupIds,
       associatePublicIp,
     });
@@ -285,8 +284,8 @@ export class SnapshotFactory extends Construct {
       instanceProfileArn: this.instanceProfile.instanceProfileArn,
       subnetArns: subnetIds.map((subnet) => ec2ResourceArn('subnet', subnet)),
       securityGroupArns: securityGroupIds.map((group) => ec2ResourceArn('security-group', group)),
-      kmsKeyArn: settings.kmsKeyArn,
-      encrypted: settings.encrypted,
+      kmsKeyArn: settings.dataVolume.kmsKeyArn,
+      encrypted: settings.dataVolume.encrypted,
       ownParameterArns,
       resultParameterArns,
       ecrRepositoryArns,
@@ -375,7 +374,7 @@ export class SnapshotFactory extends Construct {
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       // The execution time limit is a setting: it replaces the definition's own top-level TimeoutSeconds.
       definitionBody: sfn.DefinitionBody.fromString(
-        JSON.stringify({ ...(JSON.parse(definition) as object), TimeoutSeconds: settings.timeLimits.executionSeconds }, null, 2),
+        JSON.stringify({ ...(JSON.parse(definition) as object), TimeoutSeconds: settings.limits.executionSeconds }, null, 2),
       ),
       definitionSubstitutions: Object.fromEntries(used.map((key) => [key, substitutions[key]!])),
       stateMachineType: sfn.StateMachineType.STANDARD,

@@ -24,13 +24,18 @@ export const settingSchemas = {
   amiParameter: z.string().startsWith('/').max(2048),
   instanceTypes: z.array(z.string().regex(/^[a-z0-9-]+\.[a-z0-9-]+$/, 'expected an EC2 instance type such as m7i.xlarge')).min(1).max(10),
   instanceProfileName: z.string().min(1).max(128),
-  subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet ID such as subnet-0123456789abcdef0'),
+  subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet ID such as subnet-0123456789abcdef0')).max(16),
   securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group ID such as sg-0123456789abcdef0')).max(5),
   osVolumeSizeGiB: z.number().int().min(2).max(100),
   sizeGiB: z.number().int().min(1).max(16384),
   iops: z.number().int().min(3000).max(80000),
   throughputMiBps: z.number().int().min(125).max(2000),
-  kmsKeyId: z.string().min(1).max(2048),
+  kmsKeyArn: z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-zA-Z-]+$/,
+      'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias cannot scope IAM policies',
+    ),
   concurrency: z.number().int().min(1).max(32),
   commandTimeoutSeconds: z.number().int().min(30).max(172800),
   ssmOnlineSeconds: z.number().int().min(30).max(86400),
@@ -71,7 +76,8 @@ export const buildDefaultsSchema = z
       .strict()
       .prefault({}),
     instanceProfileName: s.instanceProfileName.default('snapshot-factory-builder'),
-    subnetId: s.subnetId.optional(),
+    /** Subnets the builder may launch in, tried in order while EC2 reports no capacity; empty: the default VPC. */
+    subnetIds: s.subnetIds.default([]),
     securityGroupIds: s.securityGroupIds.default([]),
     associatePublicIp: z.boolean().default(true),
     osVolumeSizeGiB: s.osVolumeSizeGiB.default(10),
@@ -81,7 +87,7 @@ export const buildDefaultsSchema = z
         iops: s.iops.default(4000),
         throughputMiBps: s.throughputMiBps.default(1000),
         encrypted: z.boolean().default(true),
-        kmsKeyId: s.kmsKeyId.optional(),
+        kmsKeyArn: s.kmsKeyArn.optional(),
       })
       .strict()
       .prefault({}),
@@ -92,23 +98,23 @@ export const buildDefaultsSchema = z
       })
       .strict()
       .prefault({}),
-    /** Time limits of the workflow's waits, in seconds. `pullSeconds` defaults to the command timeout + 300. */
+    /** Time limits, in seconds. `pullSeconds` defaults to the command timeout + 300. */
     limits: z
       .object({
         ssmOnlineSeconds: s.ssmOnlineSeconds.default(600),
         pullSeconds: s.pullSeconds.optional(),
         stopSeconds: s.stopSeconds.default(900),
         snapshotSeconds: s.snapshotSeconds.default(7200),
+        /**
+         * The execution's time limit: the state machine's `TimeoutSeconds` (setting `limits.executionSeconds`).
+         * Deployed only, never in the execution input: prepare-build refuses waits that would not fit in it with
+         * their cleanup. The built-in default is the definition's own (statemachine/snapshot-factory.asl.json).
+         */
+        executionSeconds: executionTimeoutSecondsSchema.default(DEFINITION_TIMEOUT_SECONDS),
       })
       .strict()
       .prefault({}),
     tags: s.tags.default({}),
-    /**
-     * The execution's time limit: the state machine's `TimeoutSeconds` (setting `timeLimits.executionSeconds`). Deployed
-     * only, never in the execution input: prepare-build refuses waits that would not fit in it with their cleanup.
-     * The built-in default is the definition's own (statemachine/snapshot-factory.asl.json).
-     */
-    executionTimeoutSeconds: executionTimeoutSecondsSchema.default(DEFINITION_TIMEOUT_SECONDS),
   })
   .strict();
 export type BuildDefaults = z.infer<typeof buildDefaultsSchema>;

@@ -1,6 +1,6 @@
 /**
  * What one execution may spend before Step Functions ends it with no Catch (so no cleanup) running: its time limit
- * (the state machine's `TimeoutSeconds`, the `timeLimits.executionSeconds` setting) and its history quota (25,000
+ * (the state machine's `TimeoutSeconds`, the `limits.executionSeconds` setting) and its history quota (25,000
  * events). PrepareBuild checks a plan against both before anything is launched; infra/config.ts checks the deployed
  * defaults with the same functions, so a deployment cannot be accepted whose every execution PrepareBuild refuses.
  *
@@ -160,8 +160,8 @@ export const checkExecutionBudget = (
   if (seconds > executionTimeoutSeconds) {
     throw new InvalidInputError(
       `the waits of one build (${listWaits(waits)} s, plus ${seconds - Object.values(waits).reduce((a, b) => a + b, 0)} s of launches, checks and cleanup) ` +
-        `need up to ${seconds} s, more than the execution's time limit of ${executionTimeoutSeconds} s (setting timeLimits.executionSeconds), ` +
-        `so the execution could time out with no cleanup: lower ${longestWait(waits)}${pullNote}, or redeploy with a larger timeLimits.executionSeconds`,
+        `need up to ${seconds} s, more than the execution's time limit of ${executionTimeoutSeconds} s (setting limits.executionSeconds), ` +
+        `so the execution could time out with no cleanup: lower ${longestWait(waits)}${pullNote}, or redeploy with a larger limits.executionSeconds`,
     );
   }
   const events = worstCaseHistoryEvents(waits, builds);

@@ -51,7 +51,8 @@ export const buildTargetSchema = z.object({
   /** Tried in order while EC2 reports no capacity or an unsupported type. */
   instanceTypes: z.array(z.string().min(1)).min(1),
   instanceProfileName: z.string().min(1),
-  subnetId: z.string().optional(),
+  /** Subnets tried in order while EC2 reports no capacity; empty: the default VPC. */
+  subnetIds: z.array(z.string()).default([]),
   securityGroupIds: z.array(z.string()).default([]),
   associatePublicIp: z.boolean(),
   osVolume: z.object({ sizeGiB: z.number().int().min(2) }),
@@ -60,7 +61,7 @@ export const buildTargetSchema = z.object({
     iops: z.number().int().min(3000).max(80000),
     throughputMiBps: z.number().int().min(125).max(2000),
     encrypted: z.boolean(),
-    kmsKeyId: z.string().optional(),
+    kmsKeyArn: z.string().optional(),
   }),
   pull: z.object({
     /** Images pulled at once on the instance. */

@@ -268,8 +268,13 @@ export class SimulatedEc2 {
     this.images.set(amiId, { architecture, name });
   }
 
-  refuseInstanceType(instanceType: string, code = 'InsufficientInstanceCapacity'): void {
-    this.refusedTypes.set(instanceType, code);
+  /**
+   * RunInstances of `instanceType` fails with `code`; with `subnetId`, only in that subnet. EC2's capacity is per
+   * Availability Zone ("We currently do not have sufficient <type> capacity in the Availability Zone you requested",
+   * EC2 User Guide, "Insufficient instance capacity"), and a subnet lies in one zone.
+   */
+  refuseInstanceType(instanceType: string, code = 'InsufficientInstanceCapacity', subnetId?: string): void {
+    this.refusedTypes.set(subnetId ? `${instanceType}@${subnetId}` : instanceType, code);
   }
 
   restoreInstanceType(instanceType: string): void {
@@ -419,7 +424,8 @@ export class SimulatedEc2 {
       }
     }
     this.validateRunInstances(input);
-    const refusal = this.refusedTypes.get(input.InstanceType);
+    const subnetOfRequest = input.NetworkInterfaces?.[0]?.SubnetId ?? input.SubnetId;
+    const refusal = this.refusedTypes.get(input.InstanceType) ?? (subnetOfRequest ? this.refusedTypes.get(`${input.InstanceType}@${subnetOfRequest}`) : undefined);
     if (refusal) {
       fail(refusal, `We currently do not have sufficient ${input.InstanceType} capacity in the Availability Zone you requested (${refusal}).`);
     }

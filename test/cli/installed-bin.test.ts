@@ -205,10 +205,10 @@ describe('the installed snapshot-factory command', () => {
       layout: 'per-architecture',
       amiParameter: '/aws/service/bottlerocket/aws-k8s-1.35/{arch}/latest/image_id',
       instanceTypes: { x86_64: ['m7i.large'], arm64: ['m7g.large', 'm6g.large'] },
-      subnetId: 'subnet-0123456789abcdef0',
+      subnetIds: ['subnet-0123456789abcdef0'],
       securityGroupIds: ['sg-0123456789abcdef0'],
       associatePublicIp: false,
-      dataVolume: { sizeGiB: 200, encrypted: true, kmsKeyId: 'alias/snap' },
+      dataVolume: { sizeGiB: 200, encrypted: true, kmsKeyArn: 'alias/snap' },
     });
     const describe = stub.requests.find((r) => r.operation === 'DescribeInstanceTypes');
     expect(Object.entries(describe?.body ?? {}).filter(([k]) => k.startsWith('InstanceType.')).map(([, v]) => v).sort()).toEqual(['m6g.large', 'm7g.large', 'm7i.large']);

@@ -17,6 +17,7 @@ export const buildTarget = (overrides: Partial<BuildTarget> = {}): BuildTarget =
   amiParameter: AMI_PARAMETER,
   instanceTypes: ['m7i.large', 'm6i.large', 'm5.large'],
   instanceProfileName: 'snapshot-factory-builder',
+  subnetIds: [],
   securityGroupIds: [],
   associatePublicIp: true,
   osVolume: { sizeGiB: 10 },

@@ -13,7 +13,7 @@ describe('launch-instance', () => {
 
   it('launches one tagged, IMDSv2-only builder with the OS and data volumes the build asks for', async () => {
     // Prepare
-    const build = buildTarget({ dataVolume: { sizeGiB: 80, iops: 6000, throughputMiBps: 500, encrypted: true, kmsKeyId: 'alias/cache' } });
+    const build = buildTarget({ dataVolume: { sizeGiB: 80, iops: 6000, throughputMiBps: 500, encrypted: true, kmsKeyArn: 'alias/cache' } });
     // Act
     const out = await handler({ build });
     // Assess
@@ -42,7 +42,7 @@ describe('launch-instance', () => {
   });
 
   it('puts the subnet, security groups and public-IP choice on the network interface when a subnet is given', async () => {
-    await handler({ build: buildTarget({ subnetId: 'subnet-0123456789abcdef0', securityGroupIds: ['sg-1'], associatePublicIp: false }) });
+    await handler({ build: buildTarget({ subnetIds: ['subnet-0123456789abcdef0'], securityGroupIds: ['sg-1'], associatePublicIp: false }) });
     const request = account.core.callsOf('ec2', 'RunInstances')[0]!.input as Record<string, any>;
     expect(request.NetworkInterfaces).toEqual([
       { DeviceIndex: 0, SubnetId: 'subnet-0123456789abcdef0', AssociatePublicIpAddress: false, DeleteOnTermination: true, Groups: ['sg-1'] },
@@ -91,6 +91,30 @@ describe('launch-instance', () => {
       'm6i.large',
       'm5.large',
     ]);
+  });
+
+  it('tries each subnet for a type before the next type, since capacity is per Availability Zone', async () => {
+    // Prepare
+    const subnetIds = ['subnet-0000000000000000a', 'subnet-0000000000000000b'];
+    account.ec2.refuseInstanceType('m7i.large', 'InsufficientInstanceCapacity', subnetIds[0]);
+    // Act
+    const out = await handler({ build: buildTarget({ subnetIds }) });
+    // Assess
+    expect(out.instanceType).toBe('m7i.large');
+    const calls = account.core.callsOf('ec2', 'RunInstances').map((c) => c.input as { InstanceType: string; ClientToken: string; NetworkInterfaces: { SubnetId: string }[] });
+    expect(calls.map((c) => `${c.InstanceType}@${c.NetworkInterfaces[0]!.SubnetId}`)).toEqual(['m7i.large@subnet-0000000000000000a', 'm7i.large@subnet-0000000000000000b']);
+    expect(new Set(calls.map((c) => c.ClientToken)).size).toBe(2);
+  });
+
+  it('fails with InstanceCapacityError naming each type in each subnet when every one is refused', async () => {
+    // Prepare
+    const subnetIds = ['subnet-0000000000000000a', 'subnet-0000000000000000b'];
+    for (const type of ['m7i.large', 'm6i.large', 'm5.large']) account.ec2.refuseInstanceType(type);
+    // Act
+    const failure = handler({ build: buildTarget({ subnetIds }) });
+    // Assess
+    await expect(failure).rejects.toMatchObject({ name: 'InstanceCapacityError', message: expect.stringMatching(/m5\.large in subnet-0000000000000000b \(InsufficientInstanceCapacity/) });
+    expect(account.core.callsOf('ec2', 'RunInstances')).toHaveLength(6);
   });
 
   it('fails with InstanceCapacityError naming each type and its reason when every type is refused', async () => {

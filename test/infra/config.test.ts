@@ -31,8 +31,7 @@ describe('parseSettings', () => {
       kubernetesVersion: builtIn.kubernetesVersion,
       architectures: builtIn.architectures,
       instanceTypes: builtIn.instanceTypes,
-      dataVolume: { sizeGiB: builtIn.dataVolume.sizeGiB, iops: builtIn.dataVolume.iops, throughputMiBps: builtIn.dataVolume.throughputMiBps },
-      encrypted: true,
+      dataVolume: { sizeGiB: builtIn.dataVolume.sizeGiB, iops: builtIn.dataVolume.iops, throughputMiBps: builtIn.dataVolume.throughputMiBps, encrypted: true },
       subnetIds: [],
       logRetentionDays: 30,
       recipes: [],
@@ -64,8 +63,8 @@ describe('parseSettings', () => {
   });
 
   it('fails when the KMS key is an alias, or set while encryption is off', () => {
-    expect(failure({ kmsKeyArn: 'alias/my-key' })).toMatch(/setting "kmsKeyArn" = "alias\/my-key": expected a KMS key ARN/);
-    expect(failure({ kmsKeyArn, encrypted: false })).toContain('kmsKeyArn is set but encrypted is false');
+    expect(failure({ dataVolume: { kmsKeyArn: 'alias/my-key' } })).toMatch(/setting "dataVolume\.kmsKeyArn" = "alias\/my-key": expected a KMS key ARN/);
+    expect(failure({ dataVolume: { kmsKeyArn, encrypted: false } })).toContain('dataVolume.kmsKeyArn is set but dataVolume.encrypted is false');
   });
 
   it('fails when subnets come without a security group or a VPC to create one in', () => {
@@ -74,7 +73,7 @@ describe('parseSettings', () => {
   });
 
   it('fails when the execution limit is shorter than the waits it contains', () => {
-    expect(failure({ timeLimits: { executionSeconds: 3600 } })).toMatch(/setting "timeLimits\.executionSeconds" = 3600: expected at least 13635 s: the sum of the wait limits \(12600 s\)/);
+    expect(failure({ limits: { executionSeconds: 3600 } })).toMatch(/setting "limits\.executionSeconds" = 3600: expected at least 13635 s: the sum of the wait limits \(12600 s\)/);
   });
 
   describe('resultParameterName', () => {
@@ -236,7 +235,7 @@ describe('synth with settings', () => {
   });
 
   it('grants the configured KMS key only through EC2, and uses a named instance role instead of creating one', () => {
-    const { stack, template } = deploymentWith({ kmsKeyArn, instanceRoleName: 'platform-builder' });
+    const { stack, template } = deploymentWith({ dataVolume: { kmsKeyArn }, instanceRoleName: 'platform-builder' });
     const statements = statementsOfRole(stack, template, stack.factory.functions['launch-instance'].role!);
     const kms = statements.filter((s) => asArray(s.Action).some((a) => a.startsWith('kms:')));
     expect(kms.length).toBeGreaterThan(0);
@@ -259,7 +258,7 @@ describe('synth with settings', () => {
   });
 
   it('drops the encryption condition only when encryption is turned off', () => {
-    const { stack, template } = deploymentWith({ encrypted: false });
+    const { stack, template } = deploymentWith({ dataVolume: { encrypted: false } });
     const runs = allowing(statementsOfRole(stack, template, stack.factory.functions['launch-instance'].role!), 'ec2:RunInstances');
     const volume = runs.find((s) => text(s.Resource).includes(':volume/*'))!;
     expect(volume.Condition).toEqual({ StringEquals: { 'aws:RequestTag/snapshot-factory:managed': 'true' } });
@@ -287,7 +286,7 @@ describe('synth with settings', () => {
   });
 
   it('applies the execution time limit and log retention settings', () => {
-    const { template } = deploymentWith({ timeLimits: { executionSeconds: 20000 }, logRetentionDays: 7 });
+    const { template } = deploymentWith({ limits: { executionSeconds: 20000 }, logRetentionDays: 7 });
     const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
     expect(JSON.parse(machine!.Properties.DefinitionString).TimeoutSeconds).toBe(20000);
     const retentions = Object.values(template.findResources('AWS::Logs::LogGroup')).map((g) => g.Properties.RetentionInDays);

@@ -9,7 +9,7 @@ import { deploymentWith } from './synthesized';
 describe('the execution budget and the stack', () => {
   it("counts no Task longer than its function's timeout, and passes the deployed execution limit to prepare-build", () => {
     // Prepare
-    const { template } = deploymentWith({ timeLimits: { executionSeconds: 20000 } });
+    const { template } = deploymentWith({ limits: { executionSeconds: 20000 } });
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: { Timeout: number; Description?: string; Environment?: { Variables?: Record<string, unknown> } } }[];
     const byStage = new Map(functions.map((f) => [/functions\/([a-z-]+)\.ts/.exec(f.Properties.Description ?? '')?.[1], f.Properties]));
     // Act
@@ -18,7 +18,7 @@ describe('the execution budget and the stack', () => {
     for (const stage of buildStages) expect(byStage.get(stage)?.Timeout, stage).toBeLessThanOrEqual(BUILD_TASK_SECONDS);
     for (const stage of ['prepare-build', 'publish-snapshot']) expect(byStage.get(stage)?.Timeout, stage).toBeLessThanOrEqual(EXECUTION_TASK_SECONDS);
     const defaults = JSON.stringify(byStage.get('prepare-build')?.Environment?.Variables?.FACTORY_DEFAULTS);
-    expect(defaults).toContain('executionTimeoutSeconds');
+    expect(defaults).toContain('executionSeconds');
     expect(defaults).toContain('20000');
   });
 

@@ -60,15 +60,15 @@ describe('the default deployment', () => {
     const props = template.toJSON().Resources[stack.getLogicalId(stack.factory.functions['prepare-build'].node.defaultChild as never)].Properties;
     const value = props.Environment.Variables.FACTORY_DEFAULTS as { 'Fn::Join': [string, unknown[]] };
     // Created resources' IDs are references until deploy: put well-formed IDs in their place.
-    const samples = ['snapshot-factory-builder', 'subnet-0123456789abcdef0', 'sg-0123456789abcdef0'];
+    const samples = ['snapshot-factory-builder', 'subnet-0123456789abcdef0', 'subnet-0123456789abcdef1', 'sg-0123456789abcdef0'];
     let next = 0;
     const json = value['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : samples[next++])).join('');
-    expect(next).toBe(3);
+    expect(next).toBe(4);
     expect(json).not.toMatch(/\n/);
     const defaults = buildDefaultsSchema.parse(JSON.parse(json));
     expect(defaults).toMatchObject({
       instanceProfileName: 'snapshot-factory-builder',
-      subnetId: 'subnet-0123456789abcdef0',
+      subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
       securityGroupIds: ['sg-0123456789abcdef0'],
       associatePublicIp: true,
       kubernetesVersion: '1.35',
@@ -84,7 +84,7 @@ describe('the default deployment', () => {
       expect(props.DefinitionSubstitutions[`${pascalCase(name)}FunctionArn`], name).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
     }
     const definition = JSON.parse(props.DefinitionString);
-    expect(definition.TimeoutSeconds).toBe(stack.factory.settings.timeLimits.executionSeconds);
+    expect(definition.TimeoutSeconds).toBe(stack.factory.settings.limits.executionSeconds);
     expect(props.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: false });
     expect(props.TracingConfiguration).toEqual({ Enabled: true });
     const logGroupId = props.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];

@@ -63,7 +63,7 @@ describe('deploy', () => {
     expect(deployment.subnetIds).toHaveLength(2);
     expect(deployment.securityGroupIds).toEqual([expect.stringMatching(/^sg-[0-9a-f]{17}$/)]);
     const defaults = JSON.parse(deployment.functions['prepare-build']!.environment.FACTORY_DEFAULTS!) as Record<string, unknown>;
-    expect(defaults).toMatchObject({ instanceProfileName: profile?.name, subnetId: deployment.subnetIds[0], securityGroupIds: deployment.securityGroupIds });
+    expect(defaults).toMatchObject({ instanceProfileName: profile?.name, subnetIds: deployment.subnetIds, securityGroupIds: deployment.securityGroupIds });
     expect(deployment.functions['start-build']!.environment.STATE_MACHINE_ARN).toBe(deployment.stateMachine?.arn);
   });
 

@@ -8,7 +8,7 @@
 import { describe, expect, it, vi } from 'vitest';
 
 vi.hoisted(() => {
-  process.env.FACTORY_DEFAULTS = JSON.stringify({ executionTimeoutSeconds: 2 * 86400 });
+  process.env.FACTORY_DEFAULTS = JSON.stringify({ limits: { executionSeconds: 2 * 86400 } });
 });
 
 const { runSimulation } = await import('../../simulation/run-state-machine');

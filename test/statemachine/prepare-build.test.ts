@@ -59,14 +59,24 @@ describe('prepare-build', () => {
     expect(result.builds.map((b) => b.amiParameter)).toEqual(['/my/ami/x86_64/id', '/my/ami/arm64/id']);
   });
 
+  it('lets an execution launch in some of the deployed subnets, and fails when it names another one', () => {
+    // Prepare
+    const deployed = parseBuildDefaults(JSON.stringify({ subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'] }));
+    // Act / Assess
+    expect(plan({ subnetIds: ['subnet-0123456789abcdef1'] }, deployed).builds[0]?.subnetIds).toEqual(['subnet-0123456789abcdef1']);
+    expect(() => plan({ subnetIds: ['subnet-0123456789abcdef1', 'subnet-0000000000000000f'] }, deployed)).toThrow(
+      /subnetIds names "subnet-0000000000000000f", not among the factory's subnets \(subnet-0123456789abcdef0, subnet-0123456789abcdef1\)/,
+    );
+  });
+
   it('lets the execution input override the deployed defaults, which override the built-in ones', () => {
-    const deployed = parseBuildDefaults(JSON.stringify({ instanceProfileName: 'deployed-profile', dataVolume: { sizeGiB: 200 }, subnetId: 'subnet-0123456789abcdef0' }));
+    const deployed = parseBuildDefaults(JSON.stringify({ instanceProfileName: 'deployed-profile', dataVolume: { sizeGiB: 200 }, subnetIds: ['subnet-0123456789abcdef0'] }));
 
     const result = plan({ dataVolume: { sizeGiB: 300 }, pull: { commandTimeoutSeconds: 600 }, tags: { team: 'ml' } }, deployed);
 
     expect(result.builds[0]).toMatchObject({
       instanceProfileName: 'deployed-profile',
-      subnetId: 'subnet-0123456789abcdef0',
+      subnetIds: ['subnet-0123456789abcdef0'],
       dataVolume: { sizeGiB: 300, iops: 4000 },
       pull: { commandTimeoutSeconds: 600 },
       limits: { pullSeconds: 900 },
@@ -76,10 +86,10 @@ describe('prepare-build', () => {
 
   it('accepts the deployed KMS key named again in the input, and refuses another one', () => {
     const key = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-    const deployed = buildDefaultsSchema.parse({ dataVolume: { kmsKeyId: key } });
-    expect(plan({ dataVolume: { kmsKeyId: key } }, deployed).builds[0]?.dataVolume.kmsKeyId).toBe(key);
-    expect(plan({}, deployed).builds[0]?.dataVolume.kmsKeyId).toBe(key);
-    expect(() => plan({ dataVolume: { kmsKeyId: 'alias/other' } }, deployed)).toThrow(/may use only the key it was deployed with/);
+    const deployed = buildDefaultsSchema.parse({ dataVolume: { kmsKeyArn: key } });
+    expect(plan({ dataVolume: { kmsKeyArn: key } }, deployed).builds[0]?.dataVolume.kmsKeyArn).toBe(key);
+    expect(plan({}, deployed).builds[0]?.dataVolume.kmsKeyArn).toBe(key);
+    expect(() => plan({ dataVolume: { kmsKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/0000aaaa-00aa-00aa-00aa-000000000000' } }, deployed)).toThrow(/may use only the key it was deployed with/);
   });
 
   it('fails at cold start when FACTORY_DEFAULTS is invalid, naming the key', () => {
@@ -97,9 +107,11 @@ describe('prepare-build', () => {
     ['the volume is too large', { images: [NGINX], dataVolume: { sizeGiB: 20000 } }, /dataVolume\.sizeGiB/],
     ['gp3 IOPS exceed 500 per GiB', { images: [NGINX], dataVolume: { sizeGiB: 8, iops: 5000 } }, /dataVolume\.iops/],
     ['throughput exceeds IOPS / 4', { images: [NGINX], dataVolume: { iops: 3000, throughputMiBps: 1000 } }, /dataVolume\.throughputMiBps/],
-    ['a KMS key is given without encryption', { images: [NGINX], dataVolume: { encrypted: false, kmsKeyId: 'alias/x' } }, /kmsKeyId/],
-    ['a KMS key other than the deployed one is given', { images: [NGINX], dataVolume: { kmsKeyId: 'alias/other' } }, /dataVolume\.kmsKeyId is "alias\/other".*kmsKeyArn/],
-    ['the subnet ID is malformed', { images: [NGINX], subnetId: 'my-subnet' }, /subnetId/],
+    ['a KMS key is given without encryption', { images: [NGINX], dataVolume: { encrypted: false, kmsKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab' } }, /dataVolume\.kmsKeyArn is set but dataVolume\.encrypted is false/],
+    ['a KMS key is given as an alias', { images: [NGINX], dataVolume: { kmsKeyArn: 'alias/x' } }, /dataVolume\.kmsKeyArn: expected a KMS key ARN/],
+    ['a KMS key other than the deployed one is given', { images: [NGINX], dataVolume: { kmsKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/0000aaaa-00aa-00aa-00aa-000000000000' } }, /dataVolume\.kmsKeyArn is "arn:aws:kms:.*0000aaaa.*" but the factory may use only the account's default EBS key/],
+    ['the execution time limit is given in the input', { images: [NGINX], limits: { executionSeconds: 20000 } }, /limits\.executionSeconds: is a deploy-time setting/],
+    ['the subnet ID is malformed', { images: [NGINX], subnetIds: ['my-subnet'] }, /subnetIds\.0: expected a subnet ID/],
     ['the pull limit is below the command timeout', { images: [NGINX], limits: { pullSeconds: 600 } }, /limits\.pullSeconds/],
     ['an image is listed twice', { images: [NGINX, NGINX] }, /images lists "public\.ecr\.aws\/docker\/library\/nginx:1\.27" twice/],
     ['a tag key is reserved', { images: [NGINX], tags: { 'snapshot-factory:x': 'y' } }, /reserved/],
@@ -166,7 +178,7 @@ describe('prepare-build', () => {
       expect(() => plan({ limits: { ssmOnlineSeconds: 18000 } })).toThrow(
         expect.objectContaining({
           name: 'InvalidInputError',
-          message: expect.stringMatching(/need up to 31035 s, more than the execution's time limit of 14400 s \(setting timeLimits\.executionSeconds\).*lower limits\.ssmOnlineSeconds \(18000 s\)/),
+          message: expect.stringMatching(/need up to 31035 s, more than the execution's time limit of 14400 s \(setting limits\.executionSeconds\).*lower limits\.ssmOnlineSeconds \(18000 s\)/),
         }),
       );
     });
@@ -181,7 +193,7 @@ describe('prepare-build', () => {
     it('accepts waits that fit the deployed execution limit exactly, and refuses one second more', () => {
       // Prepare: the defaults' worst case, deployed as the execution limit.
       const waits = { ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 };
-      const deployed = buildDefaultsSchema.parse({ executionTimeoutSeconds: worstCaseExecutionSeconds(waits) });
+      const deployed = buildDefaultsSchema.parse({ limits: { executionSeconds: worstCaseExecutionSeconds(waits) } });
       // Act / Assess
       expect(plan({}, deployed).builds).toHaveLength(1);
       expect(() => plan({ limits: { stopSeconds: 901 } }, deployed)).toThrow(/lower limits\.snapshotSeconds \(7200 s\)/);
@@ -189,7 +201,7 @@ describe('prepare-build', () => {
 
     it('fails when the polls of two architectures could exceed the 25,000-event history, naming the limit to lower', () => {
       // Prepare: a deployment allowing two days; a 4 h pull polled every 10 s on each of two builders is over the quota.
-      const deployed = buildDefaultsSchema.parse({ executionTimeoutSeconds: 2 * 86400 });
+      const deployed = buildDefaultsSchema.parse({ limits: { executionSeconds: 2 * 86400 } });
       const input = { architectures: ['x86_64', 'arm64'], pull: { commandTimeoutSeconds: 4 * 3600 } };
       // Act / Assess
       expect(() => plan(input, deployed)).toThrow(
