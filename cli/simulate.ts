@@ -5,6 +5,7 @@
  * network): shows each stage per architecture as it happens, then the execution output or the failure and its
  * cause. Exits 1 when the execution fails, 2 on a usage error. docs/simulation.md describes it.
  */
+import './unsupported-node-warning';
 import '../simulation/environment';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { FAULT_GRAMMAR, parseFaultSpec, type FaultSpec } from '../simulation/scenarios/faults';

@@ -1,40 +1,55 @@
-#!/usr/bin/env node
 /**
- * The factory's command line: `build` on a deployed factory, `node-class` to print consumer blocks.
- * `npm run simulate` (cli/simulate.ts) runs a build against the simulated AWS instead.
+ * The factory's command line (`snapshot-factory`, bin/snapshot-factory.js): `build` on a deployed factory, `status`
+ * of an execution, `node-class` and `launch-template` for consumers. `npm run simulate` (cli/simulate.ts) runs a
+ * build against the simulated AWS instead.
  */
+import './unsupported-node-warning';
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { buildCommand, clientsFor, runBuild, type BuildOptions } from './build-command';
-import { karpenterNodeClass, launchTemplateBlockDevices } from './node-templates';
-import { parsePositiveInteger, rewriteLegacyFlags } from './snapshot-flags';
+import { clientsFor } from './aws-access';
+import { buildCommand, buildRegion, runBuild, type BuildOptions } from './build-command';
+import type { FollowIo } from './follow-execution';
+import { instanceTypeLookup } from './instance-type-lookup';
+import { launchTemplateCommand, nodeClassCommand } from './node-class-command';
+import { rewriteLegacyFlags } from './snapshot-flags';
+import { executionArnOf, runStatus, statusCommand, statusRegion, type StatusOptions } from './status-command';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const io: FollowIo = {
+  stdout: (line) => console.log(line),
+  stderr: (line) => console.error(line),
+  progressTarget: {
+    write: (text) => process.stderr.write(text),
+    isTTY: Boolean(process.stderr.isTTY),
+    columns: process.stderr.columns,
+    now: () => Date.now(),
+  },
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
 
 const program = new Command('snapshot-factory')
   .description('Bottlerocket Snapshot Factory: EBS snapshots of Bottlerocket data volumes with images pre-pulled')
+  .version(version, '-V, --version')
   .showHelpAfterError();
 
 program.addCommand(
   buildCommand().action(async (images: string[], options: BuildOptions) => {
-    process.exitCode = await runBuild(images, options, {
-      ...clientsFor(options.region),
-      stdout: (line) => console.log(line),
-      stderr: (line) => console.error(line),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    });
+    const clients = clientsFor(buildRegion(options));
+    process.exitCode = await runBuild(images, options, { ...io, clients, instanceTypeLookup: instanceTypeLookup(clients.ec2) });
   }),
 );
 
 program.addCommand(
-  new Command('node-class')
-    .description('print a Karpenter EC2NodeClass and a launch template block that use a snapshot')
-    .argument('<snapshot-id>', 'the snapshot, e.g. from the SSM parameter /snapshot-factory/<recipe>/<arch>/snapshot-id')
-    .option('-s, --volume-size <GiB>', 'data volume size on the nodes', parsePositiveInteger('--volume-size'), 100)
-    .option('-k, --kms-id <key>', 'KMS key of the node volumes')
-    .action((snapshotId: string, options: { volumeSize: number; kmsId?: string }) => {
-      const template = { snapshotId, volumeSizeGiB: options.volumeSize, kmsKeyId: options.kmsId };
-      console.log(karpenterNodeClass(template));
-      console.log(launchTemplateBlockDevices(template));
-    }),
+  statusCommand().action(async (execution: string, options: StatusOptions) => {
+    const executionArn = executionArnOf(execution, options.stateMachineArn);
+    process.exitCode = await runStatus(executionArn, options, clientsFor(statusRegion(executionArn, options.region)), io);
+  }),
 );
+
+program.addCommand(nodeClassCommand());
+program.addCommand(launchTemplateCommand());
+// `local` (cli/local/) is added here.
 
 program.parseAsync(rewriteLegacyFlags(process.argv)).catch((error: unknown) => {
   console.error(`snapshot-factory: ${(error as Error).message}`);

@@ -1,7 +1,8 @@
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { describe, expect, it } from 'vitest';
-import { buildCommand, executionInputFromFlags, runBuild, type BuildOptions } from '../../cli/build-command';
+import { parseStatesArn, regionFor } from '../../cli/arns';
+import { buildCommand, executionInputFromFlags, type BuildOptions } from '../../cli/build-command';
+import { architectureFromName, architecturesByName, checkInstanceTypes, parseInstanceTypes } from '../../cli/instance-types';
+import { warnOnUnsupportedNode } from '../../cli/node-support';
 import { rewriteLegacyFlags } from '../../cli/snapshot-flags';
 
 const ARN = 'arn:aws:states:us-west-2:111122223333:stateMachine:SnapshotFactory';
@@ -17,76 +18,20 @@ const parse = (...argv: string[]): { images: string[]; options: BuildOptions } =
   return result!;
 };
 
-/** A Step Functions double whose execution progresses one state per poll, then ends as `final`. */
-const fakeSfn = (final: { status: string; output?: string; error?: string; cause?: string }) => {
-  const states = ['PrepareBuild', 'LaunchInstance', 'CheckSsmAgent', 'WaitForSsmAgent', 'CheckSsmAgent', 'SendPullCommand'];
-  const sent: unknown[] = [];
-  let polls = 0;
-  return {
-    sent,
-    send: async (command: unknown) => {
-      sent.push(command);
-      if (command instanceof StartExecutionCommand) return { executionArn: `${ARN}:exec-1` };
-      if (command instanceof DescribeExecutionCommand) {
-        polls += 1;
-        return polls < 3 ? { status: 'RUNNING' } : final;
-      }
-      if (command instanceof GetExecutionHistoryCommand) {
-        const shown = Math.min(states.length, polls * 2);
-        return {
-          events: states.slice(0, shown).map((name, index) => ({
-            id: index + 1,
-            timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, index)),
-            type: 'TaskStateEntered',
-            stateEnteredEventDetails: { name },
-          })),
-        };
-      }
-      throw new Error(`unexpected command ${String(command)}`);
-    },
-  };
-};
+const byName = { architecturesOf: architecturesByName, source: 'the naming rule' };
 
-const run = async (argv: string[], final: Parameters<typeof fakeSfn>[0]) => {
-  const { images, options } = parse(...argv);
-  const sfn = fakeSfn(final);
-  const ssmSent: unknown[] = [];
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const code = await runBuild(images, options, {
-    sfn,
-    ssm: { send: async (command: unknown) => (ssmSent.push(command), {}) } as never,
-    stdout: (line) => stdout.push(line),
-    stderr: (line) => stderr.push(line),
-    sleep: async () => undefined,
-  });
-  return { code, stdout, stderr, sfn, ssmSent };
-};
-
-const BUILT = {
-  status: 'SUCCEEDED',
-  output: JSON.stringify({ status: 'BUILT', recipe: 'default', snapshots: [{ architecture: 'x86_64', snapshotId: 'snap-0abc', volumeSizeGiB: 100 }] }),
-};
-
-describe('snapshot-factory build', () => {
-  it('maps snapshot.sh flags onto the execution input', () => {
-    const { images, options } = parse(
-      '-a', '/aws/service/bottlerocket/aws-k8s-1.35/x86_64/latest/image_id',
-      '-i', 'm7i.large,m6i.large', '-k', 'alias/snap', '-s', '200',
-      '-sg', 'sg-0123456789abcdef0', '-sn', 'subnet-0123456789abcdef0', '-p', 'false',
-      '-A', 'amd64,arm64',
-      'public.ecr.aws/a/b:1,docker.io/library/nginx:1.27',
-    );
-    expect(executionInputFromFlags(images, options)).toEqual({
-      images: ['public.ecr.aws/a/b:1', 'docker.io/library/nginx:1.27'],
+describe('snapshot-factory build flags', () => {
+  it('keeps snapshot.sh -A with several platforms as one combined snapshot, -i for its one builder', () => {
+    // Prepare
+    const { images, options } = parse('-A', 'amd64,arm64', '-i', 'm7i.large,m6i.large', 'nginx:1');
+    // Act
+    const input = executionInputFromFlags(images, options);
+    // Assess
+    expect(input).toEqual({
+      images: ['nginx:1'],
       architectures: ['x86_64', 'arm64'],
       layout: 'combined',
-      amiParameter: '/aws/service/bottlerocket/aws-k8s-1.35/{arch}/latest/image_id',
-      instanceTypes: { x86_64: ['m7i.large', 'm6i.large'], arm64: ['m7i.large', 'm6i.large'] },
-      subnetIds: ['subnet-0123456789abcdef0'],
-      securityGroupIds: ['sg-0123456789abcdef0'],
-      associatePublicIp: false,
-      dataVolume: { sizeGiB: 200, encrypted: true, kmsKeyArn: 'alias/snap' },
+      instanceTypes: { x86_64: ['m7i.large', 'm6i.large'] },
     });
   });
 
@@ -98,31 +43,87 @@ describe('snapshot-factory build', () => {
     expect(() => parse('nginx:1,,redis:7')).toThrow(/empty entry at position 2/);
   });
 
-  it('fails when --instance-role is given, naming the deploy-time setting', () => {
-    const { images, options } = parse('-R', 'my-role', 'nginx:1');
-    expect(() => executionInputFromFlags(images, options)).toThrow(/instanceRoleName/);
+  it('fails when -i mixes plain types and per-architecture types', () => {
+    expect(() => parseInstanceTypes('m5.large,arm64=m6g.large', ['x86_64', 'arm64'])).toThrow(/mixes plain types and <architecture>=<type>/);
   });
 
-  it('prints only the snapshot ID with --quiet, even with an output parameter', async () => {
-    const result = await run(['-q', '-op', '/my/snapshot', 'nginx:1'], BUILT);
-    expect(result.code).toBe(0);
-    expect(result.stdout).toEqual(['snap-0abc']);
-    expect(result.stderr).toEqual([]);
-    const put = result.ssmSent[0] as PutParameterCommand;
-    expect(put.input).toMatchObject({ Name: '/my/snapshot', Value: 'snap-0abc', Overwrite: true });
+  it('fails when -i names an architecture the build launches no builder for', () => {
+    expect(() => parseInstanceTypes('arm64=m7g.large', ['x86_64'])).toThrow(/"arm64=m7g.large" is for arm64, which this build does not launch a builder for/);
   });
 
-  it('shows each stage once as the execution progresses', async () => {
-    const result = await run(['nginx:1'], BUILT);
-    const stages = result.stderr.filter((line) => line.startsWith('[')).map((line) => line.replace(/^\[[^\]]+\] /, ''));
-    expect(stages).toEqual(['PrepareBuild', 'LaunchInstance', 'CheckSsmAgent', 'SendPullCommand']);
-    expect(result.stdout).toEqual(['x86_64\tsnap-0abc']);
+  it('fails when -i gives something that is not an instance type', () => {
+    expect(() => parseInstanceTypes('x86_64=large', ['x86_64'])).toThrow(/"large" is not an EC2 instance type/);
+  });
+});
+
+describe('instance type architectures', () => {
+  it.each([
+    ['m7i.large', 'x86_64'],
+    ['m5.large', 'x86_64'],
+    ['g4dn.xlarge', 'x86_64'],
+    ['x2iedn.xlarge', 'x86_64'],
+    ['m7i-flex.large', 'x86_64'],
+    ['m7g.large', 'arm64'],
+    ['c7gn.16xlarge', 'arm64'],
+    ['im4gn.large', 'arm64'],
+    ['is4gen.medium', 'arm64'],
+    ['g5g.xlarge', 'arm64'],
+    ['t4g.micro', 'arm64'],
+    ['a1.medium', 'arm64'],
+    ['mac2.metal', 'mac'],
+  ])('tells %s is %s from its name', (type, architecture) => {
+    expect(architectureFromName(type)).toBe(architecture);
   });
 
-  it('exits non-zero with the error and cause when the build fails', async () => {
-    const result = await run(['nginx:1'], { status: 'FAILED', error: 'PullFailedError', cause: 'check-pull-command: not found' });
-    expect(result.code).toBe(1);
-    expect(result.stderr.at(-1)).toBe('build FAILED: PullFailedError check-pull-command: not found');
-    expect(result.stdout).toEqual([]);
+  it('says it cannot tell from a name outside the convention', () => {
+    expect(architectureFromName('u-6tb1.metal')).toBeUndefined();
+  });
+
+  it('fails when a type cannot be told offline, suggesting credentials', async () => {
+    await expect(checkInstanceTypes({ x86_64: ['u-6tb1.metal'] }, byName)).rejects.toThrow(/cannot tell the architecture of "u-6tb1.metal"/);
+  });
+
+  it('fails when a Mac type is given', async () => {
+    await expect(checkInstanceTypes({ arm64: ['mac2.metal'] }, byName)).rejects.toThrow(/"mac2.metal" is mac/);
+  });
+
+  it('accepts types matching their architectures', async () => {
+    await expect(checkInstanceTypes({ x86_64: ['m7i.large'], arm64: ['m7g.large'] }, byName)).resolves.toBeUndefined();
+  });
+});
+
+describe('state machine ARNs', () => {
+  it('gives the region the ARN names', () => {
+    expect(regionFor(parseStatesArn(ARN, 'stateMachine', '--state-machine-arn'), undefined)).toBe('us-west-2');
+  });
+
+  it('fails when --region contradicts the ARN', () => {
+    expect(() => regionFor(parseStatesArn(ARN, 'stateMachine', '--state-machine-arn'), 'eu-west-1')).toThrow(/--region eu-west-1 does not match the ARN's region us-west-2/);
+  });
+
+  it('fails when an execution ARN is given for a state machine', () => {
+    expect(() => parseStatesArn(`${ARN.replace('stateMachine', 'execution')}:e1`, 'stateMachine', '--state-machine-arn')).toThrow(/is not a Step Functions state machine ARN/);
+  });
+});
+
+describe('Node.js support', () => {
+  it('warns once on Node 20 and turns the SDK warning off', () => {
+    // Prepare
+    const env: NodeJS.ProcessEnv = {};
+    const lines: string[] = [];
+    // Act
+    const warned = warnOnUnsupportedNode('20.20.2', env, (line) => lines.push(line));
+    // Assess
+    expect(warned).toBe(true);
+    expect(lines).toEqual([expect.stringContaining('install Node.js 22.12.0 or later')]);
+    expect(env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED).toBe('true');
+  });
+
+  it('says nothing and leaves the SDK alone on Node 22.12 and 24', () => {
+    for (const version of ['22.12.0', '24.1.0']) {
+      const env: NodeJS.ProcessEnv = {};
+      expect(warnOnUnsupportedNode(version, env, () => undefined)).toBe(false);
+      expect(env).toEqual({});
+    }
   });
 });
