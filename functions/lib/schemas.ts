@@ -116,6 +116,7 @@ export const ssmAgentStatusSchema = z.object({
   online: z.boolean(),
   pingStatus: z.string(),
   checkedAt: isoTimestamp,
+  nextCheckSeconds: z.number().int().nonnegative(),
 });
 
 /** Output of `send-pull-command`, stored at `$.pull`. */
@@ -147,13 +148,15 @@ export const pullStatusSchema = z.object({
   /** Images the report listed as verified on every platform of the build (0 until done). */
   images: z.number().int().nonnegative(),
   checkedAt: isoTimestamp,
+  /** When the loop's Wait looks again (functions/lib/next-check.ts); 0 once done. */
+  nextCheckSeconds: z.number().int().nonnegative(),
 });
 
 /** Output of `stop-instance`, stored at `$.stop`. */
 export const stopRequestSchema = z.object({ stopRequestedAt: isoTimestamp });
 
 /** Output of `check-instance-stopped`, stored at `$.stopStatus`. */
-export const stopStatusSchema = z.object({ stopped: z.boolean(), state: z.string(), checkedAt: isoTimestamp });
+export const stopStatusSchema = z.object({ stopped: z.boolean(), state: z.string(), checkedAt: isoTimestamp, nextCheckSeconds: z.number().int().nonnegative() });
 
 /** Output of `create-snapshot`, stored at `$.snapshot`. */
 export const snapshotSchema = z.object({
@@ -170,6 +173,7 @@ export const snapshotStatusSchema = z.object({
   progress: z.string(),
   volumeSizeGiB: z.number().int(),
   checkedAt: isoTimestamp,
+  nextCheckSeconds: z.number().int().nonnegative(),
 });
 
 /** What a Catch stores at `$.error`. */
