@@ -61,7 +61,8 @@ export const minCheckSeconds = (waitedSeconds: number): number =>
  */
 export const nextCheckSeconds = (estimateSeconds: number, waitedSeconds: number, limitSeconds: number): number => {
   const lower = minCheckSeconds(waitedSeconds);
-  const toLimit = Math.max(0, limitSeconds - waitedSeconds) + 1;
+  // Whole seconds: a Wait's SecondsPath must point at an integer, else Step Functions fails the run (States.Runtime).
+  const toLimit = Math.ceil(Math.max(0, limitSeconds - waitedSeconds)) + 1;
   const upper = Math.max(lower, Math.min(CHECK_BOUNDS.maxSeconds, toLimit));
   const estimate = Number.isFinite(estimateSeconds) ? Math.ceil(estimateSeconds) : upper;
   return Math.min(upper, Math.max(lower, estimate));
