@@ -36,7 +36,6 @@ const ALL_CHOICES: { name: string; intervals?: Intervals; latency?: false }[] = 
   { name: 'fixed 10/10/10/15 s (before)', intervals: { WaitForSsmAgent: 10, WaitForPull: 10, WaitForStop: 10, WaitForSnapshot: 15 } },
   { name: 'same, no latency model', intervals: { WaitForSsmAgent: 10, WaitForPull: 10, WaitForStop: 10, WaitForSnapshot: 15 }, latency: false },
   { name: 'fixed 5/5/5/10 s', intervals: { WaitForSsmAgent: 5, WaitForPull: 5, WaitForStop: 5, WaitForSnapshot: 10 } },
-  { name: 'fixed 2/2/2/2 s', intervals: { WaitForSsmAgent: 2, WaitForPull: 2, WaitForStop: 2, WaitForSnapshot: 2 } },
 ];
 
 /** `BENCH_WAITS=computed` runs only the first row set (while tuning). */
