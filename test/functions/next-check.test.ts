@@ -60,9 +60,9 @@ describe('next-check: when a poll loop looks next', () => {
     expect(snapshotRemainingSeconds('unknown', 40)).toBe(4);
   });
 
-  it('estimates the pull as a fifth of the build so far', () => {
+  it('estimates the pull as 15 % of the build so far', () => {
     // Act / Assess
-    expect(pullEstimateSeconds(100)).toBe(20);
+    expect(pullEstimateSeconds(100)).toBe(15);
     expect(pullEstimateSeconds(-5)).toBe(0);
   });
 });

@@ -260,9 +260,9 @@ describe('check-pull-command', () => {
     expect(immediately).toMatchObject({ done: false, status: 'Pending', pulled: 0 });
     expect(account.core.callsOf('ssm', 'GetCommandInvocation')[0]!.error).toBe('InvocationDoesNotExist');
     expect(running).toMatchObject({ done: false, status: 'InProgress' });
-    // No output while it runs (SSM shows none): the next look is a fifth of the build's time since launch, at least 2 s.
+    // No output while it runs (SSM shows none): the next look is 15 % of the build's time since launch, at least 2 s.
     const sinceLaunchSeconds = (Date.now() - 120_000 - Date.parse(input.instance.launchedAt)) / 1000;
-    expect(running.nextCheckSeconds).toBe(Math.max(2, Math.ceil(sinceLaunchSeconds * 0.2)));
+    expect(running.nextCheckSeconds).toBe(Math.max(2, Math.ceil(sinceLaunchSeconds * 0.15)));
     expect(finished.done).toBe(true);
     expect(finished.nextCheckSeconds).toBe(0);
     expect(finished.status).toBe('Success');
