@@ -1,41 +1,48 @@
 /**
- * `npm run bench -- simulation`: what the wait loops' poll intervals cost, measured in the simulation.
+ * `npm run bench -- simulation`: what the wait loops cost, measured in the simulation.
  *
- * For each interval choice and a few workloads (1, 6 and 20 images), runs a whole build on the virtual clock and
- * reads, from the simulated account, when each AWS event really happened (SSM agent online, pull command done,
- * instance stopped, snapshot completed), and from the execution output when the workflow noticed it. Prints the
- * time lost per event, the build's duration, and the state transitions and Lambda invocations per build.
- * Durations are the simulated AWS's (simulation/aws/ec2.ts, ssm-commands.ts), not real AWS's.
+ * For each wait strategy (the definition's computed waits, and fixed intervals for comparison) and 1, 10 and 50
+ * images on one architecture, runs whole builds on the virtual clock with the latency model of
+ * simulation/lambda-latency.ts (cold starts, invoke and run time, state transitions), the simulated AWS durations and
+ * the latency figures each varied ±25 % per run (seeded, so every run of the benchmark prints the same figures). It
+ * reads, from the simulated account, when each AWS event really happened (SSM agent Online, pull command ended,
+ * instance stopped, snapshot completed), and from the run's events when the workflow moved on because of it (the
+ * next stage's state entered). Prints the time lost per event and per build, its share of the build, and the state
+ * transitions and Lambda invocations per build. Durations are the simulated AWS's (simulation/aws/ec2.ts,
+ * ssm-commands.ts), not real AWS's.
  *
  * Then Step Functions' quotas (simulation/sfn-quotas.ts): the largest payload at the largest input in each layout
  * (which state, bytes, share of the 256 KiB quota), and the history events of a typical build (quota 25,000).
  */
 import '../simulation/environment';
 import type { AslDefinition, SimulationReport } from '../simulation/run-state-machine';
-import { loadDefinition, runSimulation } from '../simulation/run-state-machine';
+import { runSimulation } from '../simulation/run-state-machine';
 import { createSimulatedAccount } from '../simulation/aws/account';
+import { DEFAULT_LAMBDA_LATENCY, NO_LATENCY, varyLatency } from '../simulation/lambda-latency';
 import { maximumInput } from '../simulation/max-input';
 import { PAYLOAD_LIMIT_BYTES, lambdaInvokeResult, payloadBytes } from '../simulation/sfn-quotas';
 import { HISTORY_EVENT_LIMIT } from '../simulation/execution-history';
 
-type Intervals = { WaitForSsmAgent: number; WaitForPull: number; WaitForStop: number; WaitForSnapshot: number };
+const WAITS = ['WaitForSsmAgent', 'WaitForPull', 'WaitForStop', 'WaitForSnapshot'] as const;
+type Intervals = Record<(typeof WAITS)[number], number>;
 
-/** The intervals statemachine/snapshot-factory.asl.json uses today. */
-const CURRENT: Intervals = (() => {
-  const map = Object.values(loadDefinition().States).find((state) => state.Type === 'Map');
-  const seconds = (name: string) => map.ItemProcessor.States[name].Seconds as number;
-  return { WaitForSsmAgent: seconds('WaitForSsmAgent'), WaitForPull: seconds('WaitForPull'), WaitForStop: seconds('WaitForStop'), WaitForSnapshot: seconds('WaitForSnapshot') };
-})();
-
-const CHOICES: { name: string; intervals: Intervals }[] = [
-  { name: 'fast 5/5/5/10 s', intervals: { WaitForSsmAgent: 5, WaitForPull: 5, WaitForStop: 5, WaitForSnapshot: 10 } },
-  { name: `ASL now ${Object.values(CURRENT).join('/')} s`, intervals: CURRENT },
-  { name: 'middle 10/15/10/30 s', intervals: { WaitForSsmAgent: 10, WaitForPull: 15, WaitForStop: 10, WaitForSnapshot: 30 } },
-  { name: 'slow 30/60/30/60 s', intervals: { WaitForSsmAgent: 30, WaitForPull: 60, WaitForStop: 30, WaitForSnapshot: 60 } },
+/**
+ * `undefined`: the definition as it is (each check computes its next wait); otherwise fixed Seconds per Wait, with the
+ * loops waiting before their first check, as the definition did before. `latency: false` charges no Lambda or
+ * transition time, as the simulation did when issue 12 was measured.
+ */
+const ALL_CHOICES: { name: string; intervals?: Intervals; latency?: false }[] = [
+  { name: 'computed (ASL now)' },
+  { name: 'fixed 10/10/10/15 s (before)', intervals: { WaitForSsmAgent: 10, WaitForPull: 10, WaitForStop: 10, WaitForSnapshot: 15 } },
+  { name: 'same, no latency model', intervals: { WaitForSsmAgent: 10, WaitForPull: 10, WaitForStop: 10, WaitForSnapshot: 15 }, latency: false },
+  { name: 'fixed 5/5/5/10 s', intervals: { WaitForSsmAgent: 5, WaitForPull: 5, WaitForStop: 5, WaitForSnapshot: 10 } },
 ];
 
-const WORKLOADS = [1, 6, 20].map((count) => Array.from({ length: count }, (_, i) => `public.ecr.aws/bench/image-${i}:v1`));
-/** Runs per workload, each with the simulated durations shifted a little, so polls do not line up with round numbers. */
+/** `BENCH_WAITS=computed` runs only the first row set (while tuning). */
+const CHOICES = process.env.BENCH_WAITS === 'computed' ? ALL_CHOICES.slice(0, 1) : ALL_CHOICES;
+const IMAGE_COUNTS = [1, 10, 50] as const;
+const imagesOf = (count: number) => Array.from({ length: count }, (_, i) => `public.ecr.aws/bench/image-${i}:v1`);
+/** Runs per image count, each with the simulated durations and latencies shifted a little. */
 const SAMPLES = 6;
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run of the benchmark prints the same figures. */
@@ -50,13 +57,20 @@ const random = (() => {
 })();
 const around = (ms: number) => Math.round(ms * (0.75 + random() / 2));
 
-const withIntervals = (intervals: Intervals) => (definition: AslDefinition): AslDefinition => {
+/** Fixed intervals, as the definition had before its checks computed them: `Seconds` instead of `SecondsPath`. */
+const withIntervals = (intervals?: Intervals) => (definition: AslDefinition): AslDefinition => {
+  if (!intervals) return definition;
   const map = Object.values(definition.States).find((state) => state.Type === 'Map');
   for (const [name, seconds] of Object.entries(intervals)) {
     const wait = map.ItemProcessor.States[name];
     if (!wait || wait.Type !== 'Wait') throw new Error(`no Wait state ${name}`);
+    delete wait.SecondsPath;
     wait.Seconds = seconds;
   }
+  const states = map.ItemProcessor.States;
+  states.SendPullCommand.Next = 'WaitForPull';
+  states.StopInstance.Next = 'WaitForStop';
+  states.CreateSnapshot.Next = 'WaitForSnapshot';
   return definition;
 };
 
@@ -67,63 +81,78 @@ interface Lost {
   snapshotCompleted: number;
 }
 
-/** Seconds between each AWS event and the workflow's noticing it, read from the simulated account. */
+/**
+ * Seconds between each AWS event of the (only) build and the workflow entering the state that follows it, the
+ * event's times read from the simulated account.
+ */
 const lostSeconds = (report: SimulationReport): Lost => {
   const { account } = report;
-  const snapshot = (report.output as { snapshots: { snapshotId: string; timings: Record<string, string> }[] }).snapshots[0]!;
-  const t = (name: string) => Date.parse(snapshot.timings[name]!);
+  const entered = (state: string) => report.events.find((e) => e.type === 'StateEntered' && e.state === state)!.at;
   const instance = [...account.ec2.instances.values()][0]!;
-  const agentOnlineAt = instance.LaunchTime.getTime() + account.ec2.options.pendingMs + account.ssmCommands.options.agentOnlineMs;
+  const agentOnlineAt = account.ssmCommands.host.bootsOf(instance.InstanceId)[0]!.agentOnlineAt!;
   const command = [...account.ssmCommands.commands.values()][0]!;
   const stopCall = account.core.callsOf('ec2', 'StopInstances').find((call) => !call.error)!;
   const stoppedAt = stopCall.at + account.ec2.options.stoppingMs;
-  const simulated = account.ec2.snapshots.get(snapshot.snapshotId)!;
+  const simulated = [...account.ec2.snapshots.values()][0]!;
   const completedAt = simulated.StartTime.getTime() + simulated.durationMs;
   return {
-    agentOnline: (t('ssmOnlineAt') - agentOnlineAt) / 1000,
-    commandDone: (t('pullFinishedAt') - command.finishAt) / 1000,
-    stopped: (t('stoppedAt') - stoppedAt) / 1000,
-    snapshotCompleted: (t('snapshotCompletedAt') - completedAt) / 1000,
+    agentOnline: (entered('SendPullCommand') - agentOnlineAt) / 1000,
+    commandDone: (entered('StopInstance') - command.finishAt) / 1000,
+    stopped: (entered('CreateSnapshot') - stoppedAt) / 1000,
+    snapshotCompleted: (entered('TerminateInstance') - completedAt) / 1000,
   };
 };
 
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-const fmt = (n: number, digits = 1) => n.toFixed(digits).padStart(8);
+const fmt = (n: number, digits = 1, width = 8) => n.toFixed(digits).padStart(width);
 
-const rows: string[] = [];
+console.log(`Waits: time lost between an AWS event and the workflow moving on, one architecture, mean of ${SAMPLES} runs per row,`);
+console.log('simulated AWS durations and Lambda/Step Functions latencies (simulation/lambda-latency.ts) each varied ±25 %\n');
+console.log(
+  `${'waits'.padEnd(30)}${'images'.padStart(7)}${'agent'.padStart(8)}${'pull'.padStart(8)}${'stop'.padStart(8)}${'snap'.padStart(8)}${'lost s'.padStart(8)}` +
+    `${'build s'.padStart(9)}${'lost %'.padStart(8)}${'trans'.padStart(7)}${'lambda'.padStart(8)}${'cold'.padStart(6)}`,
+);
 for (const choice of CHOICES) {
-  const losses: Lost[] = [];
-  const durations: number[] = [];
-  const transitions: number[] = [];
-  const invocations: number[] = [];
-  for (const images of WORKLOADS.flatMap((workload) => Array.from({ length: SAMPLES }, () => workload))) {
-    const account = createSimulatedAccount();
-    const ec2 = account.ec2.options as { -readonly [K in keyof typeof account.ec2.options]: number };
-    const ssm = account.ssmCommands.options as { -readonly [K in keyof typeof account.ssmCommands.options]: number };
-    ec2.pendingMs = around(ec2.pendingMs);
-    ec2.stoppingMs = around(ec2.stoppingMs);
-    ec2.snapshotBaseMs = around(ec2.snapshotBaseMs);
-    ssm.agentOnlineMs = around(ssm.agentOnlineMs);
-    ssm.baseRunMs = around(ssm.baseRunMs);
-    const report = await runSimulation({ input: { images }, account, transformDefinition: withIntervals(choice.intervals) });
-    if (report.status !== 'SUCCEEDED') throw new Error(`${choice.name}: ${report.error}: ${report.cause}`);
-    losses.push(lostSeconds(report));
-    durations.push(report.durationMs / 1000);
-    transitions.push(report.stateTransitions);
-    invocations.push(report.lambdaInvocations);
+  for (const count of IMAGE_COUNTS) {
+    const losses: Lost[] = [];
+    const durations: number[] = [];
+    const transitions: number[] = [];
+    const invocations: number[] = [];
+    const coldStarts: number[] = [];
+    for (let sample = 0; sample < SAMPLES; sample += 1) {
+      const account = createSimulatedAccount();
+      const ec2 = account.ec2.options as { -readonly [K in keyof typeof account.ec2.options]: number };
+      const ssm = account.ssmCommands.options as { -readonly [K in keyof typeof account.ssmCommands.options]: number };
+      ec2.pendingMs = around(ec2.pendingMs);
+      ec2.stoppingMs = around(ec2.stoppingMs);
+      ec2.snapshotBaseMs = around(ec2.snapshotBaseMs);
+      ec2.snapshotMsPerGiB = around(ec2.snapshotMsPerGiB);
+      ssm.agentOnlineMs = around(ssm.agentOnlineMs);
+      ssm.baseRunMs = around(ssm.baseRunMs);
+      ssm.pullMs = around(ssm.pullMs);
+      const report = await runSimulation({
+        input: { images: imagesOf(count) },
+        account,
+        transformDefinition: withIntervals(choice.intervals),
+        lambdaLatency: choice.latency === false ? NO_LATENCY : varyLatency(DEFAULT_LAMBDA_LATENCY, random),
+      });
+      if (report.status !== 'SUCCEEDED') throw new Error(`${choice.name}, ${count} images: ${report.error}: ${report.cause}`);
+      losses.push(lostSeconds(report));
+      durations.push(report.durationMs / 1000);
+      transitions.push(report.stateTransitions);
+      invocations.push(report.lambdaInvocations);
+      coldStarts.push(report.lambdaCharges.filter((charge) => charge.coldStart).length);
+    }
+    const lost = (key: keyof Lost) => mean(losses.map((l) => l[key]));
+    const totalLost = lost('agentOnline') + lost('commandDone') + lost('stopped') + lost('snapshotCompleted');
+    const build = mean(durations);
+    console.log(
+      `${choice.name.padEnd(30)}${String(count).padStart(7)}${fmt(lost('agentOnline'))}${fmt(lost('commandDone'))}${fmt(lost('stopped'))}${fmt(lost('snapshotCompleted'))}` +
+        `${fmt(totalLost)}${fmt(build, 0, 9)}${fmt((100 * totalLost) / build, 1)}${fmt(mean(transitions), 0, 7)}${fmt(mean(invocations), 0)}${fmt(mean(coldStarts), 0, 6)}`,
+    );
   }
-  const lost = (key: keyof Lost) => mean(losses.map((l) => l[key]));
-  const totalLost = lost('agentOnline') + lost('commandDone') + lost('stopped') + lost('snapshotCompleted');
-  rows.push(
-    `${choice.name.padEnd(22)}${fmt(lost('agentOnline'))}${fmt(lost('commandDone'))}${fmt(lost('stopped'))}${fmt(lost('snapshotCompleted'))}${fmt(totalLost)}` +
-      `${fmt(mean(durations), 0)}${fmt(mean(transitions), 0)}${fmt(mean(invocations), 0)}`,
-  );
 }
-
-console.log(`Poll intervals (SSM agent / pull / stop / snapshot), one build, mean of ${SAMPLES} runs each of 1, 6 and 20 images, simulated durations varied ±25 %`);
-console.log('seconds lost between an AWS event and the workflow noticing it; transitions and Lambda invocations per build\n');
-console.log(`${'intervals'.padEnd(22)}${'agent'.padStart(8)}${'pull'.padStart(8)}${'stop'.padStart(8)}${'snap'.padStart(8)}${'lost'.padStart(8)}${'build s'.padStart(8)}${'trans'.padStart(8)}${'lambda'.padStart(8)}`);
-for (const row of rows) console.log(row);
+console.log('\nlost %: time lost / build duration; trans: state transitions of the whole execution (one architecture build); cold: cold starts');
 
 console.log('\nLargest payload at the largest input: 100 images x 2 architectures (quota 262,144 bytes per state input/output and Task result)');
 const builtOutputs = new Map<string, { snapshots: { platforms: string[]; images: unknown[] }[] }>();
@@ -157,9 +186,10 @@ for (const [layout, output] of builtOutputs) {
 
 console.log(`\nExecution history of a typical build (quota ${HISTORY_EVENT_LIMIT.toLocaleString('en-US')} events)`);
 for (const [label, input] of [
-  ['6 images, x86_64', { images: WORKLOADS[1] }],
-  ['6 images, x86_64 + arm64', { images: WORKLOADS[1], architectures: ['x86_64', 'arm64'] }],
-  ['20 images, x86_64 + arm64', { images: WORKLOADS[2], architectures: ['x86_64', 'arm64'] }],
+  ['6 images, x86_64', { images: imagesOf(6) }],
+  ['6 images, x86_64 + arm64', { images: imagesOf(6), architectures: ['x86_64', 'arm64'] }],
+  ['20 images, x86_64 + arm64', { images: imagesOf(20), architectures: ['x86_64', 'arm64'] }],
+  ['50 images, x86_64 + arm64', { images: imagesOf(50), architectures: ['x86_64', 'arm64'] }],
 ] as const) {
   const report = await runSimulation({ input });
   console.log(`  ${label.padEnd(28)} ${String(report.historyEvents).padStart(6)} events (${((report.historyEvents / HISTORY_EVENT_LIMIT) * 100).toFixed(1)} %), ${report.stateTransitions} state transitions`);

@@ -1,9 +1,9 @@
 /**
  * State `CheckFastSnapshotRestore`: reports the Fast Snapshot Restore state of the build's snapshot in each of its
  * zones (DescribeFastSnapshotRestores, filter `snapshot-id`); the Choice `FastSnapshotRestoreEnabled` loops through
- * `WaitForFastSnapshotRestore` until every zone is `enabled`, waiting `waitSeconds` (the Wait's SecondsPath).
+ * `WaitForFastSnapshotRestore` until every zone is `enabled`, waiting `nextCheckSeconds` (the Wait's SecondsPath).
  *
- * `waitSeconds` follows AWS's optimizing rate, 60 minutes per TiB ("Check the fast snapshot restore state",
+ * `nextCheckSeconds` follows AWS's optimizing rate, 60 minutes per TiB ("Check the fast snapshot restore state",
  * Amazon EBS User Guide): the time left until the slowest optimizing zone should be done, between 30 and 300 s.
  *
  * Throws `FastSnapshotRestoreFailedError` (a zone went to `disabling` or `disabled`, which is where a failed enable
@@ -64,7 +64,7 @@ const run = async ({ build, snapshot, snapshotStatus, fastSnapshotRestoreStatus 
     enabled,
     zones: states,
     requestedAt: fastSnapshotRestoreStatus.requestedAt,
-    waitSeconds: enabled ? 0 : nextWaitSeconds(states, listed, snapshotStatus.volumeSizeGiB, now, limit - waited),
+    nextCheckSeconds: enabled ? 0 : nextWaitSeconds(states, listed, snapshotStatus.volumeSizeGiB, now, limit - waited),
     checkedAt: now.toISOString(),
   };
 };

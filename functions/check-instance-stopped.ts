@@ -1,5 +1,7 @@
 /**
- * State `CheckInstanceStopped`: reports whether the builder has reached `stopped` (the Choice loops while not).
+ * State `CheckInstanceStopped`: reports whether the builder has reached `stopped` (the Choice loops while not), and
+ * when to look next (`nextCheckSeconds`, the Wait's `SecondsPath`): not before {@link STOP_EARLIEST_SECONDS} after the
+ * stop request, then after a share of the time waited (functions/lib/next-check.ts); 0 once stopped.
  *
  * Throws `InstanceLostError` (the instance terminated or vanished), `StopTimeoutError` (not stopped within
  * `build.limits.stopSeconds` of `stop.stopRequestedAt`), `TransientAwsError` (retryable), `AccessDeniedError`,
@@ -8,6 +10,7 @@
 import * as z from 'zod';
 import { builderState } from './lib/builder-liveness';
 import { InstanceLostError, StopTimeoutError } from './lib/errors';
+import { STOP_EARLIEST_SECONDS, afterEarliest, nextCheckSeconds } from './lib/next-check';
 import { buildTargetSchema, instanceSchema, stopRequestSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 
@@ -17,7 +20,7 @@ const inputSchema = z.object({
   stop: stopRequestSchema,
 });
 type Input = z.infer<typeof inputSchema>;
-type Output = { stopped: boolean; state: string; checkedAt: string };
+type Output = { stopped: boolean; state: string; checkedAt: string; nextCheckSeconds: number };
 
 const run = async ({ build, instance, stop }: Input): Promise<Output> => {
   const { instanceId } = instance;
@@ -27,15 +30,17 @@ const run = async ({ build, instance, stop }: Input): Promise<Output> => {
     throw new InstanceLostError(`builder ${instanceId} is ${state} while it was stopping; its data volume is gone.`);
   }
   const checkedAt = new Date();
-  if (state === 'stopped') return { stopped: true, state, checkedAt: checkedAt.toISOString() };
+  if (state === 'stopped') return { stopped: true, state, checkedAt: checkedAt.toISOString(), nextCheckSeconds: 0 };
 
-  const waitedSeconds = Math.floor((checkedAt.getTime() - Date.parse(stop.stopRequestedAt)) / 1000);
+  const waitedMs = checkedAt.getTime() - Date.parse(stop.stopRequestedAt);
+  const waitedSeconds = Math.floor(waitedMs / 1000);
   if (waitedSeconds > build.limits.stopSeconds) {
     throw new StopTimeoutError(
       `builder ${instanceId} is still ${state} ${waitedSeconds} s after the stop request; the limit is ${build.limits.stopSeconds} s (limits.stopSeconds raises it).`,
     );
   }
-  return { stopped: false, state, checkedAt: checkedAt.toISOString() };
+  const next = nextCheckSeconds(afterEarliest(waitedMs / 1000, STOP_EARLIEST_SECONDS), waitedMs / 1000, build.limits.stopSeconds);
+  return { stopped: false, state, checkedAt: checkedAt.toISOString(), nextCheckSeconds: next };
 };
 
 /** Handler of the `CheckInstanceStopped` state. */

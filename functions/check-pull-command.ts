@@ -1,6 +1,9 @@
 /**
  * State `CheckPullCommand`: reads the pull command's invocation and, once it ended, the script's report
- * (functions/lib/pull-script.ts). The Choice loops through `WaitForPull` while `done` is false.
+ * (functions/lib/pull-script.ts). The Choice loops through `WaitForPull` while `done` is false, for
+ * `nextCheckSeconds` (the Wait's `SecondsPath`): a share of the build's time since launch (`pullEstimateSeconds`), because SSM shows nothing of a running command's output ("If the command hasn't finished running ... this
+ * string is empty", GetCommandInvocation API reference, StandardOutputContent) and the plan holds no image sizes
+ * (functions/lib/next-check.ts); 0 once done.
  *
  * On success, every requested image x platform must be in the report with the digest prepare-build resolved
  * (when it resolved one): nothing the user asked for is silently dropped, and a report SSM cut short fails the
@@ -35,6 +38,7 @@ import {
 } from './lib/errors';
 import { parseImageReference } from './lib/image-reference';
 import { gibDown, gibUp, parsePullReport, type PullReport, type PullReportPlan } from './lib/pull-script';
+import { nextCheckSeconds, pullEstimateSeconds } from './lib/next-check';
 import { buildTargetSchema, instanceSchema, pullCommandSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 import { summarizeList } from './lib/tags';
@@ -55,6 +59,8 @@ type Output = {
   /** Bytes used on the data volume after the pulls and their verification (the report's VOLUME line); 0 until done. */
   dataVolumeUsedBytes: number;
   checkedAt: string;
+  /** When the Wait looks again; 0 once done. */
+  nextCheckSeconds: number;
 };
 
 /** How long after SendCommand an unknown invocation is normal (SSM's eventual consistency). */
@@ -156,7 +162,8 @@ const failure = (invocation: GetCommandInvocationCommandOutput, build: Input['bu
 const run = async ({ build, instance, pull }: Input): Promise<Output> => {
   const { commandId } = pull;
   const checkedAt = new Date();
-  const waitedSeconds = Math.floor((checkedAt.getTime() - Date.parse(pull.sentAt)) / 1000);
+  const waitedMs = checkedAt.getTime() - Date.parse(pull.sentAt);
+  const waitedSeconds = Math.floor(waitedMs / 1000);
   const notDone = (status: string): Output => {
     if (waitedSeconds > build.limits.pullSeconds) {
       throw new PullTimeoutError(
@@ -164,7 +171,9 @@ const run = async ({ build, instance, pull }: Input): Promise<Output> => {
           `${build.limits.pullSeconds} s (limits.pullSeconds raises it).`,
       );
     }
-    return { done: false, status, pulled: 0, images: 0, dataVolumeUsedBytes: 0, checkedAt: checkedAt.toISOString() };
+    const sinceLaunchSeconds = (checkedAt.getTime() - Date.parse(instance.launchedAt)) / 1000;
+    const next = nextCheckSeconds(pullEstimateSeconds(sinceLaunchSeconds), waitedMs / 1000, build.limits.pullSeconds);
+    return { done: false, status, pulled: 0, images: 0, dataVolumeUsedBytes: 0, checkedAt: checkedAt.toISOString(), nextCheckSeconds: next };
   };
 
   let invocation: GetCommandInvocationCommandOutput;
@@ -196,7 +205,7 @@ const run = async ({ build, instance, pull }: Input): Promise<Output> => {
 
   const report = parsePullReport(invocation.StandardOutputContent ?? '', planOf(build));
   const counts = verifyReport(report, build, commandId);
-  return { done: true, status, ...counts, checkedAt: checkedAt.toISOString() };
+  return { done: true, status, ...counts, checkedAt: checkedAt.toISOString(), nextCheckSeconds: 0 };
 };
 
 /** Handler of the `CheckPullCommand` state. */

@@ -1,5 +1,7 @@
 /**
- * State `CheckSnapshot`: reports the data volume snapshot's state and progress (the Choice loops until completed).
+ * State `CheckSnapshot`: reports the data volume snapshot's state and progress (the Choice loops until completed), and
+ * when to look next (`nextCheckSeconds`, the Wait's `SecondsPath`): when `Progress` and the time since the snapshot
+ * started say it will be done (functions/lib/next-check.ts); 0 once completed.
  *
  * Throws `SnapshotFailedError` (state `error`, with EC2's StateMessage), `SnapshotTimeoutError` (not completed within
  * `build.limits.snapshotSeconds` of `snapshot.startedAt`), `TransientAwsError` (retryable), `AccessDeniedError`,
@@ -9,6 +11,7 @@ import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import * as z from 'zod';
 import { ec2 } from './lib/clients/ec2';
 import { AwsRequestError, SnapshotFailedError, SnapshotTimeoutError, callAws } from './lib/errors';
+import { nextCheckSeconds, snapshotRemainingSeconds } from './lib/next-check';
 import { buildTargetSchema, snapshotSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 
@@ -17,7 +20,7 @@ const inputSchema = z.object({
   snapshot: snapshotSchema,
 });
 type Input = z.infer<typeof inputSchema>;
-type Output = { completed: boolean; state: string; progress: string; volumeSizeGiB: number; checkedAt: string };
+type Output = { completed: boolean; state: string; progress: string; volumeSizeGiB: number; checkedAt: string; nextCheckSeconds: number };
 
 const run = async ({ build, snapshot }: Input): Promise<Output> => {
   const { snapshotId } = snapshot;
@@ -33,15 +36,17 @@ const run = async ({ build, snapshot }: Input): Promise<Output> => {
   }
   const checkedAt = new Date();
   const result = { state, progress, volumeSizeGiB: found.VolumeSize ?? 0, checkedAt: checkedAt.toISOString() };
-  if (state === 'completed') return { completed: true, ...result };
+  if (state === 'completed') return { completed: true, ...result, nextCheckSeconds: 0 };
 
-  const waitedSeconds = Math.floor((checkedAt.getTime() - Date.parse(snapshot.startedAt)) / 1000);
+  const waitedMs = checkedAt.getTime() - Date.parse(snapshot.startedAt);
+  const waitedSeconds = Math.floor(waitedMs / 1000);
   if (waitedSeconds > build.limits.snapshotSeconds) {
     throw new SnapshotTimeoutError(
       `snapshot ${snapshotId} is still ${state} at ${progress} after ${waitedSeconds} s; the limit is ${build.limits.snapshotSeconds} s (limits.snapshotSeconds raises it).`,
     );
   }
-  return { completed: false, ...result };
+  const next = nextCheckSeconds(snapshotRemainingSeconds(progress, waitedMs / 1000), waitedMs / 1000, build.limits.snapshotSeconds);
+  return { completed: false, ...result, nextCheckSeconds: next };
 };
 
 /** Handler of the `CheckSnapshot` state. */

@@ -1,6 +1,8 @@
 /**
  * State `CheckSsmAgent`: reports whether the builder's SSM agent is `Online`, so Run Command can reach it
- * (the Choice `SsmAgentOnline` loops through `WaitForSsmAgent` while it is not).
+ * (the Choice `SsmAgentOnline` loops through `WaitForSsmAgent` while it is not), and when to look next
+ * (`nextCheckSeconds`, the Wait's `SecondsPath`): not before {@link AGENT_EARLIEST_ONLINE_SECONDS} after launch, then
+ * after a share of the time waited (functions/lib/next-check.ts); 0 once Online.
  *
  * Throws `InstanceLostError` (the builder is stopping, stopped, shutting down, terminated or gone),
  * `SsmAgentTimeoutError` (not Online within `build.limits.ssmOnlineSeconds` of `instance.launchedAt`; its message
@@ -12,6 +14,7 @@ import * as z from 'zod';
 import { assertBuilderAlive } from './lib/builder-liveness';
 import { ssm } from './lib/clients/ssm';
 import { SsmAgentTimeoutError, callAws } from './lib/errors';
+import { AGENT_EARLIEST_ONLINE_SECONDS, afterEarliest, nextCheckSeconds } from './lib/next-check';
 import { buildTargetSchema, instanceSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 
@@ -26,7 +29,7 @@ const inputSchema = z.object({
   instance: instanceSchema,
 });
 type Input = z.infer<typeof inputSchema>;
-type Output = { online: boolean; pingStatus: string; checkedAt: string };
+type Output = { online: boolean; pingStatus: string; checkedAt: string; nextCheckSeconds: number };
 
 const run = async ({ build, instance }: Input): Promise<Output> => {
   const { instanceId } = instance;
@@ -36,11 +39,12 @@ const run = async ({ build, instance }: Input): Promise<Output> => {
   // A builder whose agent has not registered yet is simply absent from the list.
   const pingStatus = info.InstanceInformationList?.find((i) => i.InstanceId === instanceId)?.PingStatus ?? 'NotRegistered';
   const checkedAt = new Date();
-  if (pingStatus === 'Online') return { online: true, pingStatus, checkedAt: checkedAt.toISOString() };
+  if (pingStatus === 'Online') return { online: true, pingStatus, checkedAt: checkedAt.toISOString(), nextCheckSeconds: 0 };
 
   // The agent never comes Online on a builder that is going away: fail now rather than at the time limit.
   await assertBuilderAlive(instanceId, 'waiting for its SSM agent');
-  const waitedSeconds = Math.floor((checkedAt.getTime() - Date.parse(instance.launchedAt)) / 1000);
+  const waitedMs = checkedAt.getTime() - Date.parse(instance.launchedAt);
+  const waitedSeconds = Math.floor(waitedMs / 1000);
   if (waitedSeconds > build.limits.ssmOnlineSeconds) {
     throw new SsmAgentTimeoutError(
       `the SSM agent of builder ${instanceId} is not Online (${pingStatus}) ${waitedSeconds} s after launch; the limit is ` +
@@ -52,7 +56,8 @@ const run = async ({ build, instance }: Input): Promise<Output> => {
         'as AmazonEC2ContainerRegistryReadOnly grants), so host-ctr never starts the control container that runs the agent.',
     );
   }
-  return { online: false, pingStatus, checkedAt: checkedAt.toISOString() };
+  const next = nextCheckSeconds(afterEarliest(waitedMs / 1000, AGENT_EARLIEST_ONLINE_SECONDS), waitedMs / 1000, build.limits.ssmOnlineSeconds);
+  return { online: false, pingStatus, checkedAt: checkedAt.toISOString(), nextCheckSeconds: next };
 };
 
 /** Handler of the `CheckSsmAgent` state. */

@@ -47,7 +47,7 @@ const run = async ({ build, snapshot }: Input): Promise<FastSnapshotRestoreStatu
     enabled: zones.every((zone) => states.get(zone) === 'enabled'),
     zones: zones.map((availabilityZone) => ({ availabilityZone, state: states.get(availabilityZone) ?? 'enabling' })),
     requestedAt: now,
-    waitSeconds: FSR_POLL_SECONDS.min,
+    nextCheckSeconds: FSR_POLL_SECONDS.min,
     checkedAt: now,
   };
 };

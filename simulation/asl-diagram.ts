@@ -26,7 +26,8 @@ const node = (name: string, state: State): string => {
     case 'Choice':
       return `${name}{"${name}"}`;
     case 'Wait':
-      return `${name}(["${name} ${state.Seconds ?? '?'} s"])`;
+      // A Wait whose check computes the interval shows where it reads it (SecondsPath), not a number of seconds.
+      return `${name}(["${name} ${state.Seconds !== undefined ? `${state.Seconds} s` : state.SecondsPath ? `${String(state.SecondsPath).replace(/^\$\./, '')}` : '?'}"])`;
     case 'Pass':
       return `${name}[/"${name}"/]`;
     case 'Succeed':

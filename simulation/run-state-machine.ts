@@ -27,6 +27,7 @@ import { SnapshottingStateMachine } from './runner-events';
 import { ExecutionQuotas, assertExecutionInputFits, assertNoDataLimitCatch, type PayloadMeasurement, type QuotaOptions } from './sfn-quotas';
 import { closeExecution, measureLeftovers, runReaperAfterGrace, type AfterRunInvocation, type Leftovers } from './after-execution';
 import { applyFaults, missingImages, parseFaultSpec, type FaultSpec, type TaskHooks } from './scenarios/faults';
+import { DEFAULT_LAMBDA_LATENCY, LambdaEnvironments, transitionsChargedTo, type ChargedInvocation, type LambdaLatencyFigures } from './lambda-latency';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(here, '..');
@@ -153,6 +154,11 @@ export interface SimulationOptions {
   transformDeployment?: (deployment: Deployment) => Deployment;
   /** Step Functions' quotas (simulation/sfn-quotas.ts); AWS's unless a test lowers them. */
   quotas?: QuotaOptions;
+  /**
+   * What Lambda and Step Functions cost in time (simulation/lambda-latency.ts): cold starts, invoke and run time,
+   * state transitions. Default {@link DEFAULT_LAMBDA_LATENCY}; `NO_LATENCY` charges nothing.
+   */
+  lambdaLatency?: LambdaLatencyFigures;
 }
 
 export interface SimulationReport {
@@ -187,6 +193,8 @@ export interface SimulationReport {
   historyEvents: number;
   /** The largest payload (state input/output, Task parameters/result, execution input/output) of the run. */
   largestPayload?: PayloadMeasurement;
+  /** Each Task invocation's charged latency (simulation/lambda-latency.ts), in order. */
+  lambdaCharges: ChargedInvocation[];
 }
 
 const SFN_ROLE_ARN = 'arn:aws:iam::111122223333:role/snapshot-factory-state-machine';
@@ -236,17 +244,36 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
     let halt = () => undefined as void;
     const quotas = new ExecutionQuotas({ ...options.quotas, tasks: taskResources(definition), roleArn: SFN_ROLE_ARN }, () => halt());
     const invocationsByFunction: Record<string, number> = {};
+    const lambdas = new LambdaEnvironments(options.lambdaLatency ?? DEFAULT_LAMBDA_LATENCY);
+    const containerOf = statesContaining(definition);
     const taskResourceLocalHandlers = Object.fromEntries(
       bindings.map((binding) => [
         binding.state,
         // quotas.invokeTask measures the request and wraps the result as lambda:invoke returns it ({ Payload, ... });
-        // runAsFunction signs the handler's AWS requests as that function's deployed role.
+        // runAsFunction signs the handler's AWS requests as that function's deployed role. The latency model charges
+        // the transitions, the cold start or the invoke before the handler runs, and its run time after.
         async (request: unknown) =>
           quotas.invokeTask(binding.state, request, async () => {
             const payload = (request as { Payload?: unknown }).Payload;
             invocationsByFunction[binding.functionName] = (invocationsByFunction[binding.functionName] ?? 0) + 1;
-            for (const hook of hooks.get(binding.state) ?? []) await hook(payload);
-            return runAsFunction(binding.functionName, () => handlers.get(binding.functionName)!(payload));
+            const { figures } = lambdas;
+            const transitionsMs = figures.transitionMs * transitionsChargedTo(binding.state, containerOf.get(binding.state) ?? {});
+            await sleepVirtual(transitionsMs);
+            const claimed = lambdas.start(binding.functionName, Date.now());
+            const beforeMs = transitionsMs + claimed.initMs + figures.invokeMs;
+            await sleepVirtual(claimed.initMs + figures.invokeMs);
+            const callsBefore = account.core.calls.length;
+            try {
+              for (const hook of hooks.get(binding.state) ?? []) await hook(payload);
+              return await runAsFunction(binding.functionName, () => handlers.get(binding.functionName)!(payload));
+            } finally {
+              // Requests of a concurrent invocation of the same function in this interval are counted too (rare).
+              const awsCalls = account.core.calls.slice(callsBefore).filter((call) => call.principal?.kind === 'function' && call.principal.name === binding.functionName).length;
+              const afterMs = lambdas.runMs(awsCalls);
+              await sleepVirtual(afterMs);
+              lambdas.finish(binding.functionName, claimed.environment, Date.now());
+              lambdas.charged.push({ functionName: binding.functionName, state: binding.state, coldStart: claimed.coldStart, beforeMs, afterMs });
+            }
           }) as never,
       ]),
     );
@@ -346,6 +373,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
       history: quotas.history.events,
       historyEvents: quotas.history.events.length,
       largestPayload: quotas.largest,
+      lambdaCharges: lambdas.charged,
     };
   } finally {
     restoreLookup();
@@ -360,6 +388,26 @@ const loadFunctionHandler = async (name: string): Promise<Handler> => {
   const module = (await import(join(ROOT, 'functions', `${name}.ts`))) as { handler?: Handler };
   if (typeof module.handler !== 'function') throw new Error(`functions/${name}.ts exports no handler`);
   return module.handler;
+};
+
+/** Sleeps on the virtual clock; nothing when `ms` is 0, so a run without latency keeps its old event order. */
+const sleepVirtual = async (ms: number): Promise<void> => {
+  if (ms > 0) await new Promise<void>((resolve) => setTimeout(resolve, ms));
+};
+
+/** Each state's name -> the `States` object holding it (the top level or a Map's ItemProcessor). */
+const statesContaining = (definition: Pick<AslDefinition, 'States'>): Map<string, AslDefinition['States']> => {
+  const found = new Map<string, AslDefinition['States']>();
+  const visit = (states: AslDefinition['States']) => {
+    for (const [name, state] of Object.entries(states)) {
+      found.set(name, states);
+      const nested = state.ItemProcessor ?? state.Iterator;
+      if (nested) visit(nested.States);
+      for (const branch of state.Branches ?? []) visit(branch.States);
+    }
+  };
+  visit(definition.States);
+  return found;
 };
 
 const machines = new Map<string, StateMachine>();

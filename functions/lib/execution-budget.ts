@@ -4,8 +4,10 @@
  * events). PrepareBuild checks a plan against both before anything is launched; infra/config.ts checks the deployed
  * defaults with the same functions, so a deployment cannot be accepted whose every execution PrepareBuild refuses.
  *
- * The figures below mirror statemachine/snapshot-factory.asl.json (the poll loops' `Seconds`) and the history Step
- * Functions logs per state (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html,
+ * The poll loops' Waits sleep what their check returns (`SecondsPath`), clamped by functions/lib/next-check.ts; the
+ * worst case is every loop polling at its minimum interval ({@link minCheckSeconds}, which grows with the time
+ * waited) up to its limit. The figures below mirror statemachine/snapshot-factory.asl.json (check first, then Wait ->
+ * check -> Choice) and the history Step Functions logs per state (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html,
  * as modelled in simulation/execution-history.ts). functions/ cannot read either at run time, so
  * test/statemachine/execution-budget.test.ts checks them against the definition and against the history of a
  * simulated run.
@@ -15,6 +17,7 @@
  * and Lambda cold starts beyond the functions' timeouts (a Task cannot run longer than its function's timeout).
  */
 import { InvalidInputError } from './errors';
+import { minCheckSeconds } from './next-check';
 
 /** The state machine definition's own `TimeoutSeconds` (statemachine/snapshot-factory.asl.json; a test checks it). */
 export const DEFINITION_TIMEOUT_SECONDS = 4 * 3600;
@@ -26,16 +29,16 @@ export const MIN_EXECUTION_TIMEOUT_SECONDS = 900;
 /** AWS's hard quota of events in one execution history (docs: "Avoid reaching the history quota", bp-history-limit.html). */
 export const HISTORY_EVENT_LIMIT = 25_000;
 
-/** The `Seconds` of each poll loop's Wait state in the definition, by the limit that ends the loop. */
-export const POLL_INTERVAL_SECONDS = {
-  /** WaitForSsmAgent -> CheckSsmAgent -> SsmAgentOnline */
-  ssmOnlineSeconds: 10,
-  /** WaitForPull -> CheckPullCommand -> PullDone */
-  pullSeconds: 10,
-  /** WaitForStop -> CheckInstanceStopped -> InstanceStopped */
-  stopSeconds: 10,
-  /** WaitForSnapshot -> CheckSnapshot -> SnapshotCompleted */
-  snapshotSeconds: 15,
+/** Each poll loop's Wait state and where it reads its seconds (`SecondsPath`), by the limit that ends the loop. */
+export const POLL_LOOPS = {
+  /** CheckSsmAgent -> SsmAgentOnline -> WaitForSsmAgent */
+  ssmOnlineSeconds: { wait: 'WaitForSsmAgent', secondsPath: '$.ssm.nextCheckSeconds' },
+  /** CheckPullCommand -> PullDone -> WaitForPull */
+  pullSeconds: { wait: 'WaitForPull', secondsPath: '$.pullStatus.nextCheckSeconds' },
+  /** CheckInstanceStopped -> InstanceStopped -> WaitForStop */
+  stopSeconds: { wait: 'WaitForStop', secondsPath: '$.stopStatus.nextCheckSeconds' },
+  /** CheckSnapshot -> SnapshotCompleted -> WaitForSnapshot */
+  snapshotSeconds: { wait: 'WaitForSnapshot', secondsPath: '$.snapshotStatus.nextCheckSeconds' },
 } as const;
 
 /** The waits of one build, in seconds, as the check stages enforce them. */
@@ -77,8 +80,7 @@ export const EXECUTION_EVENTS = HISTORY_EVENTS.execution + HISTORY_EVENTS.task +
  * Events a build's Map iteration logs when its loops run `checks` Task invocations each: the iteration's own
  * events, the one-shot Tasks (LaunchInstance, SendPullCommand, StopInstance, CreateSnapshot, TerminateInstance),
  * HasFastSnapshotRestore and NoFastSnapshotRestore (a build with FSR logs its own loop instead of the Pass: see
- * functions/lib/fast-snapshot-restore.ts), BuildResult, and the loops. The SSM loop checks once before its first
- * Wait; the others wait first.
+ * functions/lib/fast-snapshot-restore.ts), BuildResult, and the loops. Every loop checks once before its first Wait.
  */
 export const buildHistoryEvents = (checks: Record<keyof BuildWaits, number>): number =>
   HISTORY_EVENTS.mapIteration +
@@ -86,26 +88,30 @@ export const buildHistoryEvents = (checks: Record<keyof BuildWaits, number>): nu
   HISTORY_EVENTS.choice +
   HISTORY_EVENTS.pass +
   HISTORY_EVENTS.pass +
-  (checks.ssmOnlineSeconds * EVENTS_PER_POLL - HISTORY_EVENTS.wait) +
-  checks.pullSeconds * EVENTS_PER_POLL +
-  checks.stopSeconds * EVENTS_PER_POLL +
-  checks.snapshotSeconds * EVENTS_PER_POLL;
+  (Object.keys(POLL_LOOPS) as (keyof BuildWaits)[]).reduce((sum, limit) => sum + checks[limit] * EVENTS_PER_POLL - HISTORY_EVENTS.wait, 0);
 
 /**
- * Most checks a loop can make before its stage gives up: a check at least every interval, and the one that finds
- * the limit passed comes at most one interval after it (checks at >= 0, I, 2I, ... seconds; the last one at most
- * floor(limit / I) + 1 intervals in).
+ * Most checks a loop can make before its stage gives up: one at once, then one after each minimum interval
+ * ({@link minCheckSeconds} of the time waited so far; a check's own run time only spaces them further), up to the
+ * first check past the limit, which throws.
+ *
+ * @example maxChecks(600) // 133 for the default limits.ssmOnlineSeconds
  */
-export const maxChecks = (limitSeconds: number, intervalSeconds: number): number => Math.floor(limitSeconds / intervalSeconds) + 2;
+export const maxChecks = (limitSeconds: number): number => {
+  let checks = 1;
+  for (let waited = 0; waited <= limitSeconds; checks += 1) waited += minCheckSeconds(waited);
+  return checks;
+};
 
 /** Events kept free for retries (about 160 of them over the execution) and a failed build's cleanup states. */
 export const HISTORY_MARGIN_EVENTS = 500;
 
 /** Worst-case history events of an execution running `builds` builds at once with these waits. */
 export const worstCaseHistoryEvents = (waits: BuildWaits, builds: number): number => {
-  const checks = Object.fromEntries(
-    (Object.keys(POLL_INTERVAL_SECONDS) as (keyof BuildWaits)[]).map((limit) => [limit, maxChecks(waits[limit], POLL_INTERVAL_SECONDS[limit])]),
-  ) as Record<keyof BuildWaits, number>;
+  const checks = Object.fromEntries((Object.keys(POLL_LOOPS) as (keyof BuildWaits)[]).map((limit) => [limit, maxChecks(waits[limit])])) as Record<
+    keyof BuildWaits,
+    number
+  >;
   return EXECUTION_EVENTS + builds * buildHistoryEvents(checks) + HISTORY_MARGIN_EVENTS;
 };
 
@@ -118,15 +124,16 @@ export const CLEANUP_MARGIN_SECONDS = 600;
 
 /**
  * Seconds an execution needs at most, its builds running at once (the Map has no MaxConcurrency): each wait to its
- * limit plus one poll interval and one check past it, the five one-shot Tasks of a build, PrepareBuild and
- * PublishSnapshot, DisableSupersededFastSnapshotRestore (a function of the build's timeout), and
- * {@link CLEANUP_MARGIN_SECONDS} so a build failing at its last limit is still cleaned up.
+ * limit plus the longest interval a check may then return (the minimum at the limit: next-check.ts never sleeps
+ * further past a limit) and one check past it, the five one-shot Tasks of a build, PrepareBuild and PublishSnapshot,
+ * DisableSupersededFastSnapshotRestore (a function of the build's timeout), and {@link CLEANUP_MARGIN_SECONDS} so a
+ * build failing at its last limit is still cleaned up.
  *
- * @example worstCaseExecutionSeconds({ ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 }) // 13665
+ * @example worstCaseExecutionSeconds({ ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 }) // 13872
  */
 export const worstCaseExecutionSeconds = (waits: BuildWaits): number => {
-  const loops = (Object.keys(POLL_INTERVAL_SECONDS) as (keyof BuildWaits)[]).reduce(
-    (sum, limit) => sum + waits[limit] + POLL_INTERVAL_SECONDS[limit] + BUILD_TASK_SECONDS,
+  const loops = (Object.keys(POLL_LOOPS) as (keyof BuildWaits)[]).reduce(
+    (sum, limit) => sum + waits[limit] + minCheckSeconds(waits[limit]) + BUILD_TASK_SECONDS,
     0,
   );
   return loops + 6 * BUILD_TASK_SECONDS + 2 * EXECUTION_TASK_SECONDS + CLEANUP_MARGIN_SECONDS;
@@ -172,7 +179,7 @@ export const checkExecutionBudget = (
   const events = worstCaseHistoryEvents(waits, builds);
   if (events > HISTORY_EVENT_LIMIT) {
     throw new InvalidInputError(
-      `the waits of ${builds} build${builds === 1 ? '' : 's'} (${listWaits(waits)} s, polled every 10-15 s) could log up to ${events} history events, ` +
+      `the waits of ${builds} build${builds === 1 ? '' : 's'} (${listWaits(waits)} s, polled at the minimum interval, functions/lib/next-check.ts) could log up to ${events} history events, ` +
         `more than Step Functions' ${HISTORY_EVENT_LIMIT} per execution: lower ${longestWait(waits)}${pullNote}, or build fewer architectures per execution`,
     );
   }

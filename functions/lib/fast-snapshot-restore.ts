@@ -14,7 +14,7 @@ import { BUILD_TASK_SECONDS, EVENTS_PER_POLL, HISTORY_EVENTS } from './execution
 export const FSR_OPTIMIZING_SECONDS_PER_TIB = 3600;
 /** Kept on top of the optimizing time for the `enabling` state and the last poll. */
 export const FSR_LIMIT_MARGIN_SECONDS = 1800;
-/** The check's shortest and longest wait between two polls (its result's `waitSeconds`). */
+/** The check's shortest and longest wait between two polls (its result's `nextCheckSeconds`). */
 export const FSR_POLL_SECONDS = { min: 30, max: 300 } as const;
 /** FSR states in which the zone bills (every state but `disabled`; AWS bills per minute, at least an hour). */
 export const FSR_ACTIVE_STATES = ['enabling', 'optimizing', 'enabled', 'disabling'] as const;

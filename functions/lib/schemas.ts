@@ -125,6 +125,7 @@ export const ssmAgentStatusSchema = z.object({
   online: z.boolean(),
   pingStatus: z.string(),
   checkedAt: isoTimestamp,
+  nextCheckSeconds: z.number().int().nonnegative(),
 });
 
 /** Output of `send-pull-command`, stored at `$.pull`. */
@@ -158,13 +159,15 @@ export const pullStatusSchema = z.object({
   /** Bytes used on the data volume after the pulls and their verification (0 until done). */
   dataVolumeUsedBytes: z.number().int().nonnegative(),
   checkedAt: isoTimestamp,
+  /** When the loop's Wait looks again (functions/lib/next-check.ts); 0 once done. */
+  nextCheckSeconds: z.number().int().nonnegative(),
 });
 
 /** Output of `stop-instance`, stored at `$.stop`. */
 export const stopRequestSchema = z.object({ stopRequestedAt: isoTimestamp });
 
 /** Output of `check-instance-stopped`, stored at `$.stopStatus`. */
-export const stopStatusSchema = z.object({ stopped: z.boolean(), state: z.string(), checkedAt: isoTimestamp });
+export const stopStatusSchema = z.object({ stopped: z.boolean(), state: z.string(), checkedAt: isoTimestamp, nextCheckSeconds: z.number().int().nonnegative() });
 
 /** Output of `create-snapshot`, stored at `$.snapshot`. */
 export const snapshotSchema = z.object({
@@ -181,6 +184,7 @@ export const snapshotStatusSchema = z.object({
   progress: z.string(),
   volumeSizeGiB: z.number().int(),
   checkedAt: isoTimestamp,
+  nextCheckSeconds: z.number().int().nonnegative(),
 });
 
 /** Output of `enable-fast-snapshot-restore` and `check-fast-snapshot-restore`, stored at `$.fastSnapshotRestoreStatus`. */
@@ -192,7 +196,7 @@ export const fastSnapshotRestoreStatusSchema = z.object({
   /** When FSR was asked for (EnableFastSnapshotRestores): the limit counts from it. */
   requestedAt: isoTimestamp,
   /** Seconds the next Wait lasts (its SecondsPath). */
-  waitSeconds: z.number().int().nonnegative(),
+  nextCheckSeconds: z.number().int().nonnegative(),
   checkedAt: isoTimestamp,
 });
 export type FastSnapshotRestoreStatus = z.infer<typeof fastSnapshotRestoreStatusSchema>;

@@ -25,6 +25,18 @@ describe('check-instance-stopped', () => {
     await expect(checkStopped({ build, instance, stop: stopRequest })).resolves.toMatchObject({ stopped: true, state: 'stopped' });
   });
 
+  it('asks to look again no sooner than a stop can end, then after a tenth of the wait', async () => {
+    // Prepare
+    const stopRequest = await stop({ build, instance });
+    // Act
+    const first = await checkStopped({ build, instance, stop: stopRequest });
+    vi.advanceTimersByTime(30_000);
+    const later = await checkStopped({ build, instance, stop: stopRequest });
+    // Assess: a stop takes tens of seconds (STOP_EARLIEST_SECONDS 20), then 10 % of the 30 s waited.
+    expect(first).toMatchObject({ stopped: false, nextCheckSeconds: 20 });
+    expect(later).toMatchObject({ stopped: false, nextCheckSeconds: 3 });
+  });
+
   it('fails with the retryable TransientAwsError when DescribeInstances fails with a server error', async () => {
     const stopRequest = await stop({ build, instance });
     account.core.inject(FAULTS.serverError('ec2', 'DescribeInstances'));

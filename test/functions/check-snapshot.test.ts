@@ -4,6 +4,7 @@ import { handler as createSnapshot } from '../../functions/create-snapshot';
 import type { LaunchedInstance } from '../../functions/lib/schemas';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { FAULTS } from '../../simulation/aws/core';
+import { minCheckSeconds } from '../../functions/lib/next-check';
 import { buildTarget, launchedBuilder, simulatedAws, verifiedPull } from './ec2-fixtures';
 
 describe('check-snapshot', () => {
@@ -25,7 +26,22 @@ describe('check-snapshot', () => {
     const done = await checkSnapshot({ build, snapshot });
     expect(midway).toMatchObject({ completed: false, state: 'pending' });
     expect(Number.parseInt(midway.progress, 10)).toBeGreaterThan(0);
-    expect(done).toEqual({ completed: true, state: 'completed', progress: '100%', volumeSizeGiB: 50, checkedAt: expect.any(String) });
+    expect(done).toEqual({ completed: true, state: 'completed', progress: '100%', volumeSizeGiB: 50, checkedAt: expect.any(String), nextCheckSeconds: 0 });
+  });
+
+  it('asks to look again when Progress says the snapshot will be done, after a first sample of its rate', async () => {
+    // Prepare
+    const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
+    const simulated = account.ec2.snapshots.get(snapshot.snapshotId)!;
+    // Act
+    const first = await checkSnapshot({ build, snapshot });
+    vi.advanceTimersByTime(60_000);
+    const midway = await checkSnapshot({ build, snapshot });
+    // Assess: 15 s for the first sample; then the remaining time, read from whole-percent Progress, within 2 s of the truth.
+    expect(first).toMatchObject({ completed: false, nextCheckSeconds: 15 });
+    const remainingSeconds = (simulated.StartTime.getTime() + simulated.durationMs - Date.now()) / 1000;
+    expect(remainingSeconds).toBeGreaterThan(10);
+    expect(Math.abs(midway.nextCheckSeconds - remainingSeconds)).toBeLessThanOrEqual(2);
   });
 
   it('fails with SnapshotFailedError carrying EC2 state message when the snapshot goes to error', async () => {
@@ -43,7 +59,8 @@ describe('check-snapshot', () => {
     account.ec2.neverFinish('snapshot');
     const snapshot = await createSnapshot({ build, instance, pullStatus: verifiedPull(build) });
     vi.advanceTimersByTime(3_590_000);
-    await expect(checkSnapshot({ build, snapshot })).resolves.toMatchObject({ completed: false, progress: '99%' });
+    // Stuck at 99 %, 10 s before the limit: the next look comes one minimum interval later, past the limit, not later.
+    await expect(checkSnapshot({ build, snapshot })).resolves.toMatchObject({ completed: false, progress: '99%', nextCheckSeconds: minCheckSeconds(3590) });
     vi.advanceTimersByTime(20_000);
     await expect(checkSnapshot({ build, snapshot })).rejects.toMatchObject({
       name: 'SnapshotTimeoutError',

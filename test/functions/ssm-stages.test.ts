@@ -52,9 +52,9 @@ describe('check-ssm-agent', () => {
     await vi.advanceTimersByTimeAsync(30_000);
     const later = await checkSsm({ build: target, instance });
     // Assess
-    expect(early).toMatchObject({ online: false, pingStatus: 'NotRegistered' });
-    expect(stillWaiting.online).toBe(false);
-    expect(later).toEqual({ online: true, pingStatus: 'Online', checkedAt: new Date(Date.now()).toISOString() });
+    expect(early).toMatchObject({ online: false, pingStatus: 'NotRegistered', nextCheckSeconds: 30 });
+    expect(stillWaiting).toMatchObject({ online: false, nextCheckSeconds: 5 });
+    expect(later).toEqual({ online: true, pingStatus: 'Online', checkedAt: new Date(Date.now()).toISOString(), nextCheckSeconds: 0 });
     const filter = account.core.callsOf('ssm', 'DescribeInstanceInformation')[0]!.input as Record<string, any>;
     expect(filter.Filters).toEqual([{ Key: 'InstanceIds', Values: [instance.instanceId] }]);
   });
@@ -260,7 +260,11 @@ describe('check-pull-command', () => {
     expect(immediately).toMatchObject({ done: false, status: 'Pending', pulled: 0 });
     expect(account.core.callsOf('ssm', 'GetCommandInvocation')[0]!.error).toBe('InvocationDoesNotExist');
     expect(running).toMatchObject({ done: false, status: 'InProgress' });
+    // No output while it runs (SSM shows none): the next look is 15 % of the build's time since launch, at least 2 s.
+    const sinceLaunchSeconds = (Date.now() - 120_000 - Date.parse(input.instance.launchedAt)) / 1000;
+    expect(running.nextCheckSeconds).toBe(Math.max(2, Math.ceil(sinceLaunchSeconds * 0.15)));
     expect(finished.done).toBe(true);
+    expect(finished.nextCheckSeconds).toBe(0);
     expect(finished.status).toBe('Success');
     // 3 images x 2 platforms, each verified against the plan's digest (a mismatch fails: see "the tag moved" below).
     expect(finished.pulled).toBe(6);
@@ -382,7 +386,7 @@ describe('check-pull-command', () => {
     const stdout = invocation.StandardOutputContent!;
     expect(stdout.length).toBeLessThan(SSM_COMMAND_LIMITS.stdoutChars / 2);
     expect(stdout.trimEnd().split('\n').at(-1)).toBe('SNAPSHOT_FACTORY_END');
-    expect(out).toEqual({ done: true, status: 'Success', pulled: MAX_IMAGES * 2, images: MAX_IMAGES, dataVolumeUsedBytes: expect.any(Number), checkedAt: expect.any(String) });
+    expect(out).toEqual({ done: true, status: 'Success', pulled: MAX_IMAGES * 2, images: MAX_IMAGES, dataVolumeUsedBytes: expect.any(Number), checkedAt: expect.any(String), nextCheckSeconds: 0 });
     expect(out.dataVolumeUsedBytes).toBeGreaterThan(0);
   });
 

@@ -113,8 +113,14 @@ describe('statemachine/snapshot-factory.asl.json', () => {
       const choice = byName[check.Next as string]!;
       expect(choice.Type, name).toBe('Choice');
       expect(choice.Default, name).toBe(name);
-      if (wait.SecondsPath !== undefined) expect(wait.SecondsPath, name).toMatch(/^\$\.[A-Za-z.]+$/);
-      else expect(wait.Seconds, name).toBeGreaterThan(0);
+      // The check says how long to wait: the Wait reads it where the check's ResultPath stored it.
+      expect(wait.Seconds, name).toBeUndefined();
+      expect(wait.SecondsPath, name).toBe(`${check.ResultPath as string}.nextCheckSeconds`);
+      expect(Object.keys(check.ResultSelector as object), name).toContain('nextCheckSeconds.$');
+      // Every loop checks first: the state that enters the loop leads to the check, not to the Wait.
+      const entering = iterationStates.filter(([other, state]) => state.Next === wait.Next && other !== name);
+      expect(entering.length, name).toBe(1);
+      expect(entering[0]![1].Type, name).toBe('Task');
     }
   });
 

@@ -1,6 +1,6 @@
 /**
- * functions/lib/execution-budget.ts holds figures functions/ cannot read at run time: the poll intervals of the
- * definition, the functions' timeouts, and the history events each state logs. These tests hold them to their
+ * functions/lib/execution-budget.ts holds figures functions/ cannot read at run time: the poll loops of the
+ * definition (check first, then Wait -> check -> Choice, each Wait reading its seconds from the check), the functions' timeouts, and the history events each state logs. These tests hold them to their
  * sources: the ASL file and the history of simulated runs (simulation/execution-history.ts); the functions' timeouts
  * are checked against the synthesized stack in test/infra/execution-budget.test.ts (importing infra/ here would fix
  * the deployed defaults before the simulation sets them).
@@ -12,16 +12,18 @@ import {
   EXECUTION_EVENTS,
   HISTORY_EVENT_LIMIT,
   HISTORY_EVENTS,
-  POLL_INTERVAL_SECONDS,
+  POLL_LOOPS,
   buildHistoryEvents,
+  maxChecks,
   worstCaseHistoryEvents,
 } from '../../functions/lib/execution-budget';
+import { minCheckSeconds, nextCheckSeconds } from '../../functions/lib/next-check';
 import { HISTORY_EVENT_LIMIT as SIMULATED_HISTORY_LIMIT } from '../../simulation/execution-history';
 import { loadDefinition, runSimulation, type SimulationReport } from '../../simulation/run-state-machine';
 
 const NGINX = 'public.ecr.aws/docker/library/nginx:1.27';
 const definition = loadDefinition();
-const mapStates = definition.States.BuildEachArchitecture.ItemProcessor.States as Record<string, { Type: string; Seconds?: number; Next?: string }>;
+const mapStates = definition.States.BuildEachArchitecture.ItemProcessor.States as Record<string, { Type: string; SecondsPath?: string; Next?: string }>;
 
 /** Each loop's Wait state and the check Task it leads to, by the limit that ends the loop. */
 const LOOPS = {
@@ -38,11 +40,11 @@ const checksOf = (report: SimulationReport, builds: number) =>
   ) as Record<keyof typeof LOOPS, number>;
 
 describe('the execution budget matches its sources', () => {
-  it('uses the poll intervals of the definition, and its default time limit', () => {
+  it('uses the poll loops of the definition, and its default time limit', () => {
     // Act
-    const intervals = Object.fromEntries(Object.entries(LOOPS).map(([limit, { wait }]) => [limit, mapStates[wait]!.Seconds]));
+    const loops = Object.fromEntries(Object.entries(LOOPS).map(([limit, { wait }]) => [limit, { wait, secondsPath: mapStates[wait]!.SecondsPath }]));
     // Assess
-    expect(intervals).toEqual(POLL_INTERVAL_SECONDS);
+    expect(loops).toEqual(POLL_LOOPS);
     for (const { wait, check } of Object.values(LOOPS)) expect(mapStates[wait]!.Next).toBe(check);
     expect(definition.TimeoutSeconds).toBe(DEFINITION_TIMEOUT_SECONDS);
     expect(HISTORY_EVENT_LIMIT).toBe(SIMULATED_HISTORY_LIMIT);
@@ -69,6 +71,32 @@ describe('the execution budget matches its sources', () => {
     const entries = report.history.filter((e) => e.type === 'WaitStateEntered' && e.stateEnteredEventDetails?.name === 'WaitForPull').map((e) => e.id);
     expect(entries.length).toBeGreaterThan(1);
     for (let i = 1; i < entries.length; i += 1) expect(entries[i]! - entries[i - 1]!).toBe(EVENTS_PER_POLL);
+  });
+
+  it('counts as many checks as a loop polling at the minimum interval makes before it passes its limit', () => {
+    // Prepare: a check that always asks for the shortest wait the clamp allows.
+    const checksAtMinimum = (limit: number) => {
+      let checks = 1;
+      for (let waited = 0; waited <= limit; checks += 1) waited += nextCheckSeconds(0, waited, limit);
+      return checks;
+    };
+    // Act / Assess
+    for (const limit of [60, 600, 900, 3900, 7200, 86_400]) expect(maxChecks(limit), String(limit)).toBe(checksAtMinimum(limit));
+  });
+
+  it('bounds a real loop that never ends: the stop polled until its limit fails with StopTimeoutError within maxChecks', async () => {
+    // Act
+    const report = await runSimulation({ input: { images: [NGINX], limits: { stopSeconds: 300 } }, faults: ['never-finish:stop'] });
+    // Assess
+    expect(report.status).toBe('FAILED');
+    expect(report.error).toBe('StopTimeoutError');
+    const checks = report.events.filter((e) => e.type === 'StateEntered' && e.state === 'CheckInstanceStopped').length;
+    expect(checks).toBeGreaterThan(5);
+    expect(checks).toBeLessThanOrEqual(maxChecks(300));
+    // The check that names the timeout comes at most one minimum interval (plus a Task's run) past the limit.
+    const stopAt = report.events.find((e) => e.type === 'StateEntered' && e.state === 'StopInstance')!.at;
+    const failedAt = report.events.filter((e) => e.type === 'StateEntered' && e.state === 'CheckInstanceStopped').at(-1)!.at;
+    expect((failedAt - stopAt) / 1000).toBeLessThanOrEqual(300 + minCheckSeconds(300) + 30);
   });
 
   it('keeps the defaults of two architectures within the history quota', () => {

@@ -178,7 +178,7 @@ describe('prepare-build', () => {
       expect(() => plan({ limits: { ssmOnlineSeconds: 18000 } })).toThrow(
         expect.objectContaining({
           name: 'InvalidInputError',
-          message: expect.stringMatching(/need up to 31065 s, more than the execution's time limit of 14400 s \(setting limits\.executionSeconds\).*lower limits\.ssmOnlineSeconds \(18000 s\)/),
+          message: expect.stringMatching(/need up to 31620 s, more than the execution's time limit of 14400 s \(setting limits\.executionSeconds\).*lower limits\.ssmOnlineSeconds \(18000 s\)/),
         }),
       );
     });
@@ -199,16 +199,18 @@ describe('prepare-build', () => {
       expect(() => plan({ limits: { stopSeconds: 901 } }, deployed)).toThrow(/lower limits\.snapshotSeconds \(7200 s\)/);
     });
 
+    const LONG_LIMITS = { pullSeconds: 180_000, stopSeconds: 86_400, snapshotSeconds: 86_400 };
     it('fails when the polls of two architectures could exceed the 25,000-event history, naming the limit to lower', () => {
-      // Prepare: a deployment allowing two days; a 4 h pull polled every 10 s on each of two builders is over the quota.
-      const deployed = buildDefaultsSchema.parse({ limits: { executionSeconds: 2 * 86400 } });
-      const input = { architectures: ['x86_64', 'arm64'], pull: { commandTimeoutSeconds: 4 * 3600 } };
+      // Prepare: a deployment allowing six days; day-long waits polled at their minimum interval (at most 300 s
+      // apart) on each of two builders are over the quota.
+      const deployed = buildDefaultsSchema.parse({ limits: { executionSeconds: 6 * 86400 } });
+      const input = { architectures: ['x86_64', 'arm64'], limits: LONG_LIMITS };
       // Act / Assess
       expect(() => plan(input, deployed)).toThrow(
-        expect.objectContaining({ message: expect.stringMatching(new RegExp(`2 builds .* could log up to \\d+ history events, more than Step Functions' ${HISTORY_EVENT_LIMIT}.*lower limits\\.pullSeconds \\(14700 s\\)`)) }),
+        expect.objectContaining({ message: expect.stringMatching(new RegExp(`2 builds .* could log up to \\d+ history events, more than Step Functions' ${HISTORY_EVENT_LIMIT}.*lower limits\\.pullSeconds \\(180000 s\\)`)) }),
       );
       // The same waits on one builder (the combined layout) fit.
-      expect(worstCaseHistoryEvents({ ssmOnlineSeconds: 600, pullSeconds: 14700, stopSeconds: 900, snapshotSeconds: 7200 }, 1)).toBeLessThan(HISTORY_EVENT_LIMIT);
+      expect(worstCaseHistoryEvents({ ssmOnlineSeconds: 600, ...LONG_LIMITS }, 1)).toBeLessThan(HISTORY_EVENT_LIMIT);
       expect(plan({ ...input, layout: 'combined' }, deployed).builds).toHaveLength(1);
     });
 
