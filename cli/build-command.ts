@@ -35,6 +35,8 @@ export interface BuildOptions {
   wait: boolean;
   pollSeconds: number;
   printNodeClass?: boolean;
+  /** Step Functions endpoint instead of AWS's, e.g. `snapshot-factory local`'s `http://127.0.0.1:8083`. */
+  endpointUrl?: string;
 }
 
 /** The execution input for the factory (see docs/input.md) from snapshot.sh-style options. */
@@ -217,10 +219,14 @@ export const buildCommand = (): Command =>
     .option('--force', 'build even if the current snapshot already holds these image digests')
     .option('--no-wait', 'print the execution ARN and return without following the build')
     .option('--poll-seconds <n>', 'how often to poll the execution', parsePositiveInteger('--poll-seconds'), 10)
-    .option('--print-node-class', 'print a Karpenter EC2NodeClass and launch template block for the snapshot(s)');
+    .option('--print-node-class', 'print a Karpenter EC2NodeClass and launch template block for the snapshot(s)')
+    .option('--endpoint-url <url>', 'Step Functions endpoint to use instead of AWS\'s, e.g. the one `snapshot-factory local` prints');
 
-/** Region order: the flag, then the SDK's own resolution (AWS_REGION, AWS_DEFAULT_REGION, profile). */
-export const clientsFor = (region?: string): Pick<BuildDependencies, 'sfn' | 'ssm'> => ({
-  sfn: new SFNClient(region ? { region } : {}),
+/**
+ * Region order: the flag, then the SDK's own resolution (AWS_REGION, AWS_DEFAULT_REGION, profile). `endpointUrl`
+ * points the Step Functions client only (SSM, for `--output-parameter`, stays AWS's).
+ */
+export const clientsFor = (region?: string, endpointUrl?: string): Pick<BuildDependencies, 'sfn' | 'ssm'> => ({
+  sfn: new SFNClient({ ...(region ? { region } : {}), ...(endpointUrl ? { endpoint: endpointUrl } : {}) }),
   ssm: new SSMClient(region ? { region } : {}),
 });

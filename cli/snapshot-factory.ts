@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { buildCommand, clientsFor, runBuild, type BuildOptions } from './build-command';
+import { localCommand } from './local/command';
 import { karpenterNodeClass, launchTemplateBlockDevices } from './node-templates';
 import { parsePositiveInteger, rewriteLegacyFlags } from './snapshot-flags';
 
@@ -15,7 +16,7 @@ const program = new Command('snapshot-factory')
 program.addCommand(
   buildCommand().action(async (images: string[], options: BuildOptions) => {
     process.exitCode = await runBuild(images, options, {
-      ...clientsFor(options.region),
+      ...clientsFor(options.region, options.endpointUrl),
       stdout: (line) => console.log(line),
       stderr: (line) => console.error(line),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -35,6 +36,8 @@ program.addCommand(
       console.log(launchTemplateBlockDevices(template));
     }),
 );
+
+program.addCommand(localCommand());
 
 program.parseAsync(rewriteLegacyFlags(process.argv)).catch((error: unknown) => {
   console.error(`snapshot-factory: ${(error as Error).message}`);

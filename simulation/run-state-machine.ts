@@ -229,7 +229,7 @@ export const DEFAULT_START = Date.parse('2026-01-05T09:00:00.000Z');
 export const runSimulation = async (options: SimulationOptions): Promise<SimulationReport> => {
   const raw = loadDefinition();
   const bindings = taskBindings(raw);
-  const deployed = defaultDeployment({ accountId: options.account?.core.accountId, region: options.account?.core.region });
+  const deployed = defaultDeployment({ accountId: (options.shared?.account ?? options.account)?.core.accountId, region: (options.shared?.account ?? options.account)?.core.region });
   const deployment = options.transformDeployment ? options.transformDeployment(structuredClone(deployed)) : deployed;
   useDeployedEnvironment(deployment);
   const handlers = await loadHandlers(bindings);
@@ -254,7 +254,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
   const executionName = options.executionName ?? `sim-${new Date(startTime).toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
 
   try {
-    if (!options.registries) publishInputImages(options.input, registries, account, missingImages(faults));
+    if (!options.registries) publishInputImages(options.input, registries, account, missingImages(faults), Boolean(shared));
     applyFaults(faults, { account, registries, hooks });
 
     let halt = () => undefined as void;
@@ -411,8 +411,12 @@ const settleMicrotasks = async (): Promise<void> => {
   for (let i = 0; i < 5; i += 1) await new Promise<void>((resolve) => setImmediate(resolve));
 };
 
-/** The simulation's public registries hold every image of the input, as they would in the real world. */
-const publishInputImages = (input: unknown, registries: SimulatedRegistries, account: SimulatedAccount, missing: Set<string>): void => {
+/**
+ * The simulation's public registries hold every image of the input, as they would in the real world. Each run
+ * publishes new content, unless `stable`: a shared account's registries hold the same content for a reference
+ * across executions, so building the same images again is UP_TO_DATE, as it would be against AWS.
+ */
+const publishInputImages = (input: unknown, registries: SimulatedRegistries, account: SimulatedAccount, missing: Set<string>, stable = false): void => {
   const images = (input as { images?: unknown })?.images;
   if (!Array.isArray(images)) return;
   for (const image of images) {
@@ -424,8 +428,9 @@ const publishInputImages = (input: unknown, registries: SimulatedRegistries, acc
       continue; // prepare-build reports it
     }
     if (parsed.digest) continue;
-    if (isEcrDomain(parsed.domain)) account.ecr.pushImage(parsed.path, parsed.tag ?? 'latest');
-    else registries.push(image);
+    const seed = stable ? image : undefined;
+    if (isEcrDomain(parsed.domain)) account.ecr.pushImage(parsed.path, parsed.tag ?? 'latest', { seed });
+    else registries.push(image, { seed });
   }
 };
 
