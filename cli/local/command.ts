@@ -4,11 +4,9 @@
  * stdout is the state machine ARN, the second the endpoint URL; the account's log goes to stderr.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { InvalidSpeedError, parseSpeed } from './live-clock';
+import { DEFAULT_SPEED, InvalidSpeedError, parseSpeed } from './live-clock';
 import { startLocalServer } from './server';
 
-/** The default speed: a one-image build (200 virtual seconds) takes about 20 s of wall time. */
-export const DEFAULT_SPEED = 10;
 /** The default port. */
 export const DEFAULT_PORT = 8083;
 

@@ -9,7 +9,7 @@
  */
 import '../../simulation/environment';
 import { LocalFactory } from './local-factory';
-import { parseSpeed } from './live-clock';
+import { DEFAULT_SPEED, parseSpeed } from './live-clock';
 import { LocalStepFunctionsApi, StepFunctionsApiError } from './step-functions-api';
 
 /** A request forwarded by the server. */
@@ -30,7 +30,7 @@ const log = (line: string) => process.stderr.write(`[local] ${line}\n`);
 
 const main = async () => {
   if (!process.send) throw new Error('cli/local/engine-process.ts runs as the child of `snapshot-factory local` (it needs an IPC channel)');
-  const factory = await LocalFactory.start({ speed: parseSpeed(process.env.SNAPSHOT_FACTORY_LOCAL_SPEED ?? '10'), log });
+  const factory = await LocalFactory.start({ speed: parseSpeed(process.env.SNAPSHOT_FACTORY_LOCAL_SPEED ?? String(DEFAULT_SPEED)), log });
   const api = new LocalStepFunctionsApi(factory);
   const end = () => {
     factory.shutdown();

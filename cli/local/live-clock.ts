@@ -25,6 +25,12 @@ export interface LiveClock {
   stop: () => void;
 }
 
+/**
+ * The default speed: a one-image build (200 simulated seconds) ends within about 30 s of wall time, measured on a
+ * loaded 2-core machine with test/local/measure-default-speed.sh (docs/simulation.md).
+ */
+export const DEFAULT_SPEED = 15;
+
 /** The virtual clock's speed: a finite number of virtual seconds per wall second, at least 0.1 and at most 1000. */
 export const parseSpeed = (text: string): number => {
   const speed = Number(text);
