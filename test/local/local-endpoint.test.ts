@@ -240,3 +240,19 @@ describe('snapshot-factory local', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('snapshot-factory local usage errors', () => {
+  it.each([
+    ['--speed', '0', '--speed must be a number from 0.1 to 1000'],
+    ['--speed', 'fast', '--speed must be a number from 0.1 to 1000'],
+    ['--port', '70000', '--port must be an integer from 0 to 65535'],
+  ])('fails when %s is %j, naming the flag, before starting anything', (flag, value, message) => {
+    // Act
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'snapshot-factory.ts'), 'local', flag, value], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+
+    // Assess
+    expect(run.status).not.toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(message);
+  }, 60_000);
+});
