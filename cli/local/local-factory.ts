@@ -121,7 +121,14 @@ export class LocalFactory implements ExecutionBackend {
   }
 
   history(executionArn: string): readonly HistoryEvent[] {
-    return this.ended.get(executionArn) ?? this.running.get(executionArn)?.history.events ?? [];
+    const events = this.ended.get(executionArn) ?? this.running.get(executionArn)?.history.events ?? [];
+    // StopExecution's error and cause are the ExecutionAborted event's details (the runner logs the event without them).
+    const last = events.at(-1);
+    const execution = this.executions.get(executionArn);
+    if (last?.type === 'ExecutionAborted' && execution?.status === 'ABORTED') {
+      last.executionAbortedEventDetails = { ...(execution.error !== undefined ? { error: execution.error } : {}), ...(execution.cause !== undefined ? { cause: execution.cause } : {}) };
+    }
+    return events;
   }
 
   /** Stops the clock and the reaper and removes the simulated AWS from the SDK clients. */
@@ -141,11 +148,6 @@ export class LocalFactory implements ExecutionBackend {
       execution.output = report.output === undefined ? undefined : JSON.stringify(report.output);
       execution.error = report.error;
       execution.cause = report.cause;
-    }
-    // StopExecution's error and cause are the ExecutionAborted event's details.
-    const last = history.at(-1);
-    if (execution.status === 'ABORTED' && last?.type === 'ExecutionAborted') {
-      last.executionAbortedEventDetails = { ...(execution.error !== undefined ? { error: execution.error } : {}), ...(execution.cause !== undefined ? { cause: execution.cause } : {}) };
     }
     this.ended.set(arn, history);
     this.log(`${execution.name}: ${execution.status}${execution.error ? ` ${execution.error}` : ''}${execution.cause ? `: ${execution.cause.split('\n')[0]}` : ''}`);

@@ -141,10 +141,11 @@ describe('snapshot-factory local', () => {
     expect(build.stdout.trim()).toMatch(/^snap-[0-9a-f]{17}$/);
   }, 180_000);
 
-  it('stops a running execution: ABORTED with the caller\'s error and cause, no Catch, then the status-change cleanup runs', async () => {
+  it('stops one of two concurrent executions: ABORTED with the caller\'s error and cause, no Catch, its builder cleaned up; the other succeeds', async () => {
     // Prepare
     const arn = executionArnOf('to-stop');
     const started = await call('StartExecution', { stateMachineArn, name: 'to-stop', input: JSON.stringify({ images: [IMAGE], force: true }) });
+    await call('StartExecution', { stateMachineArn, name: 'alongside', input: JSON.stringify({ images: ['public.ecr.aws/docker/library/busybox:1.37'] }) });
     await until('the builder to launch', async () => {
       const { body } = await call('GetExecutionHistory', { executionArn: arn });
       return (body.events as { type: string; stateExitedEventDetails?: { name: string } }[]).some((e) => e.stateExitedEventDetails?.name === 'LaunchInstance') ? true : undefined;
@@ -157,7 +158,12 @@ describe('snapshot-factory local', () => {
       const events = (await call('GetExecutionHistory', { executionArn: arn })).body.events as Record<string, unknown>[];
       return events.at(-1)?.type === 'ExecutionAborted' ? events : undefined;
     });
-    await until('the status-change cleanup', () => (/cleanup-build ran \(\S+ \(to-stop ABORTED\)\)/.test(serverStderr) ? true : undefined), 60_000);
+    const cleanup = await until('the status-change cleanup', () => /cleanup-build ran \(\S+ \(to-stop ABORTED\)\): (.*)/.exec(serverStderr)?.[1], 60_000);
+    const alongside = await until('the other execution to end', async () => {
+      const { body } = await call('DescribeExecution', { executionArn: executionArnOf('alongside') });
+      return body.status === 'RUNNING' ? undefined : body;
+    });
+    const listed = await call('ListExecutions', { stateMachineArn, maxResults: 1000 });
 
     // Assess
     expect(started.status).toBe(200);
@@ -167,6 +173,10 @@ describe('snapshot-factory local', () => {
     expect(history.at(-1)!.executionAbortedEventDetails).toEqual({ error: 'Manual', cause: 'rehearsal over' });
     const entered = history.filter((e) => e.type === 'TaskStateEntered').map((e) => (e.stateEnteredEventDetails as { name: string }).name);
     expect(entered).not.toContain('CleanupAfterFailure');
+    expect((JSON.parse(cleanup) as { terminatedInstanceIds: string[] }).terminatedInstanceIds).toEqual([expect.stringMatching(/^i-/)]);
+    expect(alongside.status, String(alongside.cause)).toBe('SUCCEEDED');
+    const statuses = Object.fromEntries((listed.body.executions as { name: string; status: string }[]).map((e) => [e.name, e.status]));
+    expect(statuses).toMatchObject({ 'to-stop': 'ABORTED', alongside: 'SUCCEEDED' });
   }, 180_000);
 
   it('is idempotent for the same name and input while running, and refuses another input', async () => {
