@@ -5,7 +5,7 @@
  * server because it fakes `Date` and the timers of its whole process.
  *
  * Messages: parent -> `{ id, operation, input }`; engine -> `{ ready: { stateMachineArn } }` once, then
- * `{ id, output }` or `{ id, error: { code, message } }`. The engine ends when the channel closes or on a signal.
+ * `{ id, output }` or `{ id, error: { code, message } }`. The engine ends when the channel closes or on SIGTERM.
  */
 import '../../simulation/environment';
 import { LocalFactory } from './local-factory';
@@ -37,7 +37,9 @@ const main = async () => {
     process.exit(0);
   };
   process.on('disconnect', end);
-  process.on('SIGINT', end);
+  // Ctrl-C reaches the whole process group: the server ends the engine when it has closed (the channel closes),
+  // so the engine does not exit first and look like a crash.
+  process.on('SIGINT', () => undefined);
   process.on('SIGTERM', end);
   process.on('message', (request: EngineRequest) => {
     try {
