@@ -16,9 +16,11 @@ export interface AwsClients {
  * Clients for a region; without one, the SDK's own resolution (AWS_REGION, AWS_DEFAULT_REGION, the profile).
  * Endpoints follow the SDK's settings too (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, `endpoint_url` in a profile).
  */
-export const clientsFor = (region?: string): AwsClients => {
+export const clientsFor = (region?: string, stepFunctionsEndpointUrl?: string): AwsClients => {
   const config = region ? { region } : {};
-  return { sfn: new SFNClient(config), ssm: new SSMClient(config), ec2: new EC2Client(config) };
+  // `--endpoint-url` points Step Functions only (e.g. at `snapshot-factory local`): SSM and EC2 stay AWS's.
+  const sfnConfig = stepFunctionsEndpointUrl ? { ...config, endpoint: stepFunctionsEndpointUrl } : config;
+  return { sfn: new SFNClient(sfnConfig), ssm: new SSMClient(config), ec2: new EC2Client(config) };
 };
 
 /**

@@ -40,6 +40,8 @@ export interface BuildOptions {
   force?: boolean;
   wait: boolean;
   pollSeconds: number;
+  /** Step Functions endpoint instead of AWS's, e.g. `snapshot-factory local`'s `http://127.0.0.1:8083`. */
+  endpointUrl?: string;
 }
 
 /** The architectures that get a builder: one per architecture, or the combined layout's one (x86_64). */
@@ -150,4 +152,5 @@ export const buildCommand = (): Command =>
     .option('--recipe <name>', 'recipe (lineage) the snapshot belongs to')
     .option('--force', 'build even if the current snapshot already holds these image digests')
     .option('--no-wait', 'print the execution ARN and return without following the build')
-    .option('--poll-seconds <n>', 'how often to poll the execution', parsePositiveInteger('--poll-seconds'), 5);
+    .option('--poll-seconds <n>', 'how often to poll the execution', parsePositiveInteger('--poll-seconds'), 5)
+    .option('--endpoint-url <url>', 'Step Functions endpoint to use instead of AWS\'s, e.g. the one `snapshot-factory local` prints');

@@ -10,6 +10,7 @@ import { clientsFor } from './aws-access';
 import { buildCommand, buildRegion, runBuild, type BuildOptions } from './build-command';
 import type { FollowIo } from './follow-execution';
 import { instanceTypeLookup } from './instance-type-lookup';
+import { localCommand } from './local/command';
 import { launchTemplateCommand, nodeClassCommand } from './node-class-command';
 import { rewriteLegacyFlags } from './snapshot-flags';
 import { executionArnOf, runStatus, statusCommand, statusRegion, type StatusOptions } from './status-command';
@@ -35,7 +36,7 @@ const program = new Command('snapshot-factory')
 
 program.addCommand(
   buildCommand().action(async (images: string[], options: BuildOptions) => {
-    const clients = clientsFor(buildRegion(options));
+    const clients = clientsFor(buildRegion(options), options.endpointUrl);
     process.exitCode = await runBuild(images, options, { ...io, clients, instanceTypeLookup: instanceTypeLookup(clients.ec2) });
   }),
 );
@@ -49,7 +50,7 @@ program.addCommand(
 
 program.addCommand(nodeClassCommand());
 program.addCommand(launchTemplateCommand());
-// `local` (cli/local/) is added here.
+program.addCommand(localCommand());
 
 program.parseAsync(rewriteLegacyFlags(process.argv)).catch((error: unknown) => {
   console.error(`snapshot-factory: ${(error as Error).message}`);

@@ -19,10 +19,10 @@ import { createSimulatedAccount, type SimulatedAccount } from './aws/account';
 import { installSimulatedAws } from './aws/install';
 import { defaultDeployment, type Deployment } from './deploy/deployment';
 import { runAsFunction } from './iam/caller';
-import type { IamEvaluation, IamFigures } from './iam/evaluator';
+import type { IamEvaluation, IamFigures, SimulatedIam } from './iam/evaluator';
 import { installSimulatedIam, useDeployedEnvironment } from './iam/install';
 import { SimulatedRegistries } from './registries';
-import type { HistoryEvent } from './execution-history';
+import type { ExecutionHistory, HistoryEvent } from './execution-history';
 import { SnapshottingStateMachine } from './runner-events';
 import { ExecutionQuotas, assertExecutionInputFits, assertNoDataLimitCatch, type PayloadMeasurement, type QuotaOptions } from './sfn-quotas';
 import { closeExecution, measureLeftovers, runReaperAfterGrace, type AfterRunInvocation, type Leftovers } from './after-execution';
@@ -159,10 +159,33 @@ export interface SimulationOptions {
    * state transitions. Default {@link DEFAULT_LAMBDA_LATENCY}; `NO_LATENCY` charges nothing.
    */
   lambdaLatency?: LambdaLatencyFigures;
+  /**
+   * Runs the execution in an account that other executions share (the local endpoint, cli/local/): the caller has
+   * installed the simulated AWS, IAM and registry lookup and moves the (already faked) clock itself, and runs what
+   * follows the execution's end. The run then installs nothing, never moves the clock, and runs no after-run.
+   */
+  shared?: SharedSimulation;
+  /** Called once the execution has started, with what StopExecution and GetExecutionHistory need of it. */
+  onStart?: (execution: RunningExecution) => void;
+}
+
+/** An account, its registries and its IAM, installed once and shared by concurrent executions. */
+export interface SharedSimulation {
+  account: SimulatedAccount;
+  registries: SimulatedRegistries;
+  iam: SimulatedIam;
+}
+
+/** A started execution, as the local endpoint controls it. */
+export interface RunningExecution {
+  /** Stops the execution as StopExecution does: it ends `ABORTED`, no Catch runs. */
+  abort: () => void;
+  /** Its history so far, as GetExecutionHistory lists it. */
+  history: ExecutionHistory;
 }
 
 export interface SimulationReport {
-  status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
+  status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
   output?: unknown;
   error?: string;
   cause?: string;
@@ -214,7 +237,7 @@ export const DEFAULT_START = Date.parse('2026-01-05T09:00:00.000Z');
 export const runSimulation = async (options: SimulationOptions): Promise<SimulationReport> => {
   const raw = loadDefinition();
   const bindings = taskBindings(raw);
-  const deployed = defaultDeployment({ accountId: options.account?.core.accountId, region: options.account?.core.region });
+  const deployed = defaultDeployment({ accountId: (options.shared?.account ?? options.account)?.core.accountId, region: (options.shared?.account ?? options.account)?.core.region });
   const deployment = options.transformDeployment ? options.transformDeployment(structuredClone(deployed)) : deployed;
   useDeployedEnvironment(deployment);
   const handlers = await loadHandlers(bindings);
@@ -226,19 +249,20 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
   // An account that already lived through earlier runs keeps its clock moving forward: restarting at the same
   // instant would make its resources' ages negative (a completed snapshot would look pending again).
   const lastCallAt = options.account?.core.calls.at(-1)?.at;
-  const startTime = options.startTime ?? (lastCallAt === undefined ? DEFAULT_START : Math.max(DEFAULT_START, lastCallAt + 60_000));
-  const clock = FakeTimers.install({ now: startTime, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], shouldClearNativeTimers: true });
-  const account = options.account ?? createSimulatedAccount();
-  const uninstallAws = installSimulatedAws(account.core);
-  const { iam, uninstall: uninstallIam } = installSimulatedIam(account, deployment);
-  const registries = options.registries ?? new SimulatedRegistries();
-  const restoreLookup = useRegistryLookup(registries.lookup);
+  const shared = options.shared;
+  const startTime = shared ? Date.now() : options.startTime ?? (lastCallAt === undefined ? DEFAULT_START : Math.max(DEFAULT_START, lastCallAt + 60_000));
+  const clock = shared ? undefined : FakeTimers.install({ now: startTime, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], shouldClearNativeTimers: true });
+  const account = shared?.account ?? options.account ?? createSimulatedAccount();
+  const uninstallAws = shared ? () => undefined : installSimulatedAws(account.core);
+  const { iam, uninstall: uninstallIam } = shared ? { iam: shared.iam, uninstall: () => undefined } : installSimulatedIam(account, deployment);
+  const registries = shared?.registries ?? options.registries ?? new SimulatedRegistries();
+  const restoreLookup = shared ? () => undefined : useRegistryLookup(registries.lookup);
   const faults = (options.faults ?? []).map((fault) => (typeof fault === 'string' ? parseFaultSpec(fault) : fault));
   const hooks: TaskHooks = new Map();
   const executionName = options.executionName ?? `sim-${new Date(startTime).toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
 
   try {
-    if (!options.registries) publishInputImages(options.input, registries, account, missingImages(faults));
+    if (!options.registries) publishInputImages(options.input, registries, account, missingImages(faults), Boolean(shared));
     applyFaults(faults, { account, registries, hooks });
 
     let halt = () => undefined as void;
@@ -285,6 +309,8 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
     });
 
     halt = () => execution.abort();
+    let stopRequested = false;
+    options.onStart?.({ abort: () => ((stopRequested = true), execution.abort()), history: quotas.history });
     const events: SimulationEvent[] = [];
     const architectureOf = new Map<number, string>();
     const consumed = (async () => {
@@ -302,9 +328,11 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
       (output) => (outcome = { ok: true, output }),
       (error: unknown) => (outcome = { ok: false, error }),
     );
+    if (!clock) await execution.result.then(() => undefined, () => undefined);
     for (;;) {
       await settleMicrotasks();
       if (outcome) break;
+      if (!clock) continue;
       if (clock.countTimers() === 0) {
         execution.abort();
         throw new Error('The simulated execution is stuck: it has not ended and nothing is scheduled (a handler awaits something the simulation never resolves).');
@@ -319,14 +347,18 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
       ? { status: 'FAILED', error: quotas.violation.error, cause: quotas.violation.cause }
       : outcome.ok
         ? { status: 'SUCCEEDED', output: outcome.output }
-        : failureOf(outcome.error, events);
+        : stopRequested && (outcome.error as Error)?.name === 'ExecutionAbortedError'
+          ? { status: 'ABORTED' }
+          : failureOf(outcome.error, events);
     if (!quotas.violation && !outcome.ok) quotas.history.correctFailure(ending.error!, ending.cause!);
 
     // After the end, as deployed: Step Functions' status-change event and its rule's cleanup, then the reaper.
     const afterRun: AfterRunInvocation[] = [];
     const settleMs = options.settleMs ?? 5 * 60_000;
     let leftoversBeforeReaper: Leftovers;
-    if (options.afterRun === false) {
+    if (!clock) {
+      leftoversBeforeReaper = measureLeftovers(account);
+    } else if (options.afterRun === false) {
       clock.tick(settleMs);
       leftoversBeforeReaper = measureLeftovers(account);
     } else {
@@ -353,7 +385,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
       await runReaperAfterGrace({ clock, deployment, handlers: functionHandler, log: afterRun });
       clock.tick(settleMs);
     }
-    const leftovers = options.afterRun === false ? leftoversBeforeReaper : measureLeftovers(account);
+    const leftovers = !clock || options.afterRun === false ? leftoversBeforeReaper : measureLeftovers(account);
 
     return {
       ...ending,
@@ -379,7 +411,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
     restoreLookup();
     uninstallIam();
     uninstallAws();
-    clock.uninstall();
+    clock?.uninstall();
   }
 };
 
@@ -427,8 +459,12 @@ const settleMicrotasks = async (): Promise<void> => {
   for (let i = 0; i < 5; i += 1) await new Promise<void>((resolve) => setImmediate(resolve));
 };
 
-/** The simulation's public registries hold every image of the input, as they would in the real world. */
-const publishInputImages = (input: unknown, registries: SimulatedRegistries, account: SimulatedAccount, missing: Set<string>): void => {
+/**
+ * The simulation's public registries hold every image of the input, as they would in the real world. Each run
+ * publishes new content, unless `stable`: a shared account's registries hold the same content for a reference
+ * across executions, so building the same images again is UP_TO_DATE, as it would be against AWS.
+ */
+const publishInputImages = (input: unknown, registries: SimulatedRegistries, account: SimulatedAccount, missing: Set<string>, stable = false): void => {
   const images = (input as { images?: unknown })?.images;
   if (!Array.isArray(images)) return;
   for (const image of images) {
@@ -440,8 +476,9 @@ const publishInputImages = (input: unknown, registries: SimulatedRegistries, acc
       continue; // prepare-build reports it
     }
     if (parsed.digest) continue;
-    if (isEcrDomain(parsed.domain)) account.ecr.pushImage(parsed.path, parsed.tag ?? 'latest');
-    else registries.push(image);
+    const seed = stable ? image : undefined;
+    if (isEcrDomain(parsed.domain)) account.ecr.pushImage(parsed.path, parsed.tag ?? 'latest', { seed });
+    else registries.push(image, { seed });
   }
 };
 
