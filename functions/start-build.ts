@@ -154,6 +154,8 @@ const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: stri
     images: recipe.images,
     architectures: recipe.architectures,
     layout: recipe.layout,
+    ...(recipe.retention ? { retention: recipe.retention } : {}),
+    ...(recipe.sharing ? { sharing: recipe.sharing } : {}),
     force,
   });
   const result = (executionName: string, alreadyStarted: boolean, executionArn = executionArnOf(stateMachineArn, executionName)): StartedBuild => {

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { DEFINITION_TIMEOUT_SECONDS, MAX_EXECUTION_TIMEOUT_SECONDS, MIN_EXECUTION_TIMEOUT_SECONDS } from './execution-budget';
+import { retentionInputSchema, sharingInputSchema } from './lifecycle-settings';
 import { RECIPE_NAME_PATTERN, layoutSchema } from './recipes';
 import { architectureSchema } from './schemas';
 
@@ -103,6 +104,10 @@ export const buildDefaultsSchema = z
       .strict()
       .prefault({}),
     tags: s.tags.default({}),
+    /** Deploy-time retention of superseded snapshots (setting `retention`, functions/lib/lifecycle-settings.ts). */
+    retention: retentionInputSchema.optional(),
+    /** Deploy-time sharing of published snapshots (setting `sharing`). */
+    sharing: sharingInputSchema.optional(),
     /**
      * The execution's time limit: the state machine's `TimeoutSeconds` (setting `timeLimits.executionSeconds`). Deployed
      * only, never in the execution input: prepare-build refuses waits that would not fit in it with their cleanup.

@@ -5,15 +5,19 @@
 import type { SimulatedBottlerocketHost } from './bottlerocket-host';
 import { SimulatedAwsCore } from './core';
 import { SimulatedEc2 } from './ec2';
+import { SimulatedSnapshotSharing } from './ec2-snapshot-sharing';
 import { SimulatedEcr } from './ecr';
 import { SimulatedEventBridge } from './events';
 import { SimulatedStepFunctions } from './sfn';
+import { registerExecutionHistory } from './sfn-history';
 import { SimulatedParameterStore } from './ssm-parameters';
 import { SimulatedSsmCommands } from './ssm-commands';
 
 export interface SimulatedAccount {
   core: SimulatedAwsCore;
   ec2: SimulatedEc2;
+  /** Snapshot permissions (createVolumePermission) and AMIs that keep a snapshot from being deleted. */
+  snapshotSharing: SimulatedSnapshotSharing;
   ssmCommands: SimulatedSsmCommands;
   /** The builders' simulated boot (host containers pulled as the builder, admin container readiness). */
   bottlerocket: SimulatedBottlerocketHost;
@@ -50,6 +54,8 @@ export const createSimulatedAccount = (options: { region?: string; accountId?: s
   }
   const ecr = new SimulatedEcr(core);
   const sfn = new SimulatedStepFunctions(core);
+  registerExecutionHistory(core, sfn);
   const events = new SimulatedEventBridge(core);
-  return { core, ec2, ssmCommands, bottlerocket: ssmCommands.host, parameters, ecr, sfn, events };
+  const snapshotSharing = new SimulatedSnapshotSharing(core, ec2);
+  return { core, ec2, snapshotSharing, ssmCommands, bottlerocket: ssmCommands.host, parameters, ecr, sfn, events };
 };
