@@ -1,7 +1,8 @@
 /**
- * State `ApplyRetention`: after `PublishSnapshot` (on the build and the republish path). In every region of
+ * State `ApplyRetention`: after `PublishSnapshot` (on the build and the republish path), whose output it receives
+ * with the plan's `lifecycle` (retention and sharing as PrepareBuild resolved them). In every region of
  * `regions` (the home region when none is given), keeps, per architecture of the recipe, the current snapshot and
- * the `plan.lifecycle.retention.keepSuperseded` most recently published superseded ones, and deletes the older
+ * the `lifecycle.retention.keepSuperseded` most recently published superseded ones, and deletes the older
  * ones the factory published (tags `snapshot-factory:managed = true`, `snapshot-factory:recipe = <recipe>`,
  * `snapshot-factory:published-at`). Never deleted: a snapshot a `snapshot-id` parameter of the recipe names in that
  * region (either architecture: a combined-layout snapshot serves both), one this execution just published, one in
@@ -10,7 +11,7 @@
  * `keepSuperseded`. Snapshots never published belong to cleanup and the reaper, not to retention.
  *
  * Then it withdraws, from every snapshot it keeps, the `createVolumePermission` of accounts no longer in
- * `plan.lifecycle.sharing.accountIds` (sharing removed from a recipe ends with the next publish); deleting a
+ * `lifecycle.sharing.accountIds` (sharing removed from a recipe ends with the next publish); deleting a
  * snapshot ends its permissions with it.
  *
  * With `retention.dryRun` nothing is deleted or withdrawn: the output lists what would be.
@@ -27,7 +28,7 @@ import { DeleteSnapshotCommand, DescribeSnapshotAttributeCommand, ModifySnapshot
 import { z } from 'zod';
 import { TAG_PUBLISHED_AT, snapshotIdParameterName } from './lib/current-snapshot';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
-import { planLifecycleSchema, type Retention } from './lib/lifecycle-settings';
+import { DEFAULT_PLAN_LIFECYCLE, planLifecycleSchema, type Retention } from './lib/lifecycle-settings';
 import { logger } from './lib/logger';
 import { ec2In, homeRegion, ssmIn } from './lib/regional-clients';
 import { ARCHITECTURES } from './lib/schemas';
@@ -36,10 +37,16 @@ import { defineStage } from './lib/stage';
 import { TAG_ARCHITECTURE, TAG_MANAGED, TAG_RECIPE } from './lib/tags';
 
 const inputSchema = z.object({
-  plan: z.object({ recipe: z.string().min(1), lifecycle: planLifecycleSchema }).passthrough(),
-  /** PublishSnapshot's output: returned as the execution's output, with `retention` added. */
+  /**
+   * PublishSnapshot's output, with the plan's `lifecycle`: returned as the execution's output, `retention` added and
+   * `lifecycle` left out (only PublishSnapshot's output travels on, not the plan and its image list).
+   */
   published: z
-    .object({ recipe: z.string().min(1), snapshots: z.array(z.object({ snapshotId: z.string().startsWith('snap-') }).passthrough()) })
+    .object({
+      recipe: z.string().min(1),
+      snapshots: z.array(z.object({ snapshotId: z.string().startsWith('snap-') }).passthrough()),
+      lifecycle: planLifecycleSchema.default(DEFAULT_PLAN_LIFECYCLE),
+    })
     .passthrough(),
   /** Regions whose copies of the recipe's snapshots retention applies to; default: the function's own region. */
   regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$|^home$/, 'expected a region name such as us-west-2')).min(1).optional(),
@@ -66,23 +73,24 @@ export interface RetentionReport {
 }
 
 const run = async (input: Input) => {
-  const { plan, published } = input;
-  const { retention, sharing } = plan.lifecycle;
+  const { lifecycle, ...published } = input.published;
+  const { retention, sharing } = lifecycle;
+  const recipe = published.recipe;
   const regions = input.regions ?? [homeRegion()];
   const justPublished = new Set(published.snapshots.map((s) => s.snapshotId));
   const report: RetentionReport = { keepSuperseded: retention.keepSuperseded, dryRun: retention.dryRun, regions: [] };
   for (const region of regions) {
-    report.regions.push(await applyInRegion(region, plan.recipe, retention, sharing.accountIds, justPublished));
+    report.regions.push(await applyInRegion(region, recipe, retention, sharing.accountIds, justPublished));
   }
   const failures = report.regions.flatMap((r) => r.failures);
   logger.info(retention.dryRun ? 'retention dry run' : 'retention applied', {
-    recipe: plan.recipe,
+    recipe,
     deleted: report.regions.flatMap((r) => r.deletedSnapshotIds),
     failures: failures.length,
   });
   // A transient failure is worth the state's retries; a terminal one is reported and left for the next publish.
   if (failures.some((f) => f.reason.startsWith('TransientAwsError'))) {
-    throw new TransientAwsError(`retention of recipe ${plan.recipe}: ${failures.map((f) => `${f.action} ${f.snapshotId}: ${f.reason}`).join('; ')}`);
+    throw new TransientAwsError(`retention of recipe ${recipe}: ${failures.map((f) => `${f.action} ${f.snapshotId}: ${f.reason}`).join('; ')}`);
   }
   return { ...published, retention: report };
 };
