@@ -5,7 +5,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { InvalidSettingsError, parseSettings } from '../../infra/config';
-import { allowing, asArray, deploymentWith, statementsOfRole } from './synthesized';
+import { allowing, deploymentWith, statementsOfRole } from './synthesized';
 
 const kmsKeyArn = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const TEAM = '222233334444';
@@ -85,7 +85,10 @@ describe('failure notification resources', () => {
     }[];
     const allows = policy.filter((s) => s.Effect === 'Allow');
     expect(allows).toHaveLength(1);
-    expect(allows[0]).toMatchObject({ Principal: { Service: 'events.amazonaws.com' }, Condition: { ArnEquals: { 'aws:SourceArn': Match.anyValue() }, StringEquals: { 'aws:SourceAccount': Match.anyValue() } } });
+    expect(allows[0]).toMatchObject({
+      Principal: { Service: 'events.amazonaws.com' },
+      Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [expect.stringMatching(/BuildFailedToEmail/), 'Arn'] } }, StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    });
     expect(policy.some((s) => s.Effect === 'Deny' && JSON.stringify(s.Condition).includes('aws:SecureTransport'))).toBe(true);
   });
 });
@@ -99,7 +102,7 @@ describe('IAM of the lifecycle functions', () => {
       StringEquals: { 'aws:ResourceTag/snapshot-factory:managed': 'true', 'ec2:Add/userId': ['222233334444', '333344445555'] },
       Null: { 'ec2:Add/group': 'true', 'ec2:Remove/userId': 'true', 'ec2:Remove/group': 'true' },
     });
-    for (const statement of statements) expect(asArray(statement.Resource as string).join()).toMatch(/snapshot\/\*/);
+    for (const statement of statements) expect(JSON.stringify(statement.Resource)).toMatch(/snapshot\/\*/);
   });
 
   it('lets nothing be added when no setting shares', () => {
