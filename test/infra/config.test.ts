@@ -74,7 +74,7 @@ describe('parseSettings', () => {
   });
 
   it('fails when the execution limit is shorter than the waits it contains', () => {
-    expect(failure({ timeLimits: { executionSeconds: 3600 } })).toMatch(/setting "timeLimits\.executionSeconds" = 3600: expected at least 13635 s: the sum of the wait limits \(12600 s\)/);
+    expect(failure({ timeLimits: { executionSeconds: 3600 } })).toMatch(/setting "timeLimits\.executionSeconds" = 3600: expected at least 13785 s: the sum of the wait limits \(12600 s\)/);
   });
 
   describe('resultParameterName', () => {
