@@ -52,7 +52,7 @@ it('takes the settings from `-c snapshotFactory=<json>` (a string on the command
   const template = JSON.parse(readFileSync(join(out, 'SnapshotFactory.template.json'), 'utf8'));
   const resources = Object.values(template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>);
   expect(resources.filter((r) => r.Type === 'AWS::Scheduler::Schedule').map((r) => r.Properties.ScheduleExpression)).toEqual(['cron(30 2 * * ? *)']);
-  expect(resources.filter((r) => r.Type === 'AWS::Events::Rule').length).toBe(3); // the reaper's, the execution-ended cleanup's and ml's ECR push rule
+  expect(resources.filter((r) => r.Type === 'AWS::Events::Rule').length).toBe(4); // the reaper's, the execution-ended cleanup's and failure notice's, and ml's ECR push rule
   const [prepareBuild] = resources.filter((r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties.Description).includes('prepare-build'));
   expect(JSON.stringify(prepareBuild!.Properties.Environment)).toContain('\\"sizeGiB\\":200');
 }, 150_000);
