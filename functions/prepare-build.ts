@@ -22,6 +22,7 @@ import { InvalidInputError } from './lib/errors';
 import { checkExecutionBudget, worstCaseExecutionSeconds, worstCaseHistoryEvents, HISTORY_EVENT_LIMIT } from './lib/execution-budget';
 import { defaultFastSnapshotRestoreSeconds, fastSnapshotRestoreWorstCaseEvents, fastSnapshotRestoreWorstCaseSeconds } from './lib/fast-snapshot-restore';
 import { describeDuplicateImage, findDuplicateImage } from './lib/image-reference';
+import { resolveRetention, resolveSharing, retentionInputSchema, sharingInputSchema, type PlanLifecycle } from './lib/lifecycle-settings';
 import { pullCommandThatFits } from './lib/pull-command';
 import { resolveAndCompare, type CurrentSnapshot, type FreshnessResult } from './lib/freshness';
 import { defaultRecipeName, layoutSchema, type Layout } from './lib/recipes';
@@ -80,6 +81,10 @@ export const executionInputSchema = z
     tags: s.tags.optional(),
     /** Build even when the current snapshot already holds these exact digests. */
     force: z.boolean().optional(),
+    /** Retention of superseded snapshots (ApplyRetention), over the deployed `retention` setting. */
+    retention: retentionInputSchema.optional(),
+    /** Accounts granted createVolumePermission (ShareSnapshots), over the deployed `sharing` setting. */
+    sharing: sharingInputSchema.optional(),
   })
   .strict();
 export type ExecutionInput = z.infer<typeof executionInputSchema>;
@@ -116,6 +121,8 @@ export interface BuildPlan {
   current: CurrentSnapshot[];
   /** With `REPUBLISH`: each snapshot whose publish is incomplete, its platforms and the channels still pending. */
   republish?: RepublishTarget[];
+  /** Retention and sharing as this execution applies them (input over deployed defaults over built-in). */
+  lifecycle: PlanLifecycle;
 }
 
 /** A current snapshot whose publish left channels pending (status `REPUBLISH`). */
@@ -189,6 +196,10 @@ export const planBuild = (
   request: ExecutionInput,
   defaults: BuildDefaults,
 ): Omit<BuildPlan, 'reason' | 'current' | 'common' | 'builds'> & { builds: BuildTarget[] } => {
+  const lifecycle: PlanLifecycle = {
+    retention: resolveRetention(defaults.retention, request.retention),
+    sharing: resolveSharing(defaults.sharing, request.sharing),
+  };
   const layout = request.layout ?? defaults.layout;
   const architectures = unique(request.architectures ?? defaults.architectures, 'architectures');
   const images = uniqueImages(request.images);
@@ -206,6 +217,7 @@ export const planBuild = (
   checkKmsKey(request.dataVolume?.kmsKeyArn, defaults.dataVolume.kmsKeyArn);
   checkSubnets(request.subnetIds, defaults.subnetIds);
   checkTags(tags);
+  checkSharingKey(lifecycle, dataVolume);
   const pullSeconds = limits.pullSeconds ?? pull.commandTimeoutSeconds + PULL_LIMIT_MARGIN_SECONDS;
   if (pullSeconds < pull.commandTimeoutSeconds) {
     throw new InvalidInputError(
@@ -258,7 +270,7 @@ export const planBuild = (
     } satisfies BuildTarget),
   );
 
-  return { executionName, recipe, status: 'BUILD', layout, architectures, builds };
+  return { executionName, recipe, status: 'BUILD', layout, architectures, builds, lifecycle };
 };
 
 /**
@@ -354,6 +366,19 @@ const checkSubnets = (requested: readonly string[] | undefined, deployed: readon
   throw new InvalidInputError(
     `subnetIds names ${foreign.map((subnet) => `"${subnet}"`).join(', ')}, not among the factory's subnets (${deployed.join(', ')}): ` +
       'name some of those, or redeploy with the subnet in the subnetIds setting',
+  );
+};
+
+/**
+ * A snapshot encrypted with the account's default key (aws/ebs) cannot be used by another account: that key's
+ * policy cannot be changed ("Share an Amazon EBS snapshot", EBS User Guide,
+ * https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html). Refused before launch.
+ */
+const checkSharingKey = (lifecycle: PlanLifecycle, volume: BuildDefaults['dataVolume']): void => {
+  if (lifecycle.sharing.accountIds.length === 0 || !volume.encrypted || volume.kmsKeyArn) return;
+  throw new InvalidInputError(
+    `sharing.accountIds names ${lifecycle.sharing.accountIds.length} account(s) but the snapshots are encrypted with the default aws/ebs key, which cannot be shared: ` +
+      'deploy with the dataVolume.kmsKeyArn setting (a customer managed key whose policy lets those accounts use it), or remove sharing',
   );
 };
 

@@ -169,6 +169,8 @@ export interface PublishOutput {
   snapshots: PublishedSnapshot[];
   /** With `REPUBLISHED`: what was sent for which snapshot. */
   republished?: RepublishedSnapshot[];
+  /** The plan's retention and sharing, passed on for ApplyRetention (which leaves it out of the execution output). */
+  lifecycle?: unknown;
 }
 
 const run = async (input: Input): Promise<PublishOutput> => {
@@ -189,6 +191,8 @@ const run = async (input: Input): Promise<PublishOutput> => {
       publishedAt: targets[0]!.publishedAt,
       snapshots,
       ...(republish ? { republished: targets.map((t) => ({ architecture: t.architecture, snapshotId: t.snapshotId, channels: [...t.channels] })) } : {}),
+      // The next state needs the plan's lifecycle settings; the plan itself (its image list) stays behind.
+      ...(plan.lifecycle !== undefined ? { lifecycle: plan.lifecycle } : {}),
     };
   } catch (error) {
     // The execution's cause must say what consumers now see: which channels name the new snapshot and which do not.

@@ -155,6 +155,8 @@ const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: stri
     architectures: recipe.architectures,
     layout: recipe.layout,
     ...(recipe.fastSnapshotRestore ? { fastSnapshotRestore: recipe.fastSnapshotRestore } : {}),
+    ...(recipe.retention ? { retention: recipe.retention } : {}),
+    ...(recipe.sharing ? { sharing: recipe.sharing } : {}),
     force,
   });
   const result = (executionName: string, alreadyStarted: boolean, executionArn = executionArnOf(stateMachineArn, executionName)): StartedBuild => {

@@ -10,6 +10,7 @@ import * as z from 'zod';
 import { DEFINITION_TIMEOUT_SECONDS, PULL_LIMIT_MARGIN_SECONDS, buildDefaultsSchema, executionTimeoutSecondsSchema, settingSchemas } from '../functions/lib/build-defaults';
 import { worstCaseExecutionSeconds } from '../functions/lib/execution-budget';
 import { defaultFastSnapshotRestoreSeconds, fastSnapshotRestoreWorstCaseSeconds } from '../functions/lib/fast-snapshot-restore';
+import { retentionInputSchema, sharingInputSchema } from '../functions/lib/lifecycle-settings';
 import { recipesSchema } from '../functions/lib/recipes';
 import { resultParameterNameProblem } from '../functions/lib/result-parameter';
 
@@ -129,6 +130,15 @@ export const settingsSchema = z
     fastSnapshotRestore: s.fastSnapshotRestore.optional(),
     /** Extra tags applied to every resource the builds create. */
     tags: s.tags.default({}),
+    /** Superseded snapshots kept per recipe and architecture, dry run, pinned IDs (recipes and executions may override). */
+    retention: retentionInputSchema.optional(),
+    /** Accounts granted createVolumePermission on every published snapshot (recipes and executions may override). */
+    sharing: sharingInputSchema.optional(),
+    /** Failure notifications: an SNS topic with these email subscriptions receives every Snapshot Build Failed event. */
+    notifications: z
+      .object({ emailAddresses: z.array(z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'expected an email address')).max(100).default([]) })
+      .strict()
+      .optional(),
     /** Extra SSM parameter each snapshot ID is written to (the old script's -op); `{recipe}`, `{architecture}` placeholders. */
     resultParameterName: z
       .string()
@@ -161,6 +171,7 @@ export const settingsSchema = z
         message: 'vpcId or securityGroupIds are set without subnetIds: name the subnets the builder launches in',
       });
     }
+    for (const problem of sharingKeyProblems(settings)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
     const template = settings.resultParameterName;
     if (template && !template.includes('{architecture}')) {
       const builders = multiArchitectureBuilders(settings);
@@ -202,6 +213,27 @@ export const settingsSchema = z
       }
     }
   });
+
+/**
+ * Sharing encrypted snapshots needs a customer managed key: the default aws/ebs key's policy cannot grant another
+ * account ("Share an Amazon EBS snapshot", EBS User Guide). Checked for the deploy-time setting and each recipe's.
+ */
+const sharingKeyProblems = (settings: {
+  dataVolume: { encrypted: boolean; kmsKeyArn?: string | undefined };
+  sharing?: { accountIds?: string[] | undefined } | undefined;
+  recipes: readonly { name: string; sharing?: { accountIds?: string[] | undefined } | undefined }[];
+}): { path: (string | number)[]; message: string }[] => {
+  if (!settings.dataVolume.encrypted || settings.dataVolume.kmsKeyArn) return [];
+  const message = 'sharing needs the dataVolume.kmsKeyArn setting when dataVolume.encrypted is true: snapshots encrypted with the default aws/ebs key cannot be shared with other accounts; set dataVolume.kmsKeyArn to a customer managed key whose key policy allows those accounts (docs/configuration.md, "Sharing")';
+  return [
+    ...((settings.sharing?.accountIds ?? []).length > 0 ? [{ path: ['sharing', 'accountIds'], message }] : []),
+    ...settings.recipes.flatMap((recipe, index) => ((recipe.sharing?.accountIds ?? []).length > 0 ? [{ path: ['recipes', index, 'sharing', 'accountIds'], message }] : [])),
+  ];
+};
+
+/** Every account any setting shares snapshots with: the deploy-time setting's and each recipe's. */
+export const shareAccountIdsOf = (settings: { sharing?: { accountIds?: string[] | undefined } | undefined; recipes: readonly { sharing?: { accountIds?: string[] | undefined } | undefined }[] }): string[] =>
+  [...new Set([...(settings.sharing?.accountIds ?? []), ...settings.recipes.flatMap((r) => r.sharing?.accountIds ?? [])])].sort();
 
 /**
  * What builds one snapshot per architecture for more than one architecture: the deployed defaults (executions

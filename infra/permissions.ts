@@ -25,10 +25,12 @@ export const STAGE_FUNCTIONS = [
   'enable-fast-snapshot-restore',
   'check-fast-snapshot-restore',
   'cleanup-build',
+  'share-snapshots',
   'publish-snapshot',
   'disable-superseded-fast-snapshot-restore',
+  'apply-retention',
 ] as const;
-export const OTHER_FUNCTIONS = ['start-build', 'reap-builders'] as const;
+export const OTHER_FUNCTIONS = ['start-build', 'reap-builders', 'notify-build-failure'] as const;
 export const ALL_FUNCTIONS = [...STAGE_FUNCTIONS, ...OTHER_FUNCTIONS] as const;
 export type FunctionName = (typeof ALL_FUNCTIONS)[number];
 
@@ -56,7 +58,10 @@ export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
     'ssm:GetParameters',
   ],
   'disable-superseded-fast-snapshot-restore': ['ec2:DescribeFastSnapshotRestores', 'ec2:DescribeSnapshots', 'ssm:GetParameters', 'ec2:DisableFastSnapshotRestores'],
+  'share-snapshots': ['ec2:DescribeSnapshotAttribute', 'ec2:ModifySnapshotAttribute'],
   'publish-snapshot': ['ssm:GetParameters', 'ec2:CreateTags', 'ssm:PutParameter', 'events:PutEvents'],
+  'apply-retention': ['ssm:GetParameters', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ec2:DescribeSnapshotAttribute', 'ec2:ModifySnapshotAttribute'],
+  'notify-build-failure': ['states:GetExecutionHistory', 'states:DescribeExecution', 'events:PutEvents'],
   'start-build': ['states:DescribeExecution', 'states:ListExecutions', 'states:StartExecution', 'ecr:BatchGetImage'],
   'reap-builders': ['ec2:DescribeInstances', 'ec2:TerminateInstances', 'states:DescribeExecution', 'ec2:DescribeSnapshots', 'ec2:DeleteSnapshot', 'ssm:GetParameters'],
 };
@@ -88,6 +93,11 @@ export interface ScopeContext {
   /** ARN of the state machine; absent while the state machine's own functions are scoped. */
   readonly stateMachineArn?: string;
   readonly executionArnPattern?: string;
+  /**
+   * Accounts the snapshots may be shared with: every account of the deploy-time `sharing` setting and of each
+   * recipe's. ec2:ModifySnapshotAttribute may add exactly these (`ec2:Add/userId`); empty: it may add none.
+   */
+  readonly shareAccountIds?: readonly string[];
 }
 
 const managed = { [`aws:ResourceTag/${TAG_MANAGED}`]: 'true' };
@@ -205,6 +215,34 @@ const SCOPES: Record<string, Scope> = {
   'ec2:DisableFastSnapshotRestores': (ctx) => [
     statement({ actions: ['ec2:DisableFastSnapshotRestores'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
   ],
+  'ec2:DescribeSnapshotAttribute': (ctx) => [
+    statement({ actions: ['ec2:DescribeSnapshotAttribute'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
+  ],
+  // Service Authorization Reference (list_amazonec2.html, ModifySnapshotAttribute): ec2:Add/userId, ec2:Add/group,
+  // ec2:Remove/userId and ec2:Remove/group are single-valued (String): the handlers send one account per call.
+  // Adding: only the factory's own snapshots, only the configured accounts, never a group (`all` is public).
+  // Removing: any account, but a removal may not also add anything.
+  'ec2:ModifySnapshotAttribute': (ctx) => [
+    ...((ctx.shareAccountIds ?? []).length > 0
+      ? [
+          statement({
+            sid: 'ShareWithConfiguredAccounts',
+            actions: ['ec2:ModifySnapshotAttribute'],
+            resources: [ec2Arn(ctx, 'snapshot', false)],
+            conditions: {
+              StringEquals: { ...managed, 'ec2:Add/userId': [...ctx.shareAccountIds!] },
+              Null: { 'ec2:Add/group': 'true', 'ec2:Remove/userId': 'true', 'ec2:Remove/group': 'true' },
+            },
+          }),
+        ]
+      : []),
+    statement({
+      sid: 'WithdrawShares',
+      actions: ['ec2:ModifySnapshotAttribute'],
+      resources: [ec2Arn(ctx, 'snapshot', false)],
+      conditions: { StringEquals: managed, Null: { 'ec2:Add/userId': 'true', 'ec2:Add/group': 'true', 'ec2:Remove/userId': 'false' } },
+    }),
+  ],
   // publish-snapshot tags an existing snapshot (digest set, publish time): only the factory's own snapshots.
   'ec2:CreateTags': (ctx) => [
     statement({ actions: ['ec2:CreateTags'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
@@ -242,6 +280,9 @@ const SCOPES: Record<string, Scope> = {
   // ListExecutions is authorized on the state machine whose executions it lists (Service Authorization Reference,
   // list_awsstepfunctions.html: resource type stateMachine).
   'states:ListExecutions': (ctx) => [statement({ actions: ['states:ListExecutions'], resources: [required(ctx.stateMachineArn, 'states:ListExecutions')] })],
+  'states:GetExecutionHistory': (ctx) => [
+    statement({ actions: ['states:GetExecutionHistory'], resources: [required(ctx.executionArnPattern, 'states:GetExecutionHistory')] }),
+  ],
   'states:DescribeExecution': (ctx) => [
     statement({ actions: ['states:DescribeExecution'], resources: [required(ctx.executionArnPattern, 'states:DescribeExecution')] }),
   ],

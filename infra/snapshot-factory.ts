@@ -21,12 +21,13 @@ import { buildDefaultsSchema, type BuildDefaults } from '../functions/lib/build-
 import type { RecipeSettings } from '../functions/lib/recipes';
 import { PARAMETER_PREFIX } from '../functions/lib/current-snapshot';
 import { RESULT_PARAMETER_ENV, resultParameterWildcard } from '../functions/lib/result-parameter';
-import { InvalidSettingsError, parseSettings, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
+import { InvalidSettingsError, parseSettings, shareAccountIdsOf, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
 import { ALL_FUNCTIONS, STAGE_FUNCTIONS, statementsFor, type FunctionName, type ScopeContext } from './permissions';
 import { HOST_CONTAINER_PULL_ACTIONS, hostContainerRepositoryArns } from './bottlerocket-registries';
 import { BUNDLE_HANDLER, bundledCode } from './bundling';
 import { acknowledgeWildcardResources } from './nag';
 import { RecipeTriggers } from './recipe-triggers';
+import { SnapshotLifecycle } from './snapshot-lifecycle';
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -113,6 +114,12 @@ export interface SnapshotFactoryProps {
   readonly recipes?: RecipeSettings[];
   /** Extra tags on every resource builds create. @default {} */
   readonly tags?: Record<string, string>;
+  /** Retention of superseded snapshots (docs/configuration.md, "Retention"). @default { keepSuperseded: 2, dryRun: false, pinnedSnapshotIds: [] } */
+  readonly retention?: { readonly keepSuperseded?: number; readonly dryRun?: boolean; readonly pinnedSnapshotIds?: string[] };
+  /** Accounts granted createVolumePermission on every published snapshot; needs kmsKeyArn when encrypted. @default - shared with no one */
+  readonly sharing?: { readonly accountIds?: string[] };
+  /** Email addresses subscribed to an SNS topic that receives every Snapshot Build Failed event. @default - no topic */
+  readonly notifications?: { readonly emailAddresses?: string[] };
   /**
    * Extra SSM parameter publish-snapshot writes each snapshot ID to (the old script's -op), e.g.
    * `/platform/bottlerocket/{recipe}/{architecture}/snapshot-id`. @default - none: only the factory's own parameters
@@ -158,6 +165,8 @@ export const factoryDefaults = (
   limits: settings.limits,
   ...(settings.fastSnapshotRestore ? { fastSnapshotRestore: settings.fastSnapshotRestore } : {}),
   tags: settings.tags,
+  ...(settings.retention ? { retention: settings.retention } : {}),
+  ...(settings.sharing ? { sharing: settings.sharing } : {}),
 });
 
 /**
@@ -294,6 +303,7 @@ export class SnapshotFactory extends Construct {
       ownParameterArns,
       resultParameterArns,
       ecrRepositoryArns,
+      shareAccountIds: shareAccountIdsOf(settings),
     };
 
     // Lambda caps a function's environment at 4 KB; fail at synth rather than in CloudFormation.
@@ -312,6 +322,8 @@ export class SnapshotFactory extends Construct {
     const timeouts: Partial<Record<FunctionName, Duration>> = {
       'prepare-build': Duration.seconds(60),
       'publish-snapshot': Duration.seconds(60),
+      // One DeleteSnapshot per pruned snapshot and region, and a permission check per kept one.
+      'apply-retention': Duration.seconds(120),
       'reap-builders': Duration.seconds(120),
       'start-build': Duration.seconds(60),
     };
@@ -393,6 +405,7 @@ export class SnapshotFactory extends Construct {
     };
     grantAll(functions['start-build'], statementsFor('start-build', outsideScope));
     grantAll(functions['reap-builders'], statementsFor('reap-builders', outsideScope));
+    grantAll(functions['notify-build-failure'], statementsFor('notify-build-failure', outsideScope));
     functions['start-build'].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     functions['reap-builders'].addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
 
@@ -408,6 +421,11 @@ export class SnapshotFactory extends Construct {
         detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [this.stateMachine.stateMachineArn] },
       },
       targets: [new targets.LambdaFunction(functions['cleanup-build'], { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
+    });
+    new SnapshotLifecycle(this, 'Lifecycle', {
+      stateMachine: this.stateMachine,
+      notifyFunction: functions['notify-build-failure'],
+      emailAddresses: settings.notifications?.emailAddresses ?? [],
     });
     new events.Rule(this, 'ReaperSchedule', {
       description: 'snapshot-factory: terminate builders and delete unpublished snapshots left by ended executions',

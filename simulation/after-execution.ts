@@ -1,7 +1,8 @@
 /**
  * What happens in the account after an execution ends, as deployed: Step Functions records the execution's end
  * (DescribeExecution answers with it), sends its "Step Functions Execution Status Change" event to the default bus,
- * where the factory's rules invoke their functions (cleanup-build for FAILED, TIMED_OUT, ABORTED); later the hourly
+ * where the factory's rules invoke their functions (cleanup-build and notify-build-failure for FAILED, TIMED_OUT,
+ * ABORTED; an SNS topic target is recorded in the deployment, its delivery not modelled); later the hourly
  * reaper runs. Then the harness measures what is left over: the invariant every scenario asserts empty.
  */
 import { randomUUID } from 'node:crypto';

@@ -154,6 +154,8 @@ export interface SimulationOptions {
   transformDeployment?: (deployment: Deployment) => Deployment;
   /** Step Functions' quotas (simulation/sfn-quotas.ts); AWS's unless a test lowers them. */
   quotas?: QuotaOptions;
+  /** Stops the execution (StopExecution, no error or cause) when it enters this state: it ends ABORTED. */
+  abortAtState?: string;
   /**
    * What Lambda and Step Functions cost in time (simulation/lambda-latency.ts): cold starts, invoke and run time,
    * state transitions. Default {@link DEFAULT_LAMBDA_LATENCY}; `NO_LATENCY` charges nothing.
@@ -318,6 +320,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
         if (quotas.violation) continue; // AWS ended the execution there: what the runner does next never happened
         quotas.observe(event as never);
         const recorded = toSimulationEvent(event, startTime, architectureOf);
+        if (options.abortAtState && recorded.type === 'StateEntered' && recorded.state === options.abortAtState) execution.abort();
         events.push(recorded);
         options.onEvent?.(recorded);
       }
@@ -377,6 +380,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
           output: ending.output === undefined ? undefined : JSON.stringify(ending.output),
           error: ending.error,
           cause: ending.cause,
+          history: quotas.history.events,
         },
         log: afterRun,
       });
@@ -506,6 +510,8 @@ const toSimulationEvent = (event: EventLog, startTime: number, architectureOf: M
 
 const failureOf = (error: unknown, events: readonly SimulationEvent[]): Pick<SimulationReport, 'status' | 'error' | 'cause'> => {
   const name = (error as Error)?.name;
+  // StopExecution without an error or cause: DescribeExecution shows neither (API_StopExecution.html).
+  if (name === 'ExecutionAbortedError') return { status: 'ABORTED' };
   if (name === 'ExecutionTimeoutError') return { status: 'TIMED_OUT', error: 'States.Timeout', cause: 'The execution ran past the state machine TimeoutSeconds.' };
   // The runner's ExecutionFailed event carries `error.cause ?? error.message`: for a handler's error that is the
   // SDK exception it wraps, not the message Step Functions would show. The error it rejects with keeps both.

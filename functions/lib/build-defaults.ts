@@ -8,6 +8,7 @@
 import * as z from 'zod';
 import { DEFINITION_TIMEOUT_SECONDS, MAX_EXECUTION_TIMEOUT_SECONDS, MIN_EXECUTION_TIMEOUT_SECONDS } from './execution-budget';
 import { fastSnapshotRestoreSchema, fastSnapshotRestoreSecondsSchema } from './fast-snapshot-restore';
+import { retentionInputSchema, sharingInputSchema } from './lifecycle-settings';
 import { RECIPE_NAME_PATTERN, layoutSchema } from './recipes';
 import { architectureSchema } from './schemas';
 
@@ -122,6 +123,10 @@ export const buildDefaultsSchema = z
     /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current; unset: none. */
     fastSnapshotRestore: s.fastSnapshotRestore.optional(),
     tags: s.tags.default({}),
+    /** Deploy-time retention of superseded snapshots (setting `retention`, functions/lib/lifecycle-settings.ts). */
+    retention: retentionInputSchema.optional(),
+    /** Deploy-time sharing of published snapshots (setting `sharing`). */
+    sharing: sharingInputSchema.optional(),
   })
   .strict();
 export type BuildDefaults = z.infer<typeof buildDefaultsSchema>;

@@ -71,10 +71,10 @@ export const HISTORY_EVENTS = {
 export const EVENTS_PER_POLL = HISTORY_EVENTS.wait + HISTORY_EVENTS.task + HISTORY_EVENTS.choice;
 
 /**
- * Events the execution logs outside the builds: PrepareBuild, IsUpToDate, the Map itself, PublishSnapshot,
- * DisableSupersededFastSnapshotRestore, and the execution's first and last events.
+ * Events the execution logs outside the builds: PrepareBuild, IsUpToDate, the Map itself, ShareSnapshots,
+ * PublishSnapshot, DisableSupersededFastSnapshotRestore, ApplyRetention, and the execution's first and last events.
  */
-export const EXECUTION_EVENTS = HISTORY_EVENTS.execution + HISTORY_EVENTS.task + HISTORY_EVENTS.choice + HISTORY_EVENTS.map + 2 * HISTORY_EVENTS.task;
+export const EXECUTION_EVENTS = HISTORY_EVENTS.execution + HISTORY_EVENTS.task + HISTORY_EVENTS.choice + HISTORY_EVENTS.map + 4 * HISTORY_EVENTS.task;
 
 /**
  * Events a build's Map iteration logs when its loops run `checks` Task invocations each: the iteration's own
@@ -119,6 +119,8 @@ export const worstCaseHistoryEvents = (waits: BuildWaits, builds: number): numbe
 export const BUILD_TASK_SECONDS = 30;
 /** PrepareBuild's and PublishSnapshot's timeout (infra/snapshot-factory.ts). */
 export const EXECUTION_TASK_SECONDS = 60;
+/** ShareSnapshots' (30 s) and ApplyRetention's (120 s) timeouts (infra/snapshot-factory.ts): they run after the builds. */
+export const LIFECYCLE_TASK_SECONDS = 30 + 120;
 /** Time kept for a failed build's cleanup (CleanupBuild*, CleanupExecution: terminate, delete snapshots) and retries. */
 export const CLEANUP_MARGIN_SECONDS = 600;
 
@@ -126,17 +128,18 @@ export const CLEANUP_MARGIN_SECONDS = 600;
  * Seconds an execution needs at most, its builds running at once (the Map has no MaxConcurrency): each wait to its
  * limit plus the longest interval a check may then return (the minimum at the limit: next-check.ts never sleeps
  * further past a limit) and one check past it, the five one-shot Tasks of a build, PrepareBuild and PublishSnapshot,
- * DisableSupersededFastSnapshotRestore (a function of the build's timeout), and {@link CLEANUP_MARGIN_SECONDS} so a
- * build failing at its last limit is still cleaned up.
+ * DisableSupersededFastSnapshotRestore (a function of the build's timeout), ShareSnapshots and ApplyRetention
+ * ({@link LIFECYCLE_TASK_SECONDS}), and {@link CLEANUP_MARGIN_SECONDS} so a build failing at its last limit is still
+ * cleaned up.
  *
- * @example worstCaseExecutionSeconds({ ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 }) // 13872
+ * @example worstCaseExecutionSeconds({ ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 }) // 14022
  */
 export const worstCaseExecutionSeconds = (waits: BuildWaits): number => {
   const loops = (Object.keys(POLL_LOOPS) as (keyof BuildWaits)[]).reduce(
     (sum, limit) => sum + waits[limit] + minCheckSeconds(waits[limit]) + BUILD_TASK_SECONDS,
     0,
   );
-  return loops + 6 * BUILD_TASK_SECONDS + 2 * EXECUTION_TASK_SECONDS + CLEANUP_MARGIN_SECONDS;
+  return loops + 6 * BUILD_TASK_SECONDS + 2 * EXECUTION_TASK_SECONDS + LIFECYCLE_TASK_SECONDS + CLEANUP_MARGIN_SECONDS;
 };
 
 /** Where each wait comes from, for the messages: its field name in the execution input. */

@@ -11,6 +11,7 @@ import * as z from 'zod';
 import { InvalidInputError } from './errors';
 import { fastSnapshotRestoreSchema } from './fast-snapshot-restore';
 import { describeDuplicateImage, findDuplicateImage } from './image-reference';
+import { retentionInputSchema, sharingInputSchema } from './lifecycle-settings';
 import { ARCHITECTURES, PLATFORM_OF, architectureSchema, type Architecture } from './schemas';
 import { describeIssues } from './stage';
 
@@ -48,6 +49,10 @@ export const recipeSchema = z.object({
   fastSnapshotRestore: fastSnapshotRestoreSchema.optional(),
   /** Execution input fields merged into every execution of this recipe (instance types, volume size, tags...). */
   overrides: z.record(z.string(), z.unknown()).default({}),
+  /** This recipe's retention of superseded snapshots, over the deploy-time `retention` setting. */
+  retention: retentionInputSchema.optional(),
+  /** This recipe's sharing, over the deploy-time `sharing` setting (`accountIds: []` stops sharing it). */
+  sharing: sharingInputSchema.optional(),
 });
 export type Recipe = z.infer<typeof recipeSchema>;
 export type RecipeSettings = z.input<typeof recipeSchema>;

@@ -4,7 +4,7 @@
  * published once (tag `snapshot-factory:published-at`: superseded snapshots belong to the lifecycle, not to
  * cleanup), and one an operator retained (tag `snapshot-factory:retain = true`).
  */
-import { GetParametersCommand } from '@aws-sdk/client-ssm';
+import { GetParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { Snapshot } from '@aws-sdk/client-ec2';
 import { ssm } from './clients/ssm';
 import { TAG_PUBLISHED_AT, snapshotIdParameterName } from './current-snapshot';
@@ -31,12 +31,12 @@ export const currentParameterOf = (snapshot: Pick<Snapshot, 'Tags'>): string | u
  * The snapshot IDs the given snapshot-id parameters hold now. Throws the translated AWS error (the caller decides
  * whether to skip): without this answer nothing completed may be deleted.
  */
-export const currentSnapshotIds = async (parameterNames: Iterable<string>): Promise<Set<string>> => {
+export const currentSnapshotIds = async (parameterNames: Iterable<string>, client: SSMClient = ssm): Promise<Set<string>> => {
   const names = [...new Set(parameterNames)];
   const ids = new Set<string>();
   for (let start = 0; start < names.length; start += GET_PARAMETERS_MAX_NAMES) {
     const batch = names.slice(start, start + GET_PARAMETERS_MAX_NAMES);
-    const out = await callAws(`ssm:GetParameters ${batch.join(', ')}`, () => ssm.send(new GetParametersCommand({ Names: batch })));
+    const out = await callAws(`ssm:GetParameters ${batch.join(', ')}`, () => client.send(new GetParametersCommand({ Names: batch })));
     for (const parameter of out.Parameters ?? []) if (parameter.Value) ids.add(parameter.Value);
   }
   return ids;

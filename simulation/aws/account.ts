@@ -6,9 +6,11 @@ import type { SimulatedBottlerocketHost } from './bottlerocket-host';
 import { SimulatedAwsCore } from './core';
 import { SimulatedEc2 } from './ec2';
 import { SimulatedFastSnapshotRestore } from './ec2-fast-snapshot-restore';
+import { SimulatedSnapshotSharing } from './ec2-snapshot-sharing';
 import { SimulatedEcr } from './ecr';
 import { SimulatedEventBridge } from './events';
 import { SimulatedStepFunctions } from './sfn';
+import { registerExecutionHistory } from './sfn-history';
 import { SimulatedParameterStore } from './ssm-parameters';
 import { SimulatedSsmCommands } from './ssm-commands';
 
@@ -17,6 +19,8 @@ export interface SimulatedAccount {
   ec2: SimulatedEc2;
   /** Fast Snapshot Restore of ec2's snapshots, per zone (simulation/aws/ec2-fast-snapshot-restore.ts). */
   fastSnapshotRestore: SimulatedFastSnapshotRestore;
+  /** Snapshot permissions (createVolumePermission) and AMIs that keep a snapshot from being deleted. */
+  snapshotSharing: SimulatedSnapshotSharing;
   ssmCommands: SimulatedSsmCommands;
   /** The builders' simulated boot (host containers pulled as the builder, admin container readiness). */
   bottlerocket: SimulatedBottlerocketHost;
@@ -54,6 +58,8 @@ export const createSimulatedAccount = (options: { region?: string; accountId?: s
   }
   const ecr = new SimulatedEcr(core);
   const sfn = new SimulatedStepFunctions(core);
+  registerExecutionHistory(core, sfn);
   const events = new SimulatedEventBridge(core);
-  return { core, ec2, fastSnapshotRestore, ssmCommands, bottlerocket: ssmCommands.host, parameters, ecr, sfn, events };
+  const snapshotSharing = new SimulatedSnapshotSharing(core, ec2);
+  return { core, ec2, fastSnapshotRestore, snapshotSharing, ssmCommands, bottlerocket: ssmCommands.host, parameters, ecr, sfn, events };
 };

@@ -799,7 +799,8 @@ export class SimulatedEc2 {
     return { Snapshots: page.map((snapshot) => this.describeSnapshot(snapshot)), NextToken };
   }
 
-  private deleteSnapshot(input: Input): unknown {
+  /** DeleteSnapshot's own checks and effect; simulation/aws/ec2-snapshot-sharing.ts adds the AMI-in-use check in front. */
+  deleteSnapshot(input: Input): unknown {
     const snapshot = this.snapshots.get(input.SnapshotId);
     if (!/^snap-[0-9a-f]{8,17}$/.test(input.SnapshotId ?? '')) fail('InvalidSnapshotID.Malformed', `Invalid id: "${input.SnapshotId}"`);
     if (!snapshot || snapshot.deleted) fail('InvalidSnapshot.NotFound', `The snapshot '${input.SnapshotId}' does not exist.`);

@@ -18,6 +18,7 @@
  * By default an execution just stays RUNNING; pass `runner` to run it (e.g. the local state machine
  * harness) — its result closes the execution as SUCCEEDED or FAILED. `finish` closes one by hand, with any status.
  */
+import type { HistoryEvent } from '../execution-history';
 import { AwsServiceError, type SimulatedAwsCore } from './core';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -36,6 +37,8 @@ export interface SimulatedExecution {
   cause?: string;
   /** Settles when a runner has finished the execution. */
   done?: Promise<void>;
+  /** The execution's history, when the harness ran it (answered by GetExecutionHistory, simulation/aws/sfn-history.ts). */
+  history?: readonly HistoryEvent[];
 }
 
 export type ExecutionRunner = (execution: SimulatedExecution) => Promise<unknown>;
@@ -54,7 +57,7 @@ export class SimulatedStepFunctions {
     core.register('sfn', {
       StartExecution: (input: { stateMachineArn: string; name?: string; input?: string }) => this.start(input),
       DescribeExecution: (input: { executionArn: string }) => {
-        const { done: _done, ...execution } = this.get(input.executionArn);
+        const { done: _done, history: _history, ...execution } = this.get(input.executionArn);
         return execution;
       },
       ListExecutions: (input: { stateMachineArn: string; statusFilter?: string; maxResults?: number; nextToken?: string }) => this.list(input),
@@ -80,7 +83,8 @@ export class SimulatedStepFunctions {
     return [...this.executions.values()];
   }
 
-  private get(executionArn: string): SimulatedExecution {
+  /** The execution, or Step Functions' ExecutionDoesNotExist (unknown, or closed more than 90 days ago). */
+  get(executionArn: string): SimulatedExecution {
     this.live();
     const execution = this.executions.get(executionArn);
     if (!execution) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);

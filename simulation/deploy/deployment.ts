@@ -68,6 +68,8 @@ export interface DeployedEventRule {
   eventPattern: Record<string, unknown>;
   /** File names in functions/ of the Lambda targets (the whole event is their input: no Input or InputPath). */
   functionTargets: string[];
+  /** ARNs of SNS topic targets (the failure notification topic): recorded, their delivery is not modelled. */
+  topicTargets: string[];
 }
 
 type Resources = SynthesizedStack['template']['Resources'];
@@ -126,6 +128,12 @@ const physical = (stackName: string, logicalId: string, resource: Resources[stri
     case 'AWS::KMS::Key': {
       const id = [8, 4, 4, 4, 12].map((n, i) => hex17(`${logicalId}${i}`).slice(0, n)).join('-');
       return { ref: id, attributes: { Arn: `arn:aws:kms:${region}:${account}:key/${id}`, KeyId: id } };
+    }
+    case 'AWS::SNS::Topic': {
+      // Ref returns the topic ARN (AWS::SNS::Topic, "Return values"); generated names are cut to 256 characters.
+      const name = literal(p.TopicName) ?? generatedName(stackName, logicalId, 256);
+      const arn = `arn:aws:sns:${region}:${account}:${name}`;
+      return { ref: arn, attributes: { TopicArn: arn, TopicName: name } };
     }
     case 'AWS::Events::Rule': {
       const name = literal(p.Name) ?? generatedName(stackName, logicalId, 64);
@@ -233,15 +241,21 @@ export const deploy = (stack: SynthesizedStack, options: { accountId?: string; r
     .filter(([, resource]) => resource.Properties?.EventPattern)
     .map(([logicalId, resource]): DeployedEventRule => {
       const targets = resolve<{ Arn: string; Input?: unknown; InputPath?: unknown; InputTransformer?: unknown }[]>(asArray(resource.Properties.Targets), `${logicalId}.Targets`);
-      const functionTargets = targets.map((target, i) => {
+      const functionTargets: string[] = [];
+      const topicTargets: string[] = [];
+      for (const [i, target] of targets.entries()) {
         if (target.Input !== undefined || target.InputPath !== undefined || target.InputTransformer !== undefined) {
           throw new UnsupportedIntrinsicError(`${logicalId}.Targets[${i}]: the simulation delivers the whole event; Input, InputPath and InputTransformer are not modelled`);
         }
+        if (/^arn:aws:sns:/.test(target.Arn)) {
+          topicTargets.push(target.Arn);
+          continue;
+        }
         const fn = Object.values(functions).find((f) => f.arn === target.Arn);
         if (!fn) throw new UnsupportedIntrinsicError(`${logicalId}.Targets[${i}]: ${target.Arn} is not one of the factory's functions`);
-        return fn.name;
-      });
-      return { logicalId, eventPattern: resolve<Record<string, unknown>>(resource.Properties.EventPattern, `${logicalId}.EventPattern`), functionTargets };
+        functionTargets.push(fn.name);
+      }
+      return { logicalId, eventPattern: resolve<Record<string, unknown>>(resource.Properties.EventPattern, `${logicalId}.EventPattern`), functionTargets, topicTargets };
     });
   return {
     accountId,

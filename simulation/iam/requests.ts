@@ -185,6 +185,27 @@ const createSnapshot = (ctx: RequestContext, input: Input): IamRequest[] => {
 
 const fastSnapshotRestores = (ctx: RequestContext, action: string, input: Input): IamRequest[] =>
   ((input.AvailabilityZones ?? []) as string[]).flatMap((zone) => onExisting(ctx, action, input.SourceSnapshotIds ?? [], { 'ec2:AvailabilityZone': zone }));
+/**
+ * ModifySnapshotAttribute on the snapshot, with `ec2:Attribute` and the accounts and groups it adds or removes
+ * (`ec2:Add/userId`, `ec2:Add/group`, `ec2:Remove/userId`, `ec2:Remove/group`: list_amazonec2.html). Those keys are
+ * single-valued (String) in the reference: one value is given as a string; a request naming several gives the list,
+ * which a plain StringEquals then does not match (the factory sends one account per call).
+ */
+const modifySnapshotAttribute = (ctx: RequestContext, input: Input): IamRequest[] => {
+  const permission = input.CreateVolumePermission ?? {};
+  const values = (items: { UserId?: string; Group?: string }[] | undefined, field: 'UserId' | 'Group', short: string[] | undefined, op: string) => [
+    ...(items ?? []).flatMap((p) => (p[field] !== undefined ? [p[field]!] : [])),
+    ...(input.OperationType === op ? (short ?? []) : []),
+  ];
+  const key = (name: string, list: string[]) => (list.length === 0 ? {} : { [name]: list.length === 1 ? list[0]! : list });
+  return onExisting(ctx, 'ec2:ModifySnapshotAttribute', [input.SnapshotId], {
+    'ec2:Attribute': input.Attribute ?? 'createVolumePermission',
+    ...key('ec2:Add/userId', values(permission.Add, 'UserId', input.UserIds, 'add')),
+    ...key('ec2:Add/group', values(permission.Add, 'Group', input.GroupNames, 'add')),
+    ...key('ec2:Remove/userId', values(permission.Remove, 'UserId', input.UserIds, 'remove')),
+    ...key('ec2:Remove/group', values(permission.Remove, 'Group', input.GroupNames, 'remove')),
+  });
+};
 
 type Mapping = (ctx: RequestContext, input: Input) => IamRequest[];
 
@@ -205,6 +226,8 @@ export const REQUESTS: Record<ServiceName, Record<string, Mapping>> = {
     EnableFastSnapshotRestores: (ctx, input) => fastSnapshotRestores(ctx, 'ec2:EnableFastSnapshotRestores', input),
     DisableFastSnapshotRestores: (ctx, input) => fastSnapshotRestores(ctx, 'ec2:DisableFastSnapshotRestores', input),
     DescribeFastSnapshotRestores: () => anyResource('ec2:DescribeFastSnapshotRestores'),
+    ModifySnapshotAttribute: modifySnapshotAttribute,
+    DescribeSnapshotAttribute: (ctx, input) => onExisting(ctx, 'ec2:DescribeSnapshotAttribute', [input.SnapshotId]),
     CreateTags: (ctx, input) => onExisting(ctx, 'ec2:CreateTags', input.Resources ?? [], requestTags(input.Tags)),
   },
   ssm: {
@@ -247,6 +270,8 @@ export const REQUESTS: Record<ServiceName, Record<string, Mapping>> = {
   sfn: {
     StartExecution: (_ctx, input) => [{ action: 'states:StartExecution', resources: [{ arn: input.stateMachineArn }] }],
     DescribeExecution: (_ctx, input) => [{ action: 'states:DescribeExecution', resources: [{ arn: input.executionArn }] }],
+    // Service Authorization Reference (list_awsstepfunctions.html): GetExecutionHistory on the execution resource.
+    GetExecutionHistory: (_ctx, input) => [{ action: 'states:GetExecutionHistory', resources: [{ arn: input.executionArn }] }],
     // Service Authorization Reference (list_awsstepfunctions.html): ListExecutions on the stateMachine resource.
     ListExecutions: (_ctx, input) => [{ action: 'states:ListExecutions', resources: [{ arn: input.stateMachineArn }] }],
   },

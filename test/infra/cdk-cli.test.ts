@@ -32,7 +32,7 @@ it('synthesizes with `npx cdk synth` and no AWS credentials', async () => {
 
 it('takes the settings from `-c snapshotFactory=<json>` (a string on the command line), recipes included, clean under cdk-nag', async () => {
   // `cdk ls` runs the app like synth does but bundles nothing (the CLI bundles only for synth, deploy, diff...),
-  // so this second run costs seconds, not the bundling of 14 functions.
+  // so this second run costs seconds, not the bundling of 17 functions.
   const settings = {
     dataVolume: { sizeGiB: 200 },
     recipes: [{ name: 'ml', images: ['public.ecr.aws/docker/library/python:3.12'], watchRepositories: ['ml/trainer'], schedule: { cron: 'cron(30 2 * * ? *)' } }],
@@ -52,7 +52,7 @@ it('takes the settings from `-c snapshotFactory=<json>` (a string on the command
   const template = JSON.parse(readFileSync(join(out, 'SnapshotFactory.template.json'), 'utf8'));
   const resources = Object.values(template.Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>);
   expect(resources.filter((r) => r.Type === 'AWS::Scheduler::Schedule').map((r) => r.Properties.ScheduleExpression)).toEqual(['cron(30 2 * * ? *)']);
-  expect(resources.filter((r) => r.Type === 'AWS::Events::Rule').length).toBe(3); // the reaper's, the execution-ended cleanup's and ml's ECR push rule
+  expect(resources.filter((r) => r.Type === 'AWS::Events::Rule').length).toBe(4); // the reaper's, the execution-ended cleanup's and failure notice's, and ml's ECR push rule
   const [prepareBuild] = resources.filter((r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties.Description).includes('prepare-build'));
   expect(JSON.stringify(prepareBuild!.Properties.Environment)).toContain('\\"sizeGiB\\":200');
 }, 150_000);

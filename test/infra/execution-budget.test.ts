@@ -3,7 +3,7 @@
  * execution's time limit from FACTORY_DEFAULTS. Both against the synthesized stack.
  */
 import { describe, expect, it } from 'vitest';
-import { BUILD_TASK_SECONDS, EXECUTION_TASK_SECONDS } from '../../functions/lib/execution-budget';
+import { BUILD_TASK_SECONDS, EXECUTION_TASK_SECONDS, LIFECYCLE_TASK_SECONDS } from '../../functions/lib/execution-budget';
 import { deploymentWith } from './synthesized';
 
 describe('the execution budget and the stack', () => {
@@ -17,6 +17,7 @@ describe('the execution budget and the stack', () => {
     // Assess
     for (const stage of buildStages) expect(byStage.get(stage)?.Timeout, stage).toBeLessThanOrEqual(BUILD_TASK_SECONDS);
     for (const stage of ['prepare-build', 'publish-snapshot']) expect(byStage.get(stage)?.Timeout, stage).toBeLessThanOrEqual(EXECUTION_TASK_SECONDS);
+    expect((byStage.get('share-snapshots')?.Timeout ?? 0) + (byStage.get('apply-retention')?.Timeout ?? 0)).toBe(LIFECYCLE_TASK_SECONDS);
     const defaults = JSON.stringify(byStage.get('prepare-build')?.Environment?.Variables?.FACTORY_DEFAULTS);
     expect(defaults).toContain('executionSeconds');
     expect(defaults).toContain('20000');

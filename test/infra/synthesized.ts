@@ -1,5 +1,5 @@
 /**
- * One synthesized default app per test file (module-level memo): bundling the 14 functions is the slow part,
+ * One synthesized default app per test file (module-level memo): bundling the 17 functions is the slow part,
  * so every assertion on the default deployment shares it. Settings come from cdk.json, as `cdk synth` reads them.
  */
 import { readFileSync } from 'node:fs';

@@ -74,12 +74,12 @@ describe('deploy', () => {
       template: {
         Resources: {
           Role: { Type: 'AWS::IAM::Role', Properties: {} },
-          Topic: { Type: 'AWS::SNS::Topic', Properties: {} },
-          Policy: { Type: 'AWS::IAM::Policy', Properties: { PolicyName: 'p', Roles: [{ Ref: 'Role' }], PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: 'Topic' } }] } } },
+          Queue: { Type: 'AWS::SQS::Queue', Properties: {} },
+          Policy: { Type: 'AWS::IAM::Policy', Properties: { PolicyName: 'p', Roles: [{ Ref: 'Role' }], PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { Ref: 'Queue' } }] } } },
         },
       },
     };
     // Act / Assess
-    expect(() => deploy(stack)).toThrow(/gives no physical ID to AWS::SNS::Topic \(Topic\)/);
+    expect(() => deploy(stack)).toThrow(/gives no physical ID to AWS::SQS::Queue \(Queue\)/);
   });
 });

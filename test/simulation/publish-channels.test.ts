@@ -201,7 +201,10 @@ describe('publish: every consumer channel agrees, a failed one is redelivered', 
     // Assess: a terminal entry failure is not retried; the accepted event's ledger is complete, the other's is not.
     expect({ status: failed.status, error: failed.error }).toEqual({ status: 'FAILED', error: 'AwsRequestError' });
     expect(failed.cause).toContain('NotAuthorizedForSourceException');
-    expect(account.core.callsOf('events', 'PutEvents')).toHaveLength(1);
+    // PublishSnapshot's one call; the failed execution's Snapshot Build Failed event (notify-build-failure) is another.
+    const readyCalls = account.core.callsOf('events', 'PutEvents').filter((c) => (c.input as { Entries: { DetailType: string }[] }).Entries.some((e) => e.DetailType === 'Snapshot Ready'));
+    expect(readyCalls).toHaveLength(1);
+    expect(account.events.ofType('Snapshot Build Failed')).toHaveLength(1);
     const pendingArchitectures = (['x86_64', 'arm64'] as const).filter((a) => record(account, a)!.pending!.length > 0);
     expect(pendingArchitectures).toHaveLength(1);
     const [refused] = pendingArchitectures;
