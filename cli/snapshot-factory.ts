@@ -44,7 +44,7 @@ program.addCommand(
 program.addCommand(
   statusCommand().action(async (execution: string, options: StatusOptions) => {
     const executionArn = executionArnOf(execution, options.stateMachineArn);
-    process.exitCode = await runStatus(executionArn, options, clientsFor(statusRegion(executionArn, options.region)), io);
+    process.exitCode = await runStatus(executionArn, options, clientsFor(statusRegion(executionArn, options.region), options.endpointUrl), io);
   }),
 );
 

@@ -15,6 +15,8 @@ export interface StatusOptions {
   quiet?: boolean;
   follow?: boolean;
   pollSeconds: number;
+  /** Step Functions endpoint instead of AWS's, e.g. `snapshot-factory local`'s. */
+  endpointUrl?: string;
 }
 
 /**
@@ -67,4 +69,5 @@ export const statusCommand = (): Command =>
     .option('-r, --region <region>', "AWS region (default: the execution ARN's)")
     .option('-q, --quiet', 'only the snapshot ID(s) on stdout')
     .option('-f, --follow', 'follow the execution to its end')
-    .option('--poll-seconds <n>', 'how often to poll with --follow', parsePositiveInteger('--poll-seconds'), 5);
+    .option('--poll-seconds <n>', 'how often to poll with --follow', parsePositiveInteger('--poll-seconds'), 5)
+    .option('--endpoint-url <url>', "Step Functions endpoint to use instead of AWS's, e.g. the one `snapshot-factory local` prints");

@@ -141,6 +141,26 @@ describe('snapshot-factory local', () => {
     expect(build.stdout.trim()).toMatch(/^snap-[0-9a-f]{17}$/);
   }, 180_000);
 
+  it('follows an execution it serves with snapshot-factory status --endpoint-url, the snapshot ID alone with -q', () => {
+    // Prepare: a build started without waiting prints its execution ARN.
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'snapshot-factory.ts'), ...args], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, ...DUMMY_AWS_ENV },
+        timeout: 150_000,
+      });
+    const started = cli('build', '--endpoint-url', endpointUrl, '--state-machine-arn', stateMachineArn, '--no-wait', '--force', IMAGE);
+    const executionArn = started.stdout.trim();
+    // Act
+    const status = cli('status', executionArn, '--endpoint-url', endpointUrl, '--follow', '--poll-seconds', '1', '-q');
+    // Assess
+    expect(started.status, started.stderr).toBe(0);
+    expect(executionArn).toMatch(/^arn:aws:states:us-west-2:\d{12}:execution:/);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout.trim()).toMatch(/^snap-[0-9a-f]{17}$/);
+  }, 180_000);
+
   it('stops one of two concurrent executions: ABORTED with the caller\'s error and cause, no Catch, its builder cleaned up; the other succeeds', async () => {
     // Prepare
     const arn = executionArnOf('to-stop');
