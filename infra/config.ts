@@ -106,6 +106,7 @@ export const settingsSchema = z
         snapshotSeconds: s.snapshotSeconds.default(BUILT_IN.limits.snapshotSeconds),
         /** The wait for Fast Snapshot Restore in every zone; default: 60 min per TiB of dataVolume.sizeGiB + 1800. */
         fastSnapshotRestoreSeconds: s.fastSnapshotRestoreSeconds.optional(),
+        copySeconds: s.copySeconds.optional(),
         /** Whole execution (state machine TimeoutSeconds). */
         executionSeconds: executionTimeoutSecondsSchema.default(DEFINITION_TIMEOUT_SECONDS),
       })
@@ -128,6 +129,8 @@ export const settingsSchema = z
     recipes: recipesSchema.default([]),
     /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current (recipes and executions may override). */
     fastSnapshotRestore: s.fastSnapshotRestore.optional(),
+    /** Regions every new snapshot is copied to before it is published, each with an optional key there (recipes and executions may override). */
+    copies: s.copies.optional(),
     /** Extra tags applied to every resource the builds create. */
     tags: s.tags.default({}),
     /** Superseded snapshots kept per recipe and architecture, dry run, pinned IDs (recipes and executions may override). */

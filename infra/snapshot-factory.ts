@@ -98,10 +98,14 @@ export interface SnapshotFactoryProps {
     readonly snapshotSeconds?: number;
     /** @default 60 min per TiB of dataVolume.sizeGiB + 1800 */
     readonly fastSnapshotRestoreSeconds?: number;
+    /** @default 3600 */
+    readonly copySeconds?: number;
     readonly executionSeconds?: number;
   };
   /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current (docs/configuration.md). @default - none */
   readonly fastSnapshotRestore?: { readonly availabilityZones: string[] };
+  /** Regions every new snapshot is copied to before it is published, each with an optional KMS key ARN there (docs/configuration.md). @default - none */
+  readonly copies?: { readonly region: string; readonly kmsKeyArn?: string }[];
   /** Retention of every log group, in days. @default 30 */
   readonly logRetentionDays?: number;
   /** Powertools log level. @default 'INFO' */
@@ -164,6 +168,7 @@ export const factoryDefaults = (
   // prepare-build checks waits against it.
   limits: settings.limits,
   ...(settings.fastSnapshotRestore ? { fastSnapshotRestore: settings.fastSnapshotRestore } : {}),
+  ...(settings.copies ? { copies: settings.copies } : {}),
   tags: settings.tags,
   ...(settings.retention ? { retention: settings.retention } : {}),
   ...(settings.sharing ? { sharing: settings.sharing } : {}),
