@@ -238,6 +238,18 @@ const sharingKeyProblems = (settings: {
 export const shareAccountIdsOf = (settings: { sharing?: { accountIds?: string[] | undefined } | undefined; recipes: readonly { sharing?: { accountIds?: string[] | undefined } | undefined }[] }): string[] =>
   [...new Set([...(settings.sharing?.accountIds ?? []), ...settings.recipes.flatMap((r) => r.sharing?.accountIds ?? [])])].sort();
 
+/** Every copy region and copy key the settings name (deploy-time `copies` and each recipe's), for the IAM scopes. */
+export const copiesOf = (settings: {
+  copies?: readonly { region: string; kmsKeyArn?: string | undefined }[] | undefined;
+  recipes: readonly { copies?: readonly { region: string; kmsKeyArn?: string | undefined }[] | undefined }[];
+}): { regions: string[]; kmsKeyArns: string[] } => {
+  const all = [...(settings.copies ?? []), ...settings.recipes.flatMap((r) => r.copies ?? [])];
+  return {
+    regions: [...new Set(all.map((c) => c.region))].sort(),
+    kmsKeyArns: [...new Set(all.flatMap((c) => (c.kmsKeyArn ? [c.kmsKeyArn] : [])))].sort(),
+  };
+};
+
 /**
  * What builds one snapshot per architecture for more than one architecture: the deployed defaults (executions
  * naming no architectures) and each such recipe. A recipe's own architectures and layout always win over its overrides.

@@ -21,7 +21,7 @@ import { buildDefaultsSchema, type BuildDefaults } from '../functions/lib/build-
 import type { RecipeSettings } from '../functions/lib/recipes';
 import { PARAMETER_PREFIX } from '../functions/lib/current-snapshot';
 import { RESULT_PARAMETER_ENV, resultParameterWildcard } from '../functions/lib/result-parameter';
-import { InvalidSettingsError, parseSettings, shareAccountIdsOf, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
+import { InvalidSettingsError, copiesOf, parseSettings, shareAccountIdsOf, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
 import { ALL_FUNCTIONS, STAGE_FUNCTIONS, statementsFor, type FunctionName, type ScopeContext } from './permissions';
 import { HOST_CONTAINER_PULL_ACTIONS, hostContainerRepositoryArns } from './bottlerocket-registries';
 import { BUNDLE_HANDLER, bundledCode } from './bundling';
@@ -288,9 +288,11 @@ export class SnapshotFactory extends Construct {
     });
     checkDefaults(defaults, source);
 
-    const ownParameterArns = [
-      stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${PARAMETER_PREFIX.slice(1)}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
-    ];
+    const copies = copiesOf(settings);
+    // The factory's parameters in its own region and in every copy region (PublishSnapshot writes them there too).
+    const ownParameterArns = [undefined, ...copies.regions].map((region) =>
+      stack.formatArn({ service: 'ssm', region, resource: 'parameter', resourceName: `${PARAMETER_PREFIX.slice(1)}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+    );
     // The template's placeholders become wildcards: any recipe (hand-started ones too), either architecture.
     const resultParameterArns = settings.resultParameterName
       ? [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: resultParameterWildcard(settings.resultParameterName).slice(1), arnFormat: ArnFormat.SLASH_RESOURCE_NAME })]
@@ -309,6 +311,8 @@ export class SnapshotFactory extends Construct {
       resultParameterArns,
       ecrRepositoryArns,
       shareAccountIds: shareAccountIdsOf(settings),
+      copyRegions: copies.regions,
+      copyKmsKeyArns: copies.kmsKeyArns,
     };
 
     // Lambda caps a function's environment at 4 KB; fail at synth rather than in CloudFormation.

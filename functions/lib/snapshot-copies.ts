@@ -7,9 +7,9 @@
  *   destination Region's endpoint with `SourceRegion`; tags are not copied (the request's TagSpecifications tag the
  *   copy); a copy of an encrypted snapshot must be encrypted, with a key of the destination Region (its
  *   `aws/ebs` key when none is named); "a copy is pending until it completes".
- * - Amazon EBS endpoints and quotas (Amazon Web Services General Reference, ebs-service.html): "Concurrent snapshot
- *   copies per destination Region: 20" (simulation/aws/ec2-copy-snapshot.ts models it; the API answers
- *   `ResourceLimitExceeded`).
+ * - same page: "There is a limit of 20 concurrent snapshot copy requests per destination Region. If you exceed this
+ *   quota, you receive a ResourceLimitExceeded error" ("Quotas for Amazon EBS", ebs-resource-quotas.html: not
+ *   adjustable). CopySnapshot treats it as retryable: copies finish and free their slots.
  * Kept in a module without side effects (unlike build-defaults.ts, which reads FACTORY_DEFAULTS at import).
  */
 import * as z from 'zod';
@@ -65,6 +65,19 @@ export const copiesSchema = z
 
 /** The limit `limits.copySeconds` accepts: from 5 minutes to 2 days. */
 export const copySecondsSchema = z.number().int().min(300).max(172800);
+/** Each copy's progress, as CopySnapshot and CheckSnapshotCopies report it (stored at `$.copiesStatus`). */
+export const copiesStatusSchema = z.object({
+  /** True once every copy is `completed`. */
+  completed: z.boolean(),
+  copies: z.array(z.object({ region: regionSchema, snapshotId: z.string().startsWith('snap-'), state: z.string(), progress: z.string() })),
+  /** When the copies were asked for: the limit counts from it. */
+  requestedAt: z.string().min(1),
+  /** Seconds the next Wait lasts (its SecondsPath). */
+  nextCheckSeconds: z.number().int().nonnegative(),
+  checkedAt: z.string().min(1),
+});
+export type CopiesStatus = z.infer<typeof copiesStatusSchema>;
+
 /**
  * Default of `limits.copySeconds`. AWS documents no copy rate (only that a copy is `pending` until done); an hour
  * covers a first, full copy of the default 100 GiB volume with room to spare, and fits the execution when the other
@@ -83,6 +96,3 @@ export const homeRegionCopyProblem = (copies: readonly SnapshotCopySetting[], ho
   copies.some((c) => c.region === home)
     ? `copies lists ${home}, the factory's own region, where the snapshot already is: list only other regions`
     : undefined;
-
-/** Tag on each copy naming the snapshot it was copied from: a retried CopySnapshot finds its earlier copy by it. */
-export const TAG_COPIED_FROM = 'snapshot-factory:copied-from';

@@ -3,7 +3,7 @@ import { CopySnapshotCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-e
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as checkSnapshot } from '../../functions/check-snapshot';
 import { handler as createSnapshot } from '../../functions/create-snapshot';
-import { ec2In } from '../../functions/lib/regional-clients';
+import { ec2In } from '../../functions/lib/regional/ec2';
 import type { SimulatedAccount } from '../../simulation/aws/account';
 import { COPY_FIGURES } from '../../simulation/aws/ec2-copy-snapshot';
 import { regionOf } from '../../simulation/aws/regions';

@@ -9,7 +9,9 @@ import { FACTORY_CLIENTS, installSimulatedAws, SIMULATED_AWS_MIDDLEWARE } from '
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetParametersCommand } from '@aws-sdk/client-ssm';
-import { ec2In, eventBridgeIn, ssmIn } from '../../functions/lib/regional-clients';
+import { ec2In } from '../../functions/lib/regional/ec2';
+import { eventBridgeIn } from '../../functions/lib/regional/eventbridge';
+import { ssmIn } from '../../functions/lib/regional/ssm';
 
 const CLIENTS_DIR = new URL('../../functions/lib/clients/', import.meta.url);
 
