@@ -47,10 +47,10 @@ beforeAll(() => {
   deployment = deploy(synthesizeWith({ copies: [{ region: COPY_REGION }] }));
 });
 
-const build = (account: SimulatedAccount, registries: SimulatedRegistries, n: number, startTime?: number) => {
+const build = (account: SimulatedAccount, registries: SimulatedRegistries, n: number, startTime?: number, extra: Record<string, unknown> = {}) => {
   registries.push(NGINX, { seed: `nginx-copied-${n}` });
   return runSimulation({
-    input: { recipe: RECIPE, images: [NGINX], architectures: ['x86_64'], limits: LIMITS, retention: { keepSuperseded: 0 } },
+    input: { recipe: RECIPE, images: [NGINX], architectures: ['x86_64'], limits: LIMITS, retention: { keepSuperseded: 0 }, ...extra },
     account,
     registries,
     executionName: `copy-build-${n}`,
@@ -111,6 +111,22 @@ describe('cross-region copies, in the simulation', () => {
     expect(report.cause).toContain('Copy failed: simulated');
     const europe = regionOf(account, COPY_REGION);
     expect(europe.ec2.liveSnapshots()).toEqual([]);
+    expect(account.ec2.liveSnapshots()).toEqual([]);
+    expect(report.leftovers).toEqual(NO_LEFTOVERS);
+  });
+
+  it('fails with AccessDeniedError when an execution names a copy region the settings do not, as IAM would, leaving nothing', async () => {
+    // Prepare
+    const account = createSimulatedAccount();
+    const registries = new SimulatedRegistries();
+
+    // Act
+    const report = await build(account, registries, 4, undefined, { copies: [{ region: 'ap-south-1' }] });
+
+    // Assess: the copy was refused in ap-south-1 (the policies name eu-west-1 only); the source was cleaned up.
+    expect(report.status).toBe('FAILED');
+    expect(report.error).toBe('AccessDeniedError');
+    expect(regionOf(account, 'ap-south-1').core.callsOf('ec2', 'CopySnapshot').map((c) => c.error)).toEqual(['UnauthorizedOperation']);
     expect(account.ec2.liveSnapshots()).toEqual([]);
     expect(report.leftovers).toEqual(NO_LEFTOVERS);
   });
