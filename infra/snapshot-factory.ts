@@ -324,7 +324,11 @@ export class SnapshotFactory extends Construct {
     }
     const environments: Partial<Record<FunctionName, Record<string, string>>> = {
       'prepare-build': { FACTORY_DEFAULTS: stack.toJsonString(defaults) },
-      'reap-builders': { MAX_BUILDER_AGE_HOURS: String(settings.reaperMaxAgeHours), SNAPSHOT_GRACE_HOURS: String(settings.reaperSnapshotGraceHours) },
+      'reap-builders': {
+        MAX_BUILDER_AGE_HOURS: String(settings.reaperMaxAgeHours),
+        SNAPSHOT_GRACE_HOURS: String(settings.reaperSnapshotGraceHours),
+        ...(copies.regions.length ? { COPY_REGIONS: copies.regions.join(',') } : {}),
+      },
       'start-build': { RECIPES: recipesJson },
       ...(settings.resultParameterName ? { 'publish-snapshot': { [RESULT_PARAMETER_ENV]: settings.resultParameterName } } : {}),
     };
