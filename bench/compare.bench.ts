@@ -21,6 +21,7 @@ import { modelSnapshotScript, waiterGivesUpAfterMs, WAITERS, type ScriptLatencie
 import { probePullDurations } from './compare-probe';
 import { factoryFigures, runFactoryBuild, scriptFigures, scriptLatenciesFrom, type BuildFigures, type MemoryByFunction } from './compare-factory';
 import { EBS, NO_CHARGE_NOTE, priceNotes } from './compare-pricing';
+import { seededRandom } from './seeded-random';
 
 /** Published build times of snapshot.sh (landscape.md: Inflab engineering blog 2025; data-on-eks build log). */
 const PUBLISHED = {
@@ -75,15 +76,7 @@ const SCENARIOS: Scenario[] = [
 ];
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run of the benchmark prints the same figures. */
-const random = (() => {
-  let seed = 20261202;
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-})();
+const random = seededRandom(20261202);
 const around = (ms: number) => Math.round(ms * (0.75 + random() / 2));
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };

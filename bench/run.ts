@@ -2,6 +2,8 @@
  * `npm run bench`: runs every `bench/*.bench.ts` in turn and prints their figures.
  * Benchmarks measure and print; they never fail on a wall-clock threshold (shared, noisy machines).
  */
+// First: on an unsupported Node.js one line, and the benches' child processes inherit the SDK's switch.
+import '../cli/unsupported-node-warning';
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -22,6 +22,7 @@ import { DEFAULT_LAMBDA_LATENCY, NO_LATENCY, varyLatency } from '../simulation/l
 import { maximumInput } from '../simulation/max-input';
 import { PAYLOAD_LIMIT_BYTES, lambdaInvokeResult, payloadBytes } from '../simulation/sfn-quotas';
 import { HISTORY_EVENT_LIMIT } from '../simulation/execution-history';
+import { seededRandom } from './seeded-random';
 
 const WAITS = ['WaitForSsmAgent', 'WaitForPull', 'WaitForStop', 'WaitForSnapshot'] as const;
 type Intervals = Record<(typeof WAITS)[number], number>;
@@ -46,15 +47,7 @@ const imagesOf = (count: number) => Array.from({ length: count }, (_, i) => `pub
 const SAMPLES = 6;
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run of the benchmark prints the same figures. */
-const random = (() => {
-  let seed = 20260105;
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-})();
+const random = seededRandom(20260105);
 const around = (ms: number) => Math.round(ms * (0.75 + random() / 2));
 
 /** Fixed intervals, as the definition had before its checks computed them: `Seconds` instead of `SecondsPath`. */

@@ -1,18 +1,11 @@
 /** The `fastSnapshotRestore` setting and `limits.fastSnapshotRestoreSeconds` (infra/config.ts, infra/snapshot-factory.ts). */
 import { describe, expect, it } from 'vitest';
-import { InvalidSettingsError, parseSettings } from '../../infra/config';
+import { parseSettings } from '../../infra/config';
 import { factoryDefaults } from '../../infra/snapshot-factory';
+import { settingsFailure } from './settings-failure';
 
 const network = { instanceProfileName: 'builder', subnetIds: [], securityGroupIds: [], associatePublicIp: true };
-const failure = (raw: unknown): string => {
-  try {
-    parseSettings(raw, 'test settings');
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidSettingsError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the settings to be rejected');
-};
+const failure = settingsFailure;
 
 describe('setting fastSnapshotRestore', () => {
   it('becomes the workflow default, with its limit', () => {

@@ -9,19 +9,12 @@ import { createApp } from '../../infra/app';
 import { CONTEXT_KEY, InvalidSettingsError, parseSettings, settingsFromContext } from '../../infra/config';
 import { ALL_FUNCTIONS, type FunctionName } from '../../infra/permissions';
 import { actionsOf, allowing, asArray, cdkJsonContext, deploymentWith, statementsOfRole } from './synthesized';
+import { settingsFailure } from './settings-failure';
 
 const text = (value: unknown): string => JSON.stringify(value);
 const kmsKeyArn = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
-const failure = (raw: unknown): string => {
-  try {
-    parseSettings(raw, 'test settings');
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidSettingsError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the settings to be rejected');
-};
+const failure = settingsFailure;
 
 describe('parseSettings', () => {
   it('fills the workflow\'s built-in defaults when nothing is set', () => {
@@ -73,7 +66,7 @@ describe('parseSettings', () => {
   });
 
   it('fails when the execution limit is shorter than the waits it contains', () => {
-    expect(failure({ limits: { executionSeconds: 3600 } })).toMatch(/setting "limits\.executionSeconds" = 3600: expected at least 13872 s: the sum of the wait limits \(12600 s\)/);
+    expect(failure({ limits: { executionSeconds: 3600 } })).toMatch(/setting "limits\.executionSeconds" = 3600: expected at least 14022 s: the sum of the wait limits \(12600 s\)/);
   });
 
   describe('resultParameterName', () => {

@@ -4,21 +4,14 @@
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { InvalidSettingsError, parseSettings } from '../../infra/config';
+import { parseSettings } from '../../infra/config';
 import { allowing, deploymentWith, statementsOfRole } from './synthesized';
+import { settingsFailure } from './settings-failure';
 
 const kmsKeyArn = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const TEAM = '222233334444';
 
-const failure = (raw: unknown): string => {
-  try {
-    parseSettings(raw, 'test settings');
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidSettingsError);
-    return (error as Error).message;
-  }
-  throw new Error('expected the settings to be rejected');
-};
+const failure = settingsFailure;
 
 describe('lifecycle settings', () => {
   it('accepts retention, sharing with a customer managed key, and notification addresses', () => {

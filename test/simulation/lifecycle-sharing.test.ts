@@ -70,7 +70,7 @@ describe('sharing published snapshots, in the simulation', () => {
     const order = account.core.calls.filter((c) => ['ModifySnapshotAttribute', 'PutEvents'].includes(c.operation)).map((c) => c.operation);
     expect(order).toEqual(['ModifySnapshotAttribute', 'ModifySnapshotAttribute', 'PutEvents']);
     const entered = report.events.filter((e) => e.type === 'StateEntered').map((e) => e.state);
-    expect(entered.slice(-3)).toEqual(['ShareSnapshots', 'PublishSnapshot', 'ApplyRetention']);
+    expect(entered.slice(-4)).toEqual(['ShareSnapshots', 'PublishSnapshot', 'DisableSupersededFastSnapshotRestore', 'ApplyRetention']);
   }, 180_000);
 
   it('withdraws an account no longer configured from the kept snapshot, and the pruned one keeps no permission', async () => {

@@ -1,0 +1,13 @@
+/**
+ * A small seeded pseudo-random generator (mulberry32), so a bench's varied durations are the same on every run and
+ * two runs can be compared.
+ */
+export const seededRandom = (seed: number): (() => number) => {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+};
