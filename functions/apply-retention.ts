@@ -30,7 +30,9 @@ import { TAG_PUBLISHED_AT, snapshotIdParameterName } from './lib/current-snapsho
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
 import { DEFAULT_PLAN_LIFECYCLE, planLifecycleSchema, type Retention } from './lib/lifecycle-settings';
 import { logger } from './lib/logger';
-import { ec2In, homeRegion, ssmIn } from './lib/regional-clients';
+import { homeRegion } from './lib/regional-clients';
+import { ec2In } from './lib/regional/ec2';
+import { ssmIn } from './lib/regional/ssm';
 import { ARCHITECTURES } from './lib/schemas';
 import { TAG_RETAIN, currentSnapshotIds, tagOf } from './lib/snapshot-ownership';
 import { defineStage } from './lib/stage';

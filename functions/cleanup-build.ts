@@ -34,6 +34,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import * as z from 'zod';
 import { ec2 } from './lib/clients/ec2';
+import { homeRegion } from './lib/regional-clients';
+import { ec2In } from './lib/regional/ec2';
+import { ssmIn } from './lib/regional/ssm';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
 import { FSR_ON_STATES } from './lib/fast-snapshot-restore';
 import { logger } from './lib/logger';
@@ -60,6 +63,8 @@ const recordedSchema = z
   .object({
     instance: z.object({ instanceId: z.string() }).partial().passthrough().nullish(),
     snapshot: z.object({ snapshotId: z.string() }).partial().passthrough().nullish(),
+    /** The build, for the regions its snapshot was being copied to (`build.copies`): cleanup deletes the copies there. */
+    build: z.object({ copies: z.array(z.object({ region: z.string().min(1) }).passthrough()).optional() }).passthrough().nullish(),
   })
   .passthrough();
 
@@ -241,18 +246,20 @@ const terminateAll = async (instanceIds: string[], report: CleanupReport): Promi
   }
 };
 
-const findSnapshots = async (input: Input, report: CleanupReport): Promise<Map<string, Snapshot>> => {
+const findSnapshots = async (input: Input, report: CleanupReport, region: string): Promise<Map<string, Snapshot>> => {
   const { failures } = report;
   const found = new Map<string, Snapshot>();
-  await attempt(failures, 'ec2:DescribeSnapshots', `tagged ${input.executionName}`, () =>
-    callAws(`ec2:DescribeSnapshots tagged ${input.executionName}`, async () => {
-      for await (const page of paginateDescribeSnapshots({ client: ec2, pageSize: 1000 }, { OwnerIds: ['self'], Filters: tagFilters(input) })) {
+  const where = region === homeRegion() ? '' : ` in ${region}`;
+  await attempt(failures, 'ec2:DescribeSnapshots', `tagged ${input.executionName}${where}`, () =>
+    callAws(`ec2:DescribeSnapshots tagged ${input.executionName}${where}`, async () => {
+      for await (const page of paginateDescribeSnapshots({ client: ec2In(region), pageSize: 1000 }, { OwnerIds: ['self'], Filters: tagFilters(input) })) {
         for (const s of page.Snapshots ?? []) if (s.SnapshotId) found.set(s.SnapshotId, s);
       }
     }),
   );
   const { snapshotId } = recordedIds(input);
-  if (snapshotId && !found.has(snapshotId)) {
+  // The recorded snapshot is the home region's; a copy is found by its tags only.
+  if (region === homeRegion() && snapshotId && !found.has(snapshotId)) {
     const out = await attempt(failures, 'ec2:DescribeSnapshots', snapshotId, () =>
       callAws(`ec2:DescribeSnapshots ${snapshotId}`, () => ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }))),
     );
@@ -263,13 +270,20 @@ const findSnapshots = async (input: Input, report: CleanupReport): Promise<Map<s
   return found;
 };
 
-const cleanSnapshots = async (input: Input, report: CleanupReport): Promise<void> => {
-  const found = await findSnapshots(input, report);
+/** The home region, then every region the build's snapshot was being copied to (from the iteration's state). */
+const regionsOf = (input: Input): string[] => {
+  const copies = input.trigger === 'state' ? (input.state?.build?.copies ?? []) : [];
+  return [homeRegion(), ...new Set(copies.map((c) => c.region).filter((r) => r !== homeRegion()))];
+};
+
+const cleanSnapshots = async (input: Input, report: CleanupReport, region: string): Promise<void> => {
+  const ec2 = ec2In(region);
+  const found = await findSnapshots(input, report, region);
   const completed = [...found.values()].filter((s) => s.State === 'completed');
   let current: Set<string> | undefined = new Set();
   if (completed.length) {
     const names = completed.map(currentParameterOf).filter((name): name is string => name !== undefined);
-    const out = await attempt(report.failures, 'ssm:GetParameters', 'current snapshot IDs', () => currentSnapshotIds(names));
+    const out = await attempt(report.failures, 'ssm:GetParameters', 'current snapshot IDs', () => currentSnapshotIds(names, ssmIn(region)));
     current = out && out !== 'gone' ? out : undefined;
   }
   const deletable: string[] = [];
@@ -287,8 +301,8 @@ const cleanSnapshots = async (input: Input, report: CleanupReport): Promise<void
     }
     deletable.push(snapshotId);
   }
-  // Only a completed snapshot can have Fast Snapshot Restore.
-  await disableFastSnapshotRestores(deletable.filter((id) => found.get(id)?.State === 'completed'), report);
+  // Only a completed snapshot can have Fast Snapshot Restore, and only the home one does (copies never get it).
+  if (region === homeRegion()) await disableFastSnapshotRestores(deletable.filter((id) => found.get(id)?.State === 'completed'), report);
   for (const snapshotId of deletable) {
     const done = await attempt(report.failures, 'ec2:DeleteSnapshot', snapshotId, async () => {
       await callAws(`ec2:DeleteSnapshot ${snapshotId}`, () => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })));
@@ -370,7 +384,7 @@ const run = async (input: Input): Promise<CleanupOutput> => {
   // Every step runs whatever the previous ones did: a builder that cannot be terminated does not keep its
   // snapshots from being deleted.
   await terminateAll(await findInstances(input, now), now);
-  await cleanSnapshots(input, now);
+  for (const region of regionsOf(input)) await cleanSnapshots(input, now, region);
   const report = merge(input.trigger === 'state' ? input.previous : undefined, now);
   logger.info('cleanup done', { executionName: input.executionName, trigger: input.trigger, ...report });
 

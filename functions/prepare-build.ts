@@ -27,6 +27,8 @@ import { pullCommandThatFits } from './lib/pull-command';
 import { resolveAndCompare, type CurrentSnapshot, type FreshnessResult } from './lib/freshness';
 import { defaultRecipeName, layoutSchema, type Layout } from './lib/recipes';
 import { MAX_IMAGES, PLATFORM_OF, buildTargetSchema, type Architecture, type BuildTarget, type Image, type PlanCommon, type PlannedBuild } from './lib/schemas';
+import { homeRegion } from './lib/regional-clients';
+import { DEFAULT_COPY_SECONDS, copyWorstCaseEvents, copyWorstCaseSeconds, homeRegionCopyProblem } from './lib/snapshot-copies';
 import { defineStage, describeIssues } from './lib/stage';
 import { EC2_TAG_LIMITS } from './lib/tags';
 
@@ -69,6 +71,7 @@ export const executionInputSchema = z
         stopSeconds: s.stopSeconds.optional(),
         snapshotSeconds: s.snapshotSeconds.optional(),
         fastSnapshotRestoreSeconds: s.fastSnapshotRestoreSeconds.optional(),
+        copySeconds: s.copySeconds.optional(),
         /** Refused with a clear message: the state machine's TimeoutSeconds is fixed at deploy time. */
         executionSeconds: z
           .never({ error: "is a deploy-time setting (the state machine's TimeoutSeconds): set limits.executionSeconds in cdk.json and redeploy" })
@@ -78,6 +81,8 @@ export const executionInputSchema = z
       .optional(),
     /** Zones in which the new snapshot gets Fast Snapshot Restore before it becomes current; `[]` turns a default off. */
     fastSnapshotRestore: s.fastSnapshotRestore.optional(),
+    /** Regions the new snapshot is copied to before it is published; `[]` turns a default off. */
+    copies: s.copies.optional(),
     tags: s.tags.optional(),
     /** Build even when the current snapshot already holds these exact digests. */
     force: z.boolean().optional(),
@@ -238,6 +243,13 @@ export const planBuild = (
       limits.fastSnapshotRestoreSeconds === undefined,
     );
   }
+  const copies = request.copies ?? defaults.copies ?? [];
+  const homeCopy = homeRegionCopyProblem(copies, homeRegion());
+  if (homeCopy) throw new InvalidInputError(homeCopy);
+  const copySeconds = copies.length ? (limits.copySeconds ?? DEFAULT_COPY_SECONDS) : undefined;
+  if (copySeconds !== undefined) {
+    checkCopyBudget({ ...limits, pullSeconds }, copySeconds, fastSnapshotRestoreSeconds, layout === 'combined' ? 1 : architectures.length, executionSeconds, limits.copySeconds === undefined);
+  }
   if (amiPattern && architectures.length > 1 && layout === 'per-architecture' && !amiPattern.includes('{arch}')) {
     throw new InvalidInputError(`amiParameter "${amiPattern}" has no {arch} placeholder but ${architectures.length} architectures are built: add {arch} where x86_64/arm64 goes`);
   }
@@ -264,13 +276,45 @@ export const planBuild = (
       osVolume: { sizeGiB: request.osVolumeSizeGiB ?? defaults.osVolumeSizeGiB },
       dataVolume,
       pull,
-      limits: { ...limits, pullSeconds, fastSnapshotRestoreSeconds },
+      limits: { ...limits, pullSeconds, fastSnapshotRestoreSeconds, copySeconds },
       ...(fsrZones.length ? { fastSnapshotRestore: { availabilityZones: fsrZones } } : {}),
+      ...(copies.length ? { copies } : {}),
       tags,
     } satisfies BuildTarget),
   );
 
   return { executionName, recipe, status: 'BUILD', layout, architectures, builds, lifecycle };
+};
+
+/**
+ * The copies' wait runs after the FSR wait (if any): with both the build must still fit the execution's time limit
+ * and history quota, or the execution could end with no cleanup and copies left in other regions.
+ */
+const checkCopyBudget = (
+  waits: Parameters<typeof worstCaseExecutionSeconds>[0],
+  copySeconds: number,
+  fsrSeconds: number | undefined,
+  builds: number,
+  executionTimeoutSeconds: number,
+  fromDefault: boolean,
+): void => {
+  const origin = fromDefault ? ` (the default, ${DEFAULT_COPY_SECONDS} s)` : '';
+  const fsr = fsrSeconds === undefined ? { seconds: 0, events: 0 } : { seconds: fastSnapshotRestoreWorstCaseSeconds(fsrSeconds), events: fastSnapshotRestoreWorstCaseEvents(fsrSeconds) };
+  const seconds = worstCaseExecutionSeconds(waits) + fsr.seconds + copyWorstCaseSeconds(copySeconds);
+  if (seconds > executionTimeoutSeconds) {
+    throw new InvalidInputError(
+      `limits.copySeconds is ${copySeconds}${origin}: with the build's other waits the execution needs up to ${seconds} s, ` +
+        `more than its time limit of ${executionTimeoutSeconds} s (setting limits.executionSeconds): lower limits.copySeconds, limits.snapshotSeconds or limits.pullSeconds, ` +
+        'or redeploy with a larger limits.executionSeconds',
+    );
+  }
+  const events = worstCaseHistoryEvents(waits, builds) + builds * (fsr.events + copyWorstCaseEvents(copySeconds));
+  if (events > HISTORY_EVENT_LIMIT) {
+    throw new InvalidInputError(
+      `limits.copySeconds is ${copySeconds}${origin}: with the other waits of ${builds} build${builds === 1 ? '' : 's'} the execution could log up to ${events} history events, ` +
+        `more than Step Functions' ${HISTORY_EVENT_LIMIT}: lower limits.copySeconds or the other limits`,
+    );
+  }
 };
 
 /**

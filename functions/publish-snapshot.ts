@@ -51,6 +51,10 @@ import {
 } from './lib/current-snapshot';
 import { AwsRequestError, InvalidInputError, TransientAwsError, callAws } from './lib/errors';
 import { logger } from './lib/logger';
+import { homeRegion } from './lib/regional-clients';
+import { ec2In } from './lib/regional/ec2';
+import { eventBridgeIn } from './lib/regional/eventbridge';
+import { ssmIn } from './lib/regional/ssm';
 import { RESULT_PARAMETER_ENV, resultParameterNames } from './lib/result-parameter';
 import { defineStage } from './lib/stage';
 import { architectureSchema, digestForPlatform, planCommonSchema, type Architecture, type PlanCommon } from './lib/schemas';
@@ -91,6 +95,8 @@ const completedBuildSchema = z
     snapshotId: z.string().startsWith('snap-'),
     volumeSizeGiB: z.number().int().optional(),
     timings: z.record(z.string(), z.string()).default({}),
+    /** The cross-region copies CheckSnapshotCopies saw completed; empty without `copies`. */
+    copies: z.array(z.object({ region: z.string().min(1), snapshotId: z.string().startsWith('snap-') }).passthrough()).default([]),
   })
   .passthrough();
 
@@ -131,6 +137,8 @@ interface PublishTarget {
   channels: readonly PublishChannel[];
   /** From a ledger that already recorded the event (a retried invocation). */
   eventId?: string;
+  /** Copies in other regions, published there once the home region is (build path only). */
+  copies?: { region: string; snapshotId: string }[];
 }
 
 export interface PublishedSnapshot {
@@ -150,6 +158,15 @@ export interface PublishedSnapshot {
   /** Seconds from the earliest timing to each timing, and `total`. */
   durationsSeconds: Record<string, number>;
   /** The `Snapshot Ready` event's ID (PutEvents' answer); absent when a republish did not have to resend it. */
+  eventId?: string;
+  /** Each cross-region copy, published in its region with the same parameter names and its own event. */
+  copies: PublishedCopy[];
+}
+
+/** A copy published in its region: tagged, named by the recipe's parameters there, announced on that region's bus. */
+export interface PublishedCopy {
+  region: string;
+  snapshotId: string;
   eventId?: string;
 }
 
@@ -171,6 +188,8 @@ export interface PublishOutput {
   republished?: RepublishedSnapshot[];
   /** The plan's retention and sharing, passed on for ApplyRetention (which leaves it out of the execution output). */
   lifecycle?: unknown;
+  /** The regions the recipe's snapshots were published in: the home region, then each copy's (ApplyRetention's `regions`). */
+  regions: string[];
 }
 
 const run = async (input: Input): Promise<PublishOutput> => {
@@ -183,6 +202,7 @@ const run = async (input: Input): Promise<PublishOutput> => {
       ? plan.republish.map((r) => ({ ...r, timings: {}, publishedAt: r.publishedAt ?? now, channels: PUBLISH_CHANNELS.filter((c) => r.pending.includes(c)) }))
       : await resumeFromLedger(plan.recipe, input.builds.map((b) => ({ ...b, publishedAt: now, channels: PUBLISH_CHANNELS })));
     const snapshots = await publish(plan, targets, republish, progress);
+    for (const snapshot of snapshots) await publishCopies(plan, snapshot, progress);
     logger.info(republish ? 'snapshots republished' : 'snapshots published', { recipe: plan.recipe, snapshots: snapshots.map((s) => s.snapshotId) });
     return {
       status: republish ? 'REPUBLISHED' : 'BUILT',
@@ -190,6 +210,7 @@ const run = async (input: Input): Promise<PublishOutput> => {
       executionName: plan.executionName,
       publishedAt: targets[0]!.publishedAt,
       snapshots,
+      regions: [homeRegion(), ...new Set(snapshots.flatMap((s) => s.copies.map((c) => c.region)))],
       ...(republish ? { republished: targets.map((t) => ({ architecture: t.architecture, snapshotId: t.snapshotId, channels: [...t.channels] })) } : {}),
       // The next state needs the plan's lifecycle settings; the plan itself (its image list) stays behind.
       ...(plan.lifecycle !== undefined ? { lifecycle: plan.lifecycle } : {}),
@@ -234,6 +255,7 @@ const publish = async (plan: Input['plan'], targets: PublishTarget[], republish:
       timings: target.timings,
       durationsSeconds: durationsOf(target.timings),
       ...(target.eventId ? { eventId: target.eventId } : {}),
+      copies: (target.copies ?? []).map(({ region, snapshotId }) => ({ region, snapshotId })),
     };
     snapshots.push(snapshot);
     // What an earlier attempt (or publish) confirmed belongs in the cause as much as what this one wrote.
@@ -291,6 +313,54 @@ const publish = async (plan: Input['plan'], targets: PublishTarget[], republish:
     if (outcome.failure) throw outcome.failure;
   }
   return snapshots;
+};
+
+/**
+ * Publishes each copy in its region after the home region (the source of truth) is done: tags the copy with the
+ * digest set and publish time (retention there sorts by them), writes the recipe's `snapshot-id` and `digest-set`
+ * parameters of that region with the copy's ID (the record with nothing pending: the home ledger is the one a
+ * republish reads), and puts a `Snapshot Ready` event naming the copy on that region's default bus. Every step
+ * overwrites, so a retried invocation repeats it harmlessly, except that the region's event may be sent twice (as
+ * a republish's may: consumers already handle redelivery, docs/consumers.md).
+ */
+const publishCopies = async (plan: Input['plan'], snapshot: PublishedSnapshot, progress: PublishProgress): Promise<void> => {
+  for (const copy of snapshot.copies) {
+    const { region, snapshotId } = copy;
+    const publishedAt = new Date(Date.now()).toISOString();
+    await callAws(`ec2:CreateTags ${snapshotId} in ${region}`, () =>
+      ec2In(region).send(
+        new CreateTagsCommand({ Resources: [snapshotId], Tags: [{ Key: TAG_DIGEST_SET, Value: snapshot.digestSet }, { Key: TAG_PUBLISHED_AT, Value: publishedAt }] }),
+      ),
+    );
+    const record = encodeDigestRecord({
+      snapshotId,
+      digestSet: snapshot.digestSet,
+      publishedAt,
+      executionName: plan.executionName,
+      images: snapshot.images,
+      imageCount: snapshot.images.length,
+      pending: [],
+    });
+    for (const parameter of snapshot.parameters) {
+      await callAws(`ssm:PutParameter ${parameter.digestSet} in ${region}`, () =>
+        ssmIn(region).send(new PutParameterCommand({ Name: parameter.digestSet, Value: record.value, Type: 'String', Tier: record.tier, Overwrite: true, Description: `Digest set of ${parameter.snapshotId}` })),
+      );
+      await callAws(`ssm:PutParameter ${parameter.snapshotId} in ${region}`, () =>
+        ssmIn(region).send(new PutParameterCommand({ Name: parameter.snapshotId, Value: snapshotId, Type: 'String', Tier: 'Standard', Overwrite: true, Description: `Current snapshot of recipe ${plan.recipe} (copy in ${region})` })),
+      );
+    }
+    progress.done(`${snapshot.parameters.map((p) => p.snapshotId).join(', ')} = ${snapshotId} in ${region}`);
+    const entry = readyEvent(plan.recipe, plan.executionName, { ...snapshot, snapshotId });
+    const out = await callAws(`events:PutEvents in ${region}`, () => eventBridgeIn(region).send(new PutEventsCommand({ Entries: [entry] })));
+    const result = out.Entries?.[0];
+    if (!result?.EventId) {
+      const code = result?.ErrorCode ?? 'no event ID';
+      const message = `events:PutEvents in ${region} refused the Snapshot Ready event of ${snapshotId}: ${code}: ${result?.ErrorMessage ?? ''}`;
+      throw RETRYABLE_ENTRY_ERROR_CODES.includes(code) ? new TransientAwsError(message) : new AwsRequestError(message);
+    }
+    copy.eventId = result.EventId;
+    progress.done(`Snapshot Ready event ${result.EventId} for ${snapshotId} in ${region}`);
+  }
 };
 
 /**

@@ -13,7 +13,10 @@
  * Every resource is tried whatever failed before. It logs what it did (`reaper done`) and emits the CloudWatch
  * metrics `ReapedInstances`, `ReapedSnapshots`, `ReaperFailures` (namespace `SnapshotFactory`, EMF).
  *
- * Environment: `STATE_MACHINE_ARN` (required), `MAX_BUILDER_AGE_HOURS`, `SNAPSHOT_GRACE_HOURS` (optional). The
+ * Snapshots are reaped in the home region and in every region of `COPY_REGIONS` (the deployment's copy regions):
+ * a copy carries its source's tags, so the same rules apply to it there.
+ *
+ * Environment: `STATE_MACHINE_ARN` (required), `MAX_BUILDER_AGE_HOURS`, `SNAPSHOT_GRACE_HOURS`, `COPY_REGIONS` (optional). The
  * event may carry `maxAgeHours`, `snapshotGraceHours` and `dryRun`, which win over the environment.
  *
  * Throws `InvalidInputError` (STATE_MACHINE_ARN missing or not a state machine ARN, a bad number of hours),
@@ -28,10 +31,25 @@ import { ec2 } from './lib/clients/ec2';
 import { sfn } from './lib/clients/sfn';
 import { InvalidInputError, TransientAwsError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
+import { homeRegion } from './lib/regional-clients';
+import { ec2In } from './lib/regional/ec2';
+import { ssmIn } from './lib/regional/ssm';
+import { REGION_PATTERN } from './lib/snapshot-copies';
 import { emitCounts } from './lib/metrics';
 import { currentParameterOf, currentSnapshotIds, keepReason, tagOf } from './lib/snapshot-ownership';
 import { defineStage } from './lib/stage';
 import { TAG_EXECUTION, TAG_MANAGED } from './lib/tags';
+
+/** The env variable naming the copy regions (setting `copies`, deploy-time and recipes'), comma-separated. */
+export const COPY_REGIONS_ENV = 'COPY_REGIONS';
+
+/** The home region, then each copy region of the deployment: copies an ended execution left are reaped there too. */
+const reapedRegions = (): string[] => {
+  const copies = (process.env[COPY_REGIONS_ENV] ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '' && r !== homeRegion());
+  for (const region of copies) if (!REGION_PATTERN.test(region)) throw new InvalidInputError(`${COPY_REGIONS_ENV} names "${region.slice(0, 40)}", not a region name such as eu-west-1`);
+  return [homeRegion(), ...new Set(copies)];
+};
+const inRegion = (region: string): string => (region === homeRegion() ? '' : ` in ${region}`);
 
 export const DEFAULT_MAX_BUILDER_AGE_HOURS = 6;
 export const DEFAULT_SNAPSHOT_GRACE_HOURS = 24;
@@ -116,10 +134,10 @@ const managedInstances = async (): Promise<Instance[]> => {
   return instances;
 };
 
-const managedSnapshots = async (): Promise<Snapshot[]> => {
+const managedSnapshots = async (region: string): Promise<Snapshot[]> => {
   const snapshots: Snapshot[] = [];
-  await callAws('ec2:DescribeSnapshots managed snapshots', async () => {
-    for await (const page of paginateDescribeSnapshots({ client: ec2, pageSize: 1000 }, { OwnerIds: ['self'], Filters: [{ Name: `tag:${TAG_MANAGED}`, Values: ['true'] }] })) {
+  await callAws(`ec2:DescribeSnapshots managed snapshots${inRegion(region)}`, async () => {
+    for await (const page of paginateDescribeSnapshots({ client: ec2In(region), pageSize: 1000 }, { OwnerIds: ['self'], Filters: [{ Name: `tag:${TAG_MANAGED}`, Values: ['true'] }] })) {
       snapshots.push(...(page.Snapshots ?? []));
     }
   });
@@ -162,9 +180,9 @@ const reapInstances = async (out: ReapOutput, step: Step, statusOf: (name: strin
   }
 };
 
-const reapSnapshots = async (out: ReapOutput, step: Step, statusOf: (name: string) => Promise<string | undefined>): Promise<void> => {
+const reapSnapshots = async (out: ReapOutput, step: Step, statusOf: (name: string) => Promise<string | undefined>, region: string): Promise<void> => {
   const cutoff = Date.now() - out.snapshotGraceHours * 3_600_000;
-  const listed = await attempt(step, 'ec2:DescribeSnapshots', 'managed snapshots', managedSnapshots, true);
+  const listed = await attempt(step, 'ec2:DescribeSnapshots', `managed snapshots${inRegion(region)}`, () => managedSnapshots(region), true);
   const candidates: Snapshot[] = [];
   for (const snapshot of listed && listed !== 'gone' ? listed : []) {
     const snapshotId = snapshot.SnapshotId;
@@ -181,7 +199,7 @@ const reapSnapshots = async (out: ReapOutput, step: Step, statusOf: (name: strin
   let current: Set<string> | undefined = new Set();
   if (completed.length) {
     const names = completed.map(currentParameterOf).filter((name): name is string => name !== undefined);
-    const found = await attempt(step, 'ssm:GetParameters', 'current snapshot IDs', () => currentSnapshotIds(names));
+    const found = await attempt(step, 'ssm:GetParameters', `current snapshot IDs${inRegion(region)}`, () => currentSnapshotIds(names, ssmIn(region)));
     current = found && found !== 'gone' ? found : undefined;
   }
   for (const snapshot of candidates) {
@@ -193,7 +211,7 @@ const reapSnapshots = async (out: ReapOutput, step: Step, statusOf: (name: strin
         continue;
       }
     }
-    const done = out.dryRun || (await attempt(step, 'ec2:DeleteSnapshot', snapshotId, () => callAws(`ec2:DeleteSnapshot ${snapshotId}`, () => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })))));
+    const done = out.dryRun || (await attempt(step, 'ec2:DeleteSnapshot', snapshotId, () => callAws(`ec2:DeleteSnapshot ${snapshotId}${inRegion(region)}`, () => ec2In(region).send(new DeleteSnapshotCommand({ SnapshotId: snapshotId })))));
     if (done) out.deletedSnapshotIds.push(snapshotId);
   }
 };
@@ -215,7 +233,7 @@ const run = async (input: Input): Promise<ReapOutput> => {
   const step: Step = { failures: out.failures, transient: false };
   const statusOf = executionStatuses(stateMachineArn);
   await reapInstances(out, step, statusOf);
-  await reapSnapshots(out, step, statusOf);
+  for (const region of reapedRegions()) await reapSnapshots(out, step, statusOf, region);
 
   logger.info('reaper done', {
     terminatedInstanceIds: out.terminatedInstanceIds,

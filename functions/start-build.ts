@@ -155,6 +155,7 @@ const startRecipe = async (stateMachineArn: string, recipe: Recipe, source: stri
     architectures: recipe.architectures,
     layout: recipe.layout,
     ...(recipe.fastSnapshotRestore ? { fastSnapshotRestore: recipe.fastSnapshotRestore } : {}),
+    ...(recipe.copies ? { copies: recipe.copies } : {}),
     ...(recipe.retention ? { retention: recipe.retention } : {}),
     ...(recipe.sharing ? { sharing: recipe.sharing } : {}),
     force,

@@ -106,6 +106,7 @@ export const settingsSchema = z
         snapshotSeconds: s.snapshotSeconds.default(BUILT_IN.limits.snapshotSeconds),
         /** The wait for Fast Snapshot Restore in every zone; default: 60 min per TiB of dataVolume.sizeGiB + 1800. */
         fastSnapshotRestoreSeconds: s.fastSnapshotRestoreSeconds.optional(),
+        copySeconds: s.copySeconds.optional(),
         /** Whole execution (state machine TimeoutSeconds). */
         executionSeconds: executionTimeoutSecondsSchema.default(DEFINITION_TIMEOUT_SECONDS),
       })
@@ -128,6 +129,8 @@ export const settingsSchema = z
     recipes: recipesSchema.default([]),
     /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current (recipes and executions may override). */
     fastSnapshotRestore: s.fastSnapshotRestore.optional(),
+    /** Regions every new snapshot is copied to before it is published, each with an optional key there (recipes and executions may override). */
+    copies: s.copies.optional(),
     /** Extra tags applied to every resource the builds create. */
     tags: s.tags.default({}),
     /** Superseded snapshots kept per recipe and architecture, dry run, pinned IDs (recipes and executions may override). */
@@ -234,6 +237,18 @@ const sharingKeyProblems = (settings: {
 /** Every account any setting shares snapshots with: the deploy-time setting's and each recipe's. */
 export const shareAccountIdsOf = (settings: { sharing?: { accountIds?: string[] | undefined } | undefined; recipes: readonly { sharing?: { accountIds?: string[] | undefined } | undefined }[] }): string[] =>
   [...new Set([...(settings.sharing?.accountIds ?? []), ...settings.recipes.flatMap((r) => r.sharing?.accountIds ?? [])])].sort();
+
+/** Every copy region and copy key the settings name (deploy-time `copies` and each recipe's), for the IAM scopes. */
+export const copiesOf = (settings: {
+  copies?: readonly { region: string; kmsKeyArn?: string | undefined }[] | undefined;
+  recipes: readonly { copies?: readonly { region: string; kmsKeyArn?: string | undefined }[] | undefined }[];
+}): { regions: string[]; kmsKeyArns: string[] } => {
+  const all = [...(settings.copies ?? []), ...settings.recipes.flatMap((r) => r.copies ?? [])];
+  return {
+    regions: [...new Set(all.map((c) => c.region))].sort(),
+    kmsKeyArns: [...new Set(all.flatMap((c) => (c.kmsKeyArn ? [c.kmsKeyArn] : [])))].sort(),
+  };
+};
 
 /**
  * What builds one snapshot per architecture for more than one architecture: the deployed defaults (executions

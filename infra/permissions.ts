@@ -24,6 +24,8 @@ export const STAGE_FUNCTIONS = [
   'terminate-instance',
   'enable-fast-snapshot-restore',
   'check-fast-snapshot-restore',
+  'copy-snapshot',
+  'check-snapshot-copies',
   'cleanup-build',
   'share-snapshots',
   'publish-snapshot',
@@ -48,6 +50,8 @@ export const FUNCTION_ACTIONS: Record<FunctionName, readonly string[]> = {
   'terminate-instance': ['ec2:TerminateInstances'],
   'enable-fast-snapshot-restore': ['ec2:EnableFastSnapshotRestores'],
   'check-fast-snapshot-restore': ['ec2:DescribeFastSnapshotRestores'],
+  'copy-snapshot': ['ec2:DescribeSnapshots', 'ec2:CopySnapshot'],
+  'check-snapshot-copies': ['ec2:DescribeSnapshots'],
   'cleanup-build': [
     'ec2:DescribeInstances',
     'ec2:TerminateInstances',
@@ -74,6 +78,8 @@ export const IMPLICIT_ACTIONS: Record<string, readonly string[]> = {
   // Tagging at creation (TagSpecifications) is authorized as ec2:CreateTags with ec2:CreateAction.
   'ec2:RunInstances': ['ec2:CreateTags', 'iam:PassRole', 'kms:CreateGrant', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
   'ec2:CreateSnapshot': ['ec2:CreateTags'],
+  // Tagging the copy at creation; a customer key of a copy region encrypts the copy (EC2 uses it on the caller's behalf).
+  'ec2:CopySnapshot': ['ec2:CreateTags', 'kms:CreateGrant', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
 };
 
 /** What the scopes need to know about the deployment. */
@@ -98,6 +104,13 @@ export interface ScopeContext {
    * recipe's. ec2:ModifySnapshotAttribute may add exactly these (`ec2:Add/userId`); empty: it may add none.
    */
   readonly shareAccountIds?: readonly string[];
+  /**
+   * Regions snapshots may be copied to (setting `copies`, deploy-time and every recipe's): the factory's snapshot,
+   * parameter and event-bus permissions cover them too. A region named only in an execution input is refused by IAM.
+   */
+  readonly copyRegions?: readonly string[];
+  /** Customer managed keys of the copy regions (`copies[].kmsKeyArn`): usable by EC2 in their own region only. */
+  readonly copyKmsKeyArns?: readonly string[];
 }
 
 const managed = { [`aws:ResourceTag/${TAG_MANAGED}`]: 'true' };
@@ -105,6 +118,14 @@ const requestManaged = { [`aws:RequestTag/${TAG_MANAGED}`]: 'true' };
 
 const ec2Arn = (ctx: ScopeContext, resource: string, account = true): string =>
   ctx.stack.formatArn({ service: 'ec2', resource, resourceName: '*', account: account ? undefined : '', arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+
+/** The factory's snapshots in the home region and in every copy region. */
+const snapshotArns = (ctx: ScopeContext): string[] => [
+  ec2Arn(ctx, 'snapshot', false),
+  ...(ctx.copyRegions ?? []).map((region) =>
+    ctx.stack.formatArn({ service: 'ec2', region, account: '', resource: 'snapshot', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+  ),
+];
 
 type Scope = (ctx: ScopeContext) => iam.PolicyStatement[];
 
@@ -205,7 +226,7 @@ const SCOPES: Record<string, Scope> = {
     }),
   ],
   'ec2:DeleteSnapshot': (ctx) => [
-    statement({ actions: ['ec2:DeleteSnapshot'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
+    statement({ actions: ['ec2:DeleteSnapshot'], resources: snapshotArns(ctx), conditions: { StringEquals: managed } }),
   ],
   // Enable/DisableFastSnapshotRestores are authorized on the snapshot (resource type snapshot, aws:ResourceTag/*;
   // list_amazonec2.html): only the factory's own snapshots.
@@ -216,7 +237,7 @@ const SCOPES: Record<string, Scope> = {
     statement({ actions: ['ec2:DisableFastSnapshotRestores'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
   ],
   'ec2:DescribeSnapshotAttribute': (ctx) => [
-    statement({ actions: ['ec2:DescribeSnapshotAttribute'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
+    statement({ actions: ['ec2:DescribeSnapshotAttribute'], resources: snapshotArns(ctx), conditions: { StringEquals: managed } }),
   ],
   // Service Authorization Reference (list_amazonec2.html, ModifySnapshotAttribute): ec2:Add/userId, ec2:Add/group,
   // ec2:Remove/userId and ec2:Remove/group are single-valued (String): the handlers send one account per call.
@@ -228,7 +249,7 @@ const SCOPES: Record<string, Scope> = {
           statement({
             sid: 'ShareWithConfiguredAccounts',
             actions: ['ec2:ModifySnapshotAttribute'],
-            resources: [ec2Arn(ctx, 'snapshot', false)],
+            resources: snapshotArns(ctx),
             conditions: {
               StringEquals: { ...managed, 'ec2:Add/userId': [...ctx.shareAccountIds!] },
               Null: { 'ec2:Add/group': 'true', 'ec2:Remove/userId': 'true', 'ec2:Remove/group': 'true' },
@@ -239,13 +260,31 @@ const SCOPES: Record<string, Scope> = {
     statement({
       sid: 'WithdrawShares',
       actions: ['ec2:ModifySnapshotAttribute'],
-      resources: [ec2Arn(ctx, 'snapshot', false)],
+      resources: snapshotArns(ctx),
       conditions: { StringEquals: managed, Null: { 'ec2:Add/userId': 'true', 'ec2:Add/group': 'true', 'ec2:Remove/userId': 'false' } },
     }),
   ],
   // publish-snapshot tags an existing snapshot (digest set, publish time): only the factory's own snapshots.
   'ec2:CreateTags': (ctx) => [
-    statement({ actions: ['ec2:CreateTags'], resources: [ec2Arn(ctx, 'snapshot', false)], conditions: { StringEquals: managed } }),
+    statement({ actions: ['ec2:CreateTags'], resources: snapshotArns(ctx), conditions: { StringEquals: managed } }),
+  ],
+  // Service Authorization Reference (list_amazonec2.html, CopySnapshot): resource type snapshot, whose permissions
+  // "apply to both the snapshot copy and the source snapshot"; its condition keys include aws:RequestTag/* but not
+  // aws:ResourceTag/*, so the request's tags are what scopes it: only a copy tagged as the factory's. Tagging at
+  // creation is ec2:CreateTags with ec2:CreateAction = CopySnapshot. A customer key of a copy region is used by EC2
+  // of that region (kms:ViaService), as the data volume's key is by RunInstances.
+  'ec2:CopySnapshot': (ctx) => [
+    statement({ actions: ['ec2:CopySnapshot'], resources: snapshotArns(ctx), conditions: { StringEquals: requestManaged } }),
+    ...((ctx.copyRegions ?? []).length > 0
+      ? [statement({ actions: ['ec2:CreateTags'], resources: snapshotArns(ctx).slice(1), conditions: { StringEquals: { 'ec2:CreateAction': 'CopySnapshot' } } })]
+      : []),
+    ...(ctx.copyKmsKeyArns ?? []).flatMap((key) => {
+      const via = { 'kms:ViaService': `ec2.${key.split(':')[3]}.amazonaws.com` };
+      return [
+        statement({ actions: ['kms:GenerateDataKeyWithoutPlaintext', 'kms:Decrypt', 'kms:DescribeKey', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'], resources: [key], conditions: { StringEquals: via } }),
+        statement({ actions: ['kms:CreateGrant'], resources: [key], conditions: { StringEquals: via, Bool: { 'kms:GrantIsForAWSResource': 'true' } } }),
+      ];
+    }),
   ],
   'ssm:GetParameter': (ctx) => readParameters('ssm:GetParameter', ctx),
   'ssm:GetParameters': (ctx) => readParameters('ssm:GetParameters', ctx),
@@ -266,7 +305,9 @@ const SCOPES: Record<string, Scope> = {
   'events:PutEvents': (ctx) => [
     statement({
       actions: ['events:PutEvents'],
-      resources: [ctx.stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default', arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+      resources: [undefined, ...(ctx.copyRegions ?? [])].map((region) =>
+        ctx.stack.formatArn({ service: 'events', region, resource: 'event-bus', resourceName: 'default', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+      ),
       // events:source is multivalued (ArrayOfString in the Service Authorization Reference, list_amazoneventbridge.html):
       // IAM needs a set operator for it ("Single-valued vs. multivalued context keys", IAM User Guide); a plain
       // StringEquals never matches. ForAllValues, with Null=false so a request without any source is not let through.

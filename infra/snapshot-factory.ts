@@ -21,7 +21,7 @@ import { buildDefaultsSchema, type BuildDefaults } from '../functions/lib/build-
 import type { RecipeSettings } from '../functions/lib/recipes';
 import { PARAMETER_PREFIX } from '../functions/lib/current-snapshot';
 import { RESULT_PARAMETER_ENV, resultParameterWildcard } from '../functions/lib/result-parameter';
-import { InvalidSettingsError, parseSettings, shareAccountIdsOf, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
+import { InvalidSettingsError, copiesOf, parseSettings, shareAccountIdsOf, type SnapshotFactorySettings, type SnapshotFactorySettingsInput } from './config';
 import { ALL_FUNCTIONS, STAGE_FUNCTIONS, statementsFor, type FunctionName, type ScopeContext } from './permissions';
 import { HOST_CONTAINER_PULL_ACTIONS, hostContainerRepositoryArns } from './bottlerocket-registries';
 import { BUNDLE_HANDLER, bundledCode } from './bundling';
@@ -98,10 +98,14 @@ export interface SnapshotFactoryProps {
     readonly snapshotSeconds?: number;
     /** @default 60 min per TiB of dataVolume.sizeGiB + 1800 */
     readonly fastSnapshotRestoreSeconds?: number;
+    /** @default 3600 */
+    readonly copySeconds?: number;
     readonly executionSeconds?: number;
   };
   /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current (docs/configuration.md). @default - none */
   readonly fastSnapshotRestore?: { readonly availabilityZones: string[] };
+  /** Regions every new snapshot is copied to before it is published, each with an optional KMS key ARN there (docs/configuration.md). @default - none */
+  readonly copies?: { readonly region: string; readonly kmsKeyArn?: string }[];
   /** Retention of every log group, in days. @default 30 */
   readonly logRetentionDays?: number;
   /** Powertools log level. @default 'INFO' */
@@ -164,6 +168,7 @@ export const factoryDefaults = (
   // prepare-build checks waits against it.
   limits: settings.limits,
   ...(settings.fastSnapshotRestore ? { fastSnapshotRestore: settings.fastSnapshotRestore } : {}),
+  ...(settings.copies ? { copies: settings.copies } : {}),
   tags: settings.tags,
   ...(settings.retention ? { retention: settings.retention } : {}),
   ...(settings.sharing ? { sharing: settings.sharing } : {}),
@@ -283,9 +288,11 @@ export class SnapshotFactory extends Construct {
     });
     checkDefaults(defaults, source);
 
-    const ownParameterArns = [
-      stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${PARAMETER_PREFIX.slice(1)}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
-    ];
+    const copies = copiesOf(settings);
+    // The factory's parameters in its own region and in every copy region (PublishSnapshot writes them there too).
+    const ownParameterArns = [undefined, ...copies.regions].map((region) =>
+      stack.formatArn({ service: 'ssm', region, resource: 'parameter', resourceName: `${PARAMETER_PREFIX.slice(1)}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
+    );
     // The template's placeholders become wildcards: any recipe (hand-started ones too), either architecture.
     const resultParameterArns = settings.resultParameterName
       ? [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: resultParameterWildcard(settings.resultParameterName).slice(1), arnFormat: ArnFormat.SLASH_RESOURCE_NAME })]
@@ -304,6 +311,8 @@ export class SnapshotFactory extends Construct {
       resultParameterArns,
       ecrRepositoryArns,
       shareAccountIds: shareAccountIdsOf(settings),
+      copyRegions: copies.regions,
+      copyKmsKeyArns: copies.kmsKeyArns,
     };
 
     // Lambda caps a function's environment at 4 KB; fail at synth rather than in CloudFormation.
@@ -315,7 +324,11 @@ export class SnapshotFactory extends Construct {
     }
     const environments: Partial<Record<FunctionName, Record<string, string>>> = {
       'prepare-build': { FACTORY_DEFAULTS: stack.toJsonString(defaults) },
-      'reap-builders': { MAX_BUILDER_AGE_HOURS: String(settings.reaperMaxAgeHours), SNAPSHOT_GRACE_HOURS: String(settings.reaperSnapshotGraceHours) },
+      'reap-builders': {
+        MAX_BUILDER_AGE_HOURS: String(settings.reaperMaxAgeHours),
+        SNAPSHOT_GRACE_HOURS: String(settings.reaperSnapshotGraceHours),
+        ...(copies.regions.length ? { COPY_REGIONS: copies.regions.join(',') } : {}),
+      },
       'start-build': { RECIPES: recipesJson },
       ...(settings.resultParameterName ? { 'publish-snapshot': { [RESULT_PARAMETER_ENV]: settings.resultParameterName } } : {}),
     };

@@ -185,8 +185,20 @@ export const runReaperAfterGrace = async (options: {
   }
 };
 
-/** What the account holds that the factory should not have left. */
+/**
+ * What the account holds that the factory should not have left, in its home region and in every other region it
+ * used (copies: simulation/aws/regions.ts); a leftover of another region names it (`snap-... in eu-west-1`).
+ */
 export const measureLeftovers = (account: SimulatedAccount): Leftovers => {
+  const all = measureRegion(account);
+  for (const [region, regional] of account.regions) {
+    const found = measureRegion(regional);
+    for (const key of Object.keys(all) as (keyof Leftovers)[]) all[key].push(...found[key].map((item) => `${item} in ${region}`));
+  }
+  return all;
+};
+
+const measureRegion = (account: SimulatedAccount): Leftovers => {
   const current = new Set(
     [...account.parameters.parameters.values()].filter((p) => p.Name.startsWith(`${PARAMETER_PREFIX}/`) && p.Name.endsWith('/snapshot-id')).map((p) => p.Value),
   );

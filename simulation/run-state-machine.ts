@@ -17,6 +17,7 @@ import { useRegistryLookup } from '../functions/lib/digests';
 import { isEcrDomain, parseImageReference } from '../functions/lib/image-reference';
 import { createSimulatedAccount, type SimulatedAccount } from './aws/account';
 import { installSimulatedAws } from './aws/install';
+import { onRegion, regionOf } from './aws/regions';
 import { defaultDeployment, type Deployment } from './deploy/deployment';
 import { runAsFunction } from './iam/caller';
 import type { IamEvaluation, IamFigures, SimulatedIam } from './iam/evaluator';
@@ -255,8 +256,17 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
   const startTime = shared ? Date.now() : options.startTime ?? (lastCallAt === undefined ? DEFAULT_START : Math.max(DEFAULT_START, lastCallAt + 60_000));
   const clock = shared ? undefined : FakeTimers.install({ now: startTime, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], shouldClearNativeTimers: true });
   const account = shared?.account ?? options.account ?? createSimulatedAccount();
-  const uninstallAws = shared ? () => undefined : installSimulatedAws(account.core);
-  const { iam, uninstall: uninstallIam } = shared ? { iam: shared.iam, uninstall: () => undefined } : installSimulatedIam(account, deployment);
+  const uninstallAws = shared ? () => undefined : installSimulatedAws(account.core, (region) => regionOf(account, region).core);
+  const { iam, uninstall: uninstallHomeIam } = shared ? { iam: shared.iam, uninstall: () => undefined } : installSimulatedIam(account, deployment);
+  // Every other region evaluates the same deployed policies, with its own ARNs (a statement scoped to the home
+  // region does not allow a copy region, as in AWS).
+  const regionalIam: (() => void)[] = [];
+  const stopRegions = shared ? () => undefined : onRegion(account, (regional) => regionalIam.push(installSimulatedIam(regional, deployment).uninstall));
+  const uninstallIam = () => {
+    stopRegions();
+    for (const undo of regionalIam.splice(0)) undo();
+    uninstallHomeIam();
+  };
   const registries = shared?.registries ?? options.registries ?? new SimulatedRegistries();
   const restoreLookup = shared ? () => undefined : useRegistryLookup(registries.lookup);
   const faults = (options.faults ?? []).map((fault) => (typeof fault === 'string' ? parseFaultSpec(fault) : fault));

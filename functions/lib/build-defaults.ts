@@ -9,6 +9,7 @@ import * as z from 'zod';
 import { DEFINITION_TIMEOUT_SECONDS, MAX_EXECUTION_TIMEOUT_SECONDS, MIN_EXECUTION_TIMEOUT_SECONDS } from './execution-budget';
 import { fastSnapshotRestoreSchema, fastSnapshotRestoreSecondsSchema } from './fast-snapshot-restore';
 import { retentionInputSchema, sharingInputSchema } from './lifecycle-settings';
+import { copiesSchema, copySecondsSchema } from './snapshot-copies';
 import { RECIPE_NAME_PATTERN, layoutSchema } from './recipes';
 import { architectureSchema } from './schemas';
 
@@ -47,6 +48,8 @@ export const settingSchemas = {
   tags: z.record(z.string(), z.string()),
   fastSnapshotRestore: fastSnapshotRestoreSchema,
   fastSnapshotRestoreSeconds: fastSnapshotRestoreSecondsSchema,
+  copies: copiesSchema,
+  copySeconds: copySecondsSchema,
 } as const;
 const s = settingSchemas;
 
@@ -111,6 +114,8 @@ export const buildDefaultsSchema = z
         snapshotSeconds: s.snapshotSeconds.default(7200),
         /** Wait for Fast Snapshot Restore in every zone; default: AWS's 60 min per TiB of the data volume + 1800 (functions/lib/fast-snapshot-restore.ts). */
         fastSnapshotRestoreSeconds: s.fastSnapshotRestoreSeconds.optional(),
+        /** Wait for every cross-region copy to complete (functions/lib/snapshot-copies.ts); default 7200. */
+        copySeconds: s.copySeconds.optional(),
         /**
          * The execution's time limit: the state machine's `TimeoutSeconds` (setting `limits.executionSeconds`).
          * Deployed only, never in the execution input: prepare-build refuses waits that would not fit in it with
@@ -122,6 +127,8 @@ export const buildDefaultsSchema = z
       .prefault({}),
     /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current; unset: none. */
     fastSnapshotRestore: s.fastSnapshotRestore.optional(),
+    /** Regions every new snapshot is copied to before it is published (setting `copies`); unset: none. */
+    copies: s.copies.optional(),
     tags: s.tags.default({}),
     /** Deploy-time retention of superseded snapshots (setting `retention`, functions/lib/lifecycle-settings.ts). */
     retention: retentionInputSchema.optional(),

@@ -127,6 +127,19 @@ export class FastSnapshotRestoreFailedError extends FactoryError {
   override readonly name = 'FastSnapshotRestoreFailedError' as const;
 }
 
+/**
+ * A cross-region copy of the snapshot failed: CopySnapshot was refused for a reason retrying will not change, or the
+ * copy went to `error` or vanished from its region. The message names the region, the copy and EC2's reason.
+ */
+export class SnapshotCopyFailedError extends FactoryError {
+  override readonly name = 'SnapshotCopyFailedError' as const;
+}
+
+/** A cross-region copy did not reach `completed` within `limits.copySeconds`. */
+export class SnapshotCopyTimeoutError extends FactoryError {
+  override readonly name = 'SnapshotCopyTimeoutError' as const;
+}
+
 /** Fast Snapshot Restore did not reach `enabled` in every zone within `limits.fastSnapshotRestoreSeconds`. */
 export class FastSnapshotRestoreTimeoutError extends FactoryError {
   override readonly name = 'FastSnapshotRestoreTimeoutError' as const;
@@ -157,6 +170,8 @@ export const TERMINAL_ERROR_NAMES = [
   'ImageNotFoundError',
   'FastSnapshotRestoreFailedError',
   'FastSnapshotRestoreTimeoutError',
+  'SnapshotCopyFailedError',
+  'SnapshotCopyTimeoutError',
 ] as const;
 
 export type RetryableErrorName = (typeof RETRYABLE_ERROR_NAMES)[number];

@@ -80,13 +80,14 @@ export const EXECUTION_EVENTS = HISTORY_EVENTS.execution + HISTORY_EVENTS.task +
  * Events a build's Map iteration logs when its loops run `checks` Task invocations each: the iteration's own
  * events, the one-shot Tasks (LaunchInstance, SendPullCommand, StopInstance, CreateSnapshot, TerminateInstance),
  * HasFastSnapshotRestore and NoFastSnapshotRestore (a build with FSR logs its own loop instead of the Pass: see
- * functions/lib/fast-snapshot-restore.ts), BuildResult, and the loops. Every loop checks once before its first Wait.
+ * functions/lib/fast-snapshot-restore.ts), HasCopies and NoCopies (likewise: functions/lib/snapshot-copies.ts),
+ * BuildResult, and the loops. Every loop checks once before its first Wait.
  */
 export const buildHistoryEvents = (checks: Record<keyof BuildWaits, number>): number =>
   HISTORY_EVENTS.mapIteration +
   5 * HISTORY_EVENTS.task +
-  HISTORY_EVENTS.choice +
-  HISTORY_EVENTS.pass +
+  2 * HISTORY_EVENTS.choice +
+  2 * HISTORY_EVENTS.pass +
   HISTORY_EVENTS.pass +
   (Object.keys(POLL_LOOPS) as (keyof BuildWaits)[]).reduce((sum, limit) => sum + checks[limit] * EVENTS_PER_POLL - HISTORY_EVENTS.wait, 0);
 

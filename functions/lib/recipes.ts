@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { InvalidInputError } from './errors';
 import { fastSnapshotRestoreSchema } from './fast-snapshot-restore';
+import { copiesSchema } from './snapshot-copies';
 import { describeDuplicateImage, findDuplicateImage } from './image-reference';
 import { retentionInputSchema, sharingInputSchema } from './lifecycle-settings';
 import { ARCHITECTURES, PLATFORM_OF, architectureSchema, type Architecture } from './schemas';
@@ -47,6 +48,8 @@ export const recipeSchema = z.object({
   watchRepositories: z.array(z.string().regex(/^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/)).default([]),
   /** Fast Snapshot Restore of this recipe's snapshots (execution input `fastSnapshotRestore`); unset: the deployed default. */
   fastSnapshotRestore: fastSnapshotRestoreSchema.optional(),
+  /** Cross-region copies of this recipe's snapshots (execution input `copies`); unset: the deployed default. */
+  copies: copiesSchema.optional(),
   /** Execution input fields merged into every execution of this recipe (instance types, volume size, tags...). */
   overrides: z.record(z.string(), z.unknown()).default({}),
   /** This recipe's retention of superseded snapshots, over the deploy-time `retention` setting. */

@@ -7,6 +7,7 @@
  */
 import * as z from 'zod';
 import { availabilityZoneSchema } from './fast-snapshot-restore';
+import { MAX_COPY_REGIONS, copySchema } from './snapshot-copies';
 
 export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
 export const architectureSchema = z.enum(ARCHITECTURES);
@@ -78,12 +79,16 @@ export const buildTargetSchema = z.object({
     snapshotSeconds: z.number().int().positive(),
     /** Set by prepare-build when the build has {@link BuildTarget.fastSnapshotRestore}. */
     fastSnapshotRestoreSeconds: z.number().int().positive().optional(),
+    /** Set by prepare-build when the build has {@link BuildTarget.copies}. */
+    copySeconds: z.number().int().positive().optional(),
   }),
   /**
    * Fast Snapshot Restore of the new snapshot, in these zones, before it becomes current (functions/lib/fast-snapshot-restore.ts).
    * Absent: no FSR.
    */
   fastSnapshotRestore: z.object({ availabilityZones: z.array(availabilityZoneSchema).min(1).max(10) }).optional(),
+  /** Regions the completed snapshot is copied to before it is published (functions/lib/snapshot-copies.ts). Absent: none. */
+  copies: z.array(copySchema).min(1).max(MAX_COPY_REGIONS).optional(),
   /** Extra tags the user asked for, applied next to the factory's own. */
   tags: z.record(z.string(), z.string()).default({}),
   /** Hash of the per-platform digests this build pulls (functions/lib/current-snapshot.ts); set by the freshness check. */

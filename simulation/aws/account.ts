@@ -5,6 +5,7 @@
 import type { SimulatedBottlerocketHost } from './bottlerocket-host';
 import { SimulatedAwsCore } from './core';
 import { SimulatedEc2 } from './ec2';
+import { SimulatedSnapshotCopies } from './ec2-copy-snapshot';
 import { SimulatedFastSnapshotRestore } from './ec2-fast-snapshot-restore';
 import { SimulatedSnapshotSharing } from './ec2-snapshot-sharing';
 import { SimulatedEcr } from './ecr';
@@ -28,6 +29,15 @@ export interface SimulatedAccount {
   ecr: SimulatedEcr;
   sfn: SimulatedStepFunctions;
   events: SimulatedEventBridge;
+  /** CopySnapshot into this region (simulation/aws/ec2-copy-snapshot.ts). */
+  snapshotCopies: SimulatedSnapshotCopies;
+  /**
+   * The account's other regions, each a whole simulated region of the same account and clock, created on first use
+   * (simulation/aws/regions.ts). Empty unless a handler sends to another region (cross-region copies).
+   */
+  regions: Map<string, SimulatedAccount>;
+  /** For a region of {@link regions}: the account's home region (the one `createSimulatedAccount` made). */
+  home?: SimulatedAccount;
 }
 
 /** Public Bottlerocket AMI parameters the simulated account knows, per architecture. */
@@ -44,7 +54,8 @@ export const seedBottlerocketAmis = (parameters: SimulatedParameterStore, versio
   }
 };
 
-export const createSimulatedAccount = (options: { region?: string; accountId?: string } = {}): SimulatedAccount => {
+/** `home`: make a further region of that account (simulation/aws/regions.ts does). */
+export const createSimulatedAccount = (options: { region?: string; accountId?: string; home?: SimulatedAccount } = {}): SimulatedAccount => {
   const core = new SimulatedAwsCore(options);
   const ec2 = new SimulatedEc2(core);
   const fastSnapshotRestore = new SimulatedFastSnapshotRestore(core, ec2);
@@ -61,5 +72,14 @@ export const createSimulatedAccount = (options: { region?: string; accountId?: s
   registerExecutionHistory(core, sfn);
   const events = new SimulatedEventBridge(core);
   const snapshotSharing = new SimulatedSnapshotSharing(core, ec2);
-  return { core, ec2, fastSnapshotRestore, snapshotSharing, ssmCommands, bottlerocket: ssmCommands.host, parameters, ecr, sfn, events };
+  const regions = options.home?.regions ?? new Map<string, SimulatedAccount>();
+  const homeAccount = options.home;
+  const ec2Of = (region: string): SimulatedEc2 | undefined =>
+    region === (homeAccount ?? account).core.region ? (homeAccount ?? account).ec2 : regions.get(region)?.ec2;
+  const snapshotCopies = new SimulatedSnapshotCopies(ec2, ec2Of);
+  const account: SimulatedAccount = {
+    core, ec2, fastSnapshotRestore, snapshotSharing, ssmCommands, bottlerocket: ssmCommands.host, parameters, ecr, sfn, events, snapshotCopies, regions,
+    ...(homeAccount ? { home: homeAccount } : {}),
+  };
+  return account;
 };

@@ -10,6 +10,7 @@ import { ecr } from '../../functions/lib/clients/ecr';
 import { eventBridge } from '../../functions/lib/clients/eventbridge';
 import { sfn } from '../../functions/lib/clients/sfn';
 import { ssm } from '../../functions/lib/clients/ssm';
+import { onRegionalClient } from '../../functions/lib/regional-clients';
 import { currentPrincipal } from '../iam/caller';
 import { SERVICE_OF_CLIENT, type SimulatedAwsCore } from './core';
 
@@ -28,22 +29,37 @@ export const FACTORY_CLIENTS: readonly object[] = [ec2, ecr, eventBridge, sfn, s
 /** The name of the middleware that answers from the simulated account (to check a client is intercepted). */
 export const SIMULATED_AWS_MIDDLEWARE = MIDDLEWARE_NAME;
 
-/** Routes every factory SDK client to `account`; returns a function that restores them. */
-export const installSimulatedAws = (account: SimulatedAwsCore): (() => void) => {
+const intercept = (client: StackClient, core: () => SimulatedAwsCore): void => {
+  client.middlewareStack.add(
+    (_next: unknown, context: { clientName: string; commandName: string }) => async (args: { input: unknown }) => {
+      const service = SERVICE_OF_CLIENT[context.clientName];
+      if (!service) throw new Error(`No simulated service for ${context.clientName}`);
+      const operation = context.commandName.replace(/Command$/, '');
+      const output = (await core().handle(service, operation, args.input, currentPrincipal())) ?? {};
+      return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: {} };
+    },
+    { step: 'initialize', name: MIDDLEWARE_NAME, override: true },
+  );
+};
+
+/**
+ * Routes every factory SDK client to `account`, and every client of another region
+ * (functions/lib/regional-clients.ts) to `regions(region)` (simulation/aws/regions.ts gives one); returns a
+ * function that restores them. Without `regions`, a request to another region fails naming it: it must never reach AWS.
+ */
+export const installSimulatedAws = (account: SimulatedAwsCore, regions?: (region: string) => SimulatedAwsCore): (() => void) => {
   const all = FACTORY_CLIENTS as unknown as StackClient[];
-  for (const client of all) {
-    client.middlewareStack.add(
-      (_next: unknown, context: { clientName: string; commandName: string }) => async (args: { input: unknown }) => {
-        const service = SERVICE_OF_CLIENT[context.clientName];
-        if (!service) throw new Error(`No simulated service for ${context.clientName}`);
-        const operation = context.commandName.replace(/Command$/, '');
-        const output = (await account.handle(service, operation, args.input, currentPrincipal())) ?? {};
-        return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: {} };
-      },
-      { step: 'initialize', name: MIDDLEWARE_NAME, override: true },
-    );
-  }
+  for (const client of all) intercept(client, () => account);
+  const regional: StackClient[] = [];
+  const stopListening = onRegionalClient(({ region, client }) => {
+    regional.push(client as unknown as StackClient);
+    intercept(client as unknown as StackClient, () => {
+      if (!regions) throw new Error(`A request to region ${region} was sent, but this simulated account has only ${account.region}: pass installSimulatedAws its regions`);
+      return regions(region);
+    });
+  });
   return () => {
-    for (const client of all) client.middlewareStack.remove(MIDDLEWARE_NAME);
+    stopListening();
+    for (const client of [...all, ...regional]) client.middlewareStack.remove(MIDDLEWARE_NAME);
   };
 };

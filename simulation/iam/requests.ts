@@ -183,6 +183,32 @@ const createSnapshot = (ctx: RequestContext, input: Input): IamRequest[] => {
   ];
 };
 
+/**
+ * list_amazonec2.html, CopySnapshot: resource type snapshot, whose "resource-level permissions ... apply to both the
+ * snapshot copy and the source snapshot"; condition keys aws:RequestTag/*, aws:TagKeys, ec2:Encrypted (no
+ * aws:ResourceTag: the source's tags are not in the request). Sent to the destination region, so the copy's ARN is
+ * of this (the destination's) region and the source's of SourceRegion. Tagging at creation is ec2:CreateTags with
+ * ec2:CreateAction = CopySnapshot; a customer key is used through EC2 of the destination region.
+ */
+const copySnapshot = (ctx: RequestContext, input: Input): IamRequest[] => {
+  const a = arns(ctx);
+  const { region } = ctx.account.core;
+  const tags = tagsOfSpec(input.TagSpecifications, 'snapshot');
+  const context = { ...requestTags(tags), 'ec2:Encrypted': String(Boolean(input.Encrypted)) };
+  const requests: IamRequest[] = [
+    { action: 'ec2:CopySnapshot', resources: [{ arn: `arn:aws:ec2:${input.SourceRegion}::snapshot/${input.SourceSnapshotId}` }], context },
+    { action: 'ec2:CopySnapshot', resources: [{ arn: a.ec2('snapshot', '*', false) }], context },
+  ];
+  if (tags?.length) requests.push({ action: 'ec2:CreateTags', resources: [{ arn: a.ec2('snapshot', '*', false) }], context: { 'ec2:CreateAction': 'CopySnapshot', ...requestTags(tags) } });
+  if (input.KmsKeyId && input.KmsKeyId !== 'alias/aws/ebs') {
+    const key = a.key(input.KmsKeyId);
+    const via = { 'kms:ViaService': `ec2.${region}.amazonaws.com` };
+    requests.push({ action: 'kms:CreateGrant', resources: [{ arn: key }], context: { ...via, 'kms:GrantIsForAWSResource': 'true' } });
+    for (const action of ['kms:GenerateDataKeyWithoutPlaintext', 'kms:Decrypt', 'kms:DescribeKey']) requests.push({ action, resources: [{ arn: key }], context: via });
+  }
+  return requests;
+};
+
 const fastSnapshotRestores = (ctx: RequestContext, action: string, input: Input): IamRequest[] =>
   ((input.AvailabilityZones ?? []) as string[]).flatMap((zone) => onExisting(ctx, action, input.SourceSnapshotIds ?? [], { 'ec2:AvailabilityZone': zone }));
 /**
@@ -220,6 +246,7 @@ export const REQUESTS: Record<ServiceName, Record<string, Mapping>> = {
     StopInstances: (ctx, input) => onExisting(ctx, 'ec2:StopInstances', input.InstanceIds ?? []),
     TerminateInstances: (ctx, input) => onExisting(ctx, 'ec2:TerminateInstances', input.InstanceIds ?? []),
     CreateSnapshot: createSnapshot,
+    CopySnapshot: copySnapshot,
     DeleteSnapshot: (ctx, input) => onExisting(ctx, 'ec2:DeleteSnapshot', [input.SnapshotId]),
     // list_amazonec2.html: Enable/DisableFastSnapshotRestores on each snapshot (with ec2:AvailabilityZone, one
     // request per zone); DescribeFastSnapshotRestores has no resource type.

@@ -5,6 +5,7 @@ import type { BuildTarget, LaunchedInstance } from '../../functions/lib/schemas'
 import { handler as stop } from '../../functions/stop-instance';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
 import { installSimulatedAws } from '../../simulation/aws/install';
+import { regionOf } from '../../simulation/aws/regions';
 
 export const AMI_PARAMETER = '/aws/service/bottlerocket/aws-k8s-1.35/x86_64/latest/image_id';
 
@@ -32,7 +33,7 @@ export const buildTarget = (overrides: Partial<BuildTarget> = {}): BuildTarget =
 export const simulatedAws = (): { account: SimulatedAccount; restore: () => void } => {
   vi.useFakeTimers({ now: new Date('2026-11-24T12:00:00Z') });
   const account = createSimulatedAccount();
-  const uninstall = installSimulatedAws(account.core);
+  const uninstall = installSimulatedAws(account.core, (region) => regionOf(account, region).core);
   return {
     account,
     restore: () => {

@@ -147,7 +147,7 @@ describe('publish-snapshot', () => {
 
   it('leaves the image list out of an event that would exceed PutEvents 256 KB entry limit', () => {
     const images = Array.from({ length: 3000 }, (_, i) => ({ reference: `registry.example.com/team/image-${i}:tag`, platform: 'linux/amd64', digest: `sha256:${'c'.repeat(64)}` }));
-    const entry = readyEvent('big', 'exec', { architecture: 'x86_64', servesArchitectures: ['x86_64'], platforms: ['linux/amd64'], snapshotId: 'snap-1', digestSet: 'sha256:x', parameters: [], resultParameters: [], images, timings: {}, durationsSeconds: {} });
+    const entry = readyEvent('big', 'exec', { architecture: 'x86_64', servesArchitectures: ['x86_64'], platforms: ['linux/amd64'], snapshotId: 'snap-1', digestSet: 'sha256:x', parameters: [], resultParameters: [], images, timings: {}, durationsSeconds: {}, copies: [] });
     expect(Buffer.byteLength(entry.Detail!)).toBeLessThan(256 * 1024);
     expect(JSON.parse(entry.Detail!)).toMatchObject({ imageCount: 3000, imagesOmitted: true });
   });

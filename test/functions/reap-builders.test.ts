@@ -9,6 +9,8 @@ import { buildTarget, simulatedAws, verifiedPull } from './ec2-fixtures';
 import { handler as createSnapshot } from '../../functions/create-snapshot';
 import { TAG_PUBLISHED_AT, snapshotIdParameterName } from '../../functions/lib/current-snapshot';
 import { TAG_RETAIN } from '../../functions/lib/snapshot-ownership';
+import { handler as copySnapshot } from '../../functions/copy-snapshot';
+import { regionOf } from '../../simulation/aws/regions';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:us-west-2:111122223333:stateMachine:SnapshotFactory';
 
@@ -109,6 +111,32 @@ describe('reap-builders', () => {
       ]),
     );
     expect(account.ec2.liveSnapshots().map((snapshot) => snapshot.SnapshotId).sort()).toEqual([current, superseded, retained, running, young].sort());
+  });
+
+  it('reaps the copies an ended execution left in the copy regions of COPY_REGIONS, keeping a current copy', async () => {
+    // Prepare: two ended executions' snapshots copied to eu-west-1; one copy is current there.
+    vi.stubEnv('COPY_REGIONS', 'eu-west-1');
+    const orphanSource = await snapshotOf('failed-copy-run');
+    const currentSource = await snapshotOf('published-copy-run');
+    await execution('failed-copy-run', 'FAILED');
+    await execution('published-copy-run', 'SUCCEEDED');
+    vi.advanceTimersByTime(30 * 60_000);
+    const status = (await copySnapshot({ build: buildTarget({ executionName: 'failed-copy-run', copies: [{ region: 'eu-west-1' }] }), snapshot: { snapshotId: orphanSource } })).copies[0]!;
+    const kept = (await copySnapshot({ build: buildTarget({ executionName: 'published-copy-run', copies: [{ region: 'eu-west-1' }] }), snapshot: { snapshotId: currentSource } })).copies[0]!;
+    vi.advanceTimersByTime(25 * 3_600_000);
+    const europe = regionOf(account, 'eu-west-1');
+    europe.parameters.seed(snapshotIdParameterName(buildTarget().recipe, 'x86_64'), kept.snapshotId);
+    // Act
+    const out = await reap({});
+    // Assess
+    expect(out.deletedSnapshotIds).toEqual(expect.arrayContaining([status.snapshotId]));
+    expect(out.deletedSnapshotIds).not.toContain(kept.snapshotId);
+    expect(europe.ec2.liveSnapshots().map((s) => s.SnapshotId)).toEqual([kept.snapshotId]);
+  });
+
+  it('fails when COPY_REGIONS names something that is not a region', async () => {
+    vi.stubEnv('COPY_REGIONS', 'eu-west-1,Europe');
+    await expect(reap({})).rejects.toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('COPY_REGIONS names "Europe"') });
   });
 
   it('reports what it did as a CloudWatch metric in embedded metric format', async () => {

@@ -26,13 +26,13 @@ it('synthesizes with `npx cdk synth` and no AWS credentials', async () => {
   const template = JSON.parse(readFileSync(join(out, 'SnapshotFactory.template.json'), 'utf8'));
   const types = Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type);
   expect(types.filter((t) => t === 'AWS::StepFunctions::StateMachine')).toHaveLength(1);
-  expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(20);
+  expect(types.filter((t) => t === 'AWS::Lambda::Function')).toHaveLength(22);
   expect(Object.keys(template.Outputs)).toEqual(expect.arrayContaining(['StateMachineArn', 'StartBuildCommand']));
 }, 200_000);
 
 it('takes the settings from `-c snapshotFactory=<json>` (a string on the command line), recipes included, clean under cdk-nag', async () => {
   // `cdk ls` runs the app like synth does but bundles nothing (the CLI bundles only for synth, deploy, diff...),
-  // so this second run costs seconds, not the bundling of 20 functions.
+  // so this second run costs seconds, not the bundling of 22 functions.
   const settings = {
     dataVolume: { sizeGiB: 200 },
     recipes: [{ name: 'ml', images: ['public.ecr.aws/docker/library/python:3.12'], watchRepositories: ['ml/trainer'], schedule: { cron: 'cron(30 2 * * ? *)' } }],

@@ -53,7 +53,7 @@ describe('deploy', () => {
     // Act
     const deployment = defaultDeployment();
     // Assess
-    expect(Object.keys(deployment.functions)).toHaveLength(20);
+    expect(Object.keys(deployment.functions)).toHaveLength(22);
     const launch = deployment.functions['launch-instance']!;
     expect(launch.arn).toMatch(/^arn:aws:lambda:us-west-2:111122223333:function:SnapshotFactory-FactoryLaunchInstanceFunction/);
     expect(launch.role.arn).toBe(`arn:aws:iam::111122223333:role/${launch.role.name}`);

@@ -106,7 +106,7 @@ describe('statemachine/snapshot-factory.asl.json', () => {
   it('loops every wait as Task -> Choice -> Wait -> the same Task', () => {
     const byName = Object.fromEntries(iterationStates);
     const waits = iterationStates.filter(([, state]) => state.Type === 'Wait');
-    expect(waits.map(([name]) => name)).toEqual(['WaitForSsmAgent', 'WaitForPull', 'WaitForStop', 'WaitForSnapshot', 'WaitForFastSnapshotRestore']);
+    expect(waits.map(([name]) => name)).toEqual(['WaitForSsmAgent', 'WaitForPull', 'WaitForStop', 'WaitForSnapshot', 'WaitForFastSnapshotRestore', 'WaitForSnapshotCopies']);
     for (const [name, wait] of waits) {
       const check = byName[wait.Next as string]!;
       expect(check.Type, name).toBe('Task');
