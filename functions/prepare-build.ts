@@ -245,6 +245,7 @@ export const planBuild = (
   }
   const copies = request.copies ?? defaults.copies ?? [];
   const homeCopy = homeRegionCopyProblem(copies, homeRegion());
+  checkSharingCopyKeys(lifecycle, copies);
   if (homeCopy) throw new InvalidInputError(homeCopy);
   const copySeconds = copies.length ? (limits.copySeconds ?? DEFAULT_COPY_SECONDS) : undefined;
   if (copySeconds !== undefined) {
@@ -418,6 +419,20 @@ const checkSubnets = (requested: readonly string[] | undefined, deployed: readon
  * policy cannot be changed ("Share an Amazon EBS snapshot", EBS User Guide,
  * https://docs.aws.amazon.com/ebs/latest/userguide/ebs-modifying-snapshot-permissions.html). Refused before launch.
  */
+/**
+ * A copy is always encrypted (copy-snapshot.ts), with its own key or its region's aws/ebs key; a copy under aws/ebs
+ * cannot be shared, as at home. Refused before launch rather than failing in ShareSnapshots after the build.
+ */
+const checkSharingCopyKeys = (lifecycle: PlanLifecycle, copies: readonly { region: string; kmsKeyArn?: string | undefined }[]): void => {
+  if (lifecycle.sharing.accountIds.length === 0) return;
+  const unshareable = copies.filter((copy) => !copy.kmsKeyArn).map((copy) => copy.region);
+  if (unshareable.length === 0) return;
+  throw new InvalidInputError(
+    `sharing.accountIds names ${lifecycle.sharing.accountIds.length} account(s) but the copies in ${unshareable.join(', ')} would be encrypted with that region's default aws/ebs key, which cannot be shared: ` +
+      "give each of those copies a kmsKeyArn (a customer managed key in its region whose policy lets those accounts use it), or remove sharing",
+  );
+};
+
 const checkSharingKey = (lifecycle: PlanLifecycle, volume: BuildDefaults['dataVolume']): void => {
   if (lifecycle.sharing.accountIds.length === 0 || !volume.encrypted || volume.kmsKeyArn) return;
   throw new InvalidInputError(

@@ -10,14 +10,19 @@
  * group `all` (CreateVolumePermission has `UserId` and `Group`, unlike an AMI's LaunchPermission, which also has
  * `OrganizationArn`; EC2 API reference, CreateVolumePermission). `all` (public) is never granted.
  *
- * Returns `{ accountIds, granted }`: the accounts and, per snapshot, the accounts added by this invocation.
+ * A build's cross-region copies (`copies`, made before this state) are shared the same way, each in its own region,
+ * so a consumer account can use the copy the Snapshot Ready event of that region names.
+ *
+ * Returns `{ accountIds, granted }`: the accounts and, per snapshot (and its region), the accounts added by this
+ * invocation.
  *
  * Throws TransientAwsError (retryable), AccessDeniedError, AwsRequestError (e.g. `InvalidParameterValue` for an account
  * ID EC2 does not accept), InvalidInputError.
  */
 import { DescribeSnapshotAttributeCommand, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
 import * as z from 'zod';
-import { ec2 } from './lib/clients/ec2';
+import { homeRegion } from './lib/regional-clients';
+import { ec2In } from './lib/regional/ec2';
 import { callAws } from './lib/errors';
 import { planLifecycleSchema } from './lib/lifecycle-settings';
 import { logger } from './lib/logger';
@@ -32,35 +37,54 @@ const inputSchema = z.object({
     })
     .passthrough(),
   /** The Map's results; `[]` on the republish path, where the snapshots are `plan.republish`. */
-  builds: z.array(z.object({ snapshotId: z.string().startsWith('snap-') }).passthrough()).default([]),
+  builds: z
+    .array(
+      z
+        .object({
+          snapshotId: z.string().startsWith('snap-'),
+          /** The build's cross-region copies (CheckSnapshotCopies); empty without `copies`. */
+          copies: z.array(z.object({ region: z.string().min(1), snapshotId: z.string().startsWith('snap-') }).passthrough()).default([]),
+        })
+        .passthrough(),
+    )
+    .default([]),
 });
 type Input = z.infer<typeof inputSchema>;
 
 export interface ShareOutput {
   accountIds: string[];
-  granted: { snapshotId: string; accountIds: string[] }[];
+  granted: { region: string; snapshotId: string; accountIds: string[] }[];
 }
 
 const run = async ({ plan, builds }: Input): Promise<ShareOutput> => {
   const { accountIds } = plan.lifecycle.sharing;
-  const snapshotIds = [...new Set([...builds, ...plan.republish].map((b) => b.snapshotId))];
+  const home = homeRegion();
+  const targets = uniqueTargets([
+    ...[...builds, ...plan.republish].map((b) => ({ region: home, snapshotId: b.snapshotId })),
+    ...builds.flatMap((b) => b.copies.map((c) => ({ region: c.region, snapshotId: c.snapshotId }))),
+  ]);
   const granted: ShareOutput['granted'] = [];
   if (accountIds.length === 0) return { accountIds, granted };
-  for (const snapshotId of snapshotIds) {
-    const attribute = await callAws(`ec2:DescribeSnapshotAttribute ${snapshotId}`, () =>
+  for (const { region, snapshotId } of targets) {
+    const ec2 = ec2In(region);
+    const attribute = await callAws(`ec2:DescribeSnapshotAttribute ${snapshotId} (${region})`, () =>
       ec2.send(new DescribeSnapshotAttributeCommand({ SnapshotId: snapshotId, Attribute: 'createVolumePermission' })),
     );
     const has = new Set((attribute.CreateVolumePermissions ?? []).map((p) => p.UserId));
     const missing = accountIds.filter((account) => !has.has(account));
     for (const account of missing) {
-      await callAws(`ec2:ModifySnapshotAttribute ${snapshotId} add ${account}`, () =>
+      await callAws(`ec2:ModifySnapshotAttribute ${snapshotId} (${region}) add ${account}`, () =>
         ec2.send(new ModifySnapshotAttributeCommand({ SnapshotId: snapshotId, Attribute: 'createVolumePermission', CreateVolumePermission: { Add: [{ UserId: account }] } })),
       );
     }
-    granted.push({ snapshotId, accountIds: missing });
+    granted.push({ region, snapshotId, accountIds: missing });
   }
   logger.info('snapshots shared', { recipe: plan.recipe, accountIds, granted });
   return { accountIds, granted };
 };
+
+/** Each (region, snapshot) once: a combined-layout snapshot is the result of one build but serves several. */
+const uniqueTargets = (targets: { region: string; snapshotId: string }[]) =>
+  targets.filter((t, i) => targets.findIndex((o) => o.region === t.region && o.snapshotId === t.snapshotId) === i);
 
 export const handler = defineStage('share-snapshots', inputSchema, run);

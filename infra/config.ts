@@ -175,6 +175,7 @@ export const settingsSchema = z
       });
     }
     for (const problem of sharingKeyProblems(settings)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    for (const problem of sharedCopyKeyProblems(settings)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
     const template = settings.resultParameterName;
     if (template && !template.includes('{architecture}')) {
       const builders = multiArchitectureBuilders(settings);
@@ -231,6 +232,28 @@ const sharingKeyProblems = (settings: {
   return [
     ...((settings.sharing?.accountIds ?? []).length > 0 ? [{ path: ['sharing', 'accountIds'], message }] : []),
     ...settings.recipes.flatMap((recipe, index) => ((recipe.sharing?.accountIds ?? []).length > 0 ? [{ path: ['recipes', index, 'sharing', 'accountIds'], message }] : [])),
+  ];
+};
+
+/**
+ * A copy is always encrypted, with its own `kmsKeyArn` or its region's aws/ebs key, which cannot be shared: a recipe
+ * (or the defaults) sharing snapshots must give each of its copies a key. The same check prepare-build makes per
+ * execution (functions/prepare-build.ts), here at synth.
+ */
+const sharedCopyKeyProblems = (settings: {
+  sharing?: { accountIds?: string[] | undefined } | undefined;
+  copies?: readonly { region: string; kmsKeyArn?: string | undefined }[] | undefined;
+  recipes: readonly { sharing?: { accountIds?: string[] | undefined } | undefined; copies?: readonly { region: string; kmsKeyArn?: string | undefined }[] | undefined }[];
+}): { path: (string | number)[]; message: string }[] => {
+  const problem = (path: (string | number)[], sharing: { accountIds?: string[] | undefined } | undefined, copies: readonly { region: string; kmsKeyArn?: string | undefined }[] | undefined) => {
+    const keyless = (sharing?.accountIds ?? []).length > 0 ? (copies ?? []).filter((copy) => !copy.kmsKeyArn).map((copy) => copy.region) : [];
+    return keyless.length === 0
+      ? []
+      : [{ path, message: `shares snapshots but the copies in ${keyless.join(', ')} have no kmsKeyArn: a copy under its region's default aws/ebs key cannot be shared; give each a customer managed key in its region (docs/lifecycle.md, "Sharing")` }];
+  };
+  return [
+    ...problem(['copies'], settings.sharing, settings.copies),
+    ...settings.recipes.flatMap((recipe, index) => problem(['recipes', index, 'copies'], recipe.sharing ?? settings.sharing, recipe.copies ?? settings.copies)),
   ];
 };
 

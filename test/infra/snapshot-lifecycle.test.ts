@@ -28,6 +28,11 @@ describe('lifecycle settings', () => {
     expect(message).toMatch(/aws\/ebs key cannot be shared/);
   });
 
+  it('fails when snapshots are shared and a copy has no kmsKeyArn, naming the region', () => {
+    const message = failure({ dataVolume: { encrypted: false }, sharing: { accountIds: [TEAM] }, copies: [{ region: 'eu-west-1' }] });
+    expect(message).toMatch(/setting "copies".*the copies in eu-west-1 have no kmsKeyArn/);
+  });
+
   it('fails when a recipe shares encrypted snapshots without kmsKeyArn', () => {
     const message = failure({ recipes: [{ name: 'ml', images: ['nginx:1'], sharing: { accountIds: [TEAM] } }] });
     expect(message).toMatch(/setting "recipes\.0\.sharing\.accountIds"/);

@@ -24,6 +24,16 @@ describe('prepare-build: copies', () => {
     expect(builds.map((b) => b.limits.copySeconds)).toEqual([DEFAULT_COPY_SECONDS, DEFAULT_COPY_SECONDS]);
   });
 
+  it('fails when snapshots are shared and a copy has no kmsKeyArn, naming its region, and accepts the copy with a key', () => {
+    // Prepare: unencrypted at home, so only the copies' keys are in question.
+    const input = { dataVolume: { encrypted: false }, sharing: { accountIds: ['222233334444'] } };
+    // Act / Assess
+    expect(() => plan({ ...input, copies: [{ region: 'eu-west-1', kmsKeyArn: KEY }, { region: 'ap-south-1' }] })).toThrow(
+      /the copies in ap-south-1 would be encrypted with that region's default aws\/ebs key, which cannot be shared/,
+    );
+    expect(plan({ ...input, copies: [{ region: 'eu-west-1', kmsKeyArn: KEY }] }).builds).toHaveLength(1);
+  });
+
   it('takes the deployed default, and an empty list in the input turns it off', () => {
     // Prepare
     const deployed = buildDefaultsSchema.parse({ copies: [{ region: 'eu-west-1' }], limits: { ...ROOM, copySeconds: 1200 }, pull: { commandTimeoutSeconds: 3000 } });
