@@ -35,6 +35,7 @@ import {
 import * as z from 'zod';
 import { ec2 } from './lib/clients/ec2';
 import { homeRegion } from './lib/regional-clients';
+import { deploymentRegions } from './lib/snapshot-copies';
 import { ec2In } from './lib/regional/ec2';
 import { ssmIn } from './lib/regional/ssm';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
@@ -270,10 +271,14 @@ const findSnapshots = async (input: Input, report: CleanupReport, region: string
   return found;
 };
 
-/** The home region, then every region the build's snapshot was being copied to (from the iteration's state). */
+/**
+ * The home region, then every region the build's snapshot was being copied to (from the iteration's state) and every
+ * copy region of the deployment (env COPY_REGIONS): a status-change cleanup of a timed-out or aborted execution has
+ * no state to read, and its copies are found there by the execution tag.
+ */
 const regionsOf = (input: Input): string[] => {
   const copies = input.trigger === 'state' ? (input.state?.build?.copies ?? []) : [];
-  return [homeRegion(), ...new Set(copies.map((c) => c.region).filter((r) => r !== homeRegion()))];
+  return [...new Set([...deploymentRegions(), ...copies.map((c) => c.region)])];
 };
 
 const cleanSnapshots = async (input: Input, report: CleanupReport, region: string): Promise<void> => {

@@ -34,21 +34,15 @@ import { logger } from './lib/logger';
 import { homeRegion } from './lib/regional-clients';
 import { ec2In } from './lib/regional/ec2';
 import { ssmIn } from './lib/regional/ssm';
-import { REGION_PATTERN } from './lib/snapshot-copies';
+import { COPY_REGIONS_ENV, deploymentRegions } from './lib/snapshot-copies';
+export { COPY_REGIONS_ENV };
 import { emitCounts } from './lib/metrics';
 import { currentParameterOf, currentSnapshotIds, keepReason, tagOf } from './lib/snapshot-ownership';
 import { defineStage } from './lib/stage';
 import { TAG_EXECUTION, TAG_MANAGED } from './lib/tags';
 
-/** The env variable naming the copy regions (setting `copies`, deploy-time and recipes'), comma-separated. */
-export const COPY_REGIONS_ENV = 'COPY_REGIONS';
-
 /** The home region, then each copy region of the deployment: copies an ended execution left are reaped there too. */
-const reapedRegions = (): string[] => {
-  const copies = (process.env[COPY_REGIONS_ENV] ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '' && r !== homeRegion());
-  for (const region of copies) if (!REGION_PATTERN.test(region)) throw new InvalidInputError(`${COPY_REGIONS_ENV} names "${region.slice(0, 40)}", not a region name such as eu-west-1`);
-  return [homeRegion(), ...new Set(copies)];
-};
+const reapedRegions = (): string[] => deploymentRegions();
 const inRegion = (region: string): string => (region === homeRegion() ? '' : ` in ${region}`);
 
 export const DEFAULT_MAX_BUILDER_AGE_HOURS = 6;

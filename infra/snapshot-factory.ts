@@ -329,6 +329,8 @@ export class SnapshotFactory extends Construct {
         SNAPSHOT_GRACE_HOURS: String(settings.reaperSnapshotGraceHours),
         ...(copies.regions.length ? { COPY_REGIONS: copies.regions.join(',') } : {}),
       },
+      // A status-change cleanup (timed-out, aborted executions) has no build state: it sweeps the copy regions too.
+      ...(copies.regions.length ? { 'cleanup-build': { COPY_REGIONS: copies.regions.join(',') } } : {}),
       'start-build': { RECIPES: recipesJson },
       ...(settings.resultParameterName ? { 'publish-snapshot': { [RESULT_PARAMETER_ENV]: settings.resultParameterName } } : {}),
     };

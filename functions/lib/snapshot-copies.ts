@@ -14,6 +14,8 @@
  */
 import * as z from 'zod';
 import { BUILD_TASK_SECONDS, EVENTS_PER_POLL, HISTORY_EVENTS, maxChecks } from './execution-budget';
+import { InvalidInputError } from './errors';
+import { homeRegion } from './regional-clients';
 import { CHECK_BOUNDS } from './next-check';
 
 /**
@@ -96,3 +98,16 @@ export const homeRegionCopyProblem = (copies: readonly SnapshotCopySetting[], ho
   copies.some((c) => c.region === home)
     ? `copies lists ${home}, the factory's own region, where the snapshot already is: list only other regions`
     : undefined;
+
+/** The env variable naming the deployment's copy regions (setting `copies`, deploy-time and recipes'), comma-separated. */
+export const COPY_REGIONS_ENV = 'COPY_REGIONS';
+
+/**
+ * The home region, then each copy region of the deployment (env {@link COPY_REGIONS_ENV}, set on reap-builders and
+ * cleanup-build): where an ended execution may have left copies. Throws InvalidInputError naming a malformed region.
+ */
+export const deploymentRegions = (): string[] => {
+  const copies = (process.env[COPY_REGIONS_ENV] ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '' && r !== homeRegion());
+  for (const region of copies) if (!REGION_PATTERN.test(region)) throw new InvalidInputError(`${COPY_REGIONS_ENV} names "${region.slice(0, 40)}", not a region name such as eu-west-1`);
+  return [homeRegion(), ...new Set(copies)];
+};

@@ -7,6 +7,8 @@ import { FAULTS } from '../../simulation/aws/core';
 import { buildTarget, simulatedAws, verifiedPull } from './ec2-fixtures';
 import { snapshotIdParameterName } from '../../functions/lib/current-snapshot';
 import { TAG_RETAIN } from '../../functions/lib/snapshot-ownership';
+import { TAG_ARCHITECTURE, TAG_EXECUTION, TAG_MANAGED } from '../../functions/lib/tags';
+import { regionOf } from '../../simulation/aws/regions';
 
 const lambdaCause = (errorType: string, errorMessage: string) =>
   JSON.stringify({ errorType, errorMessage, trace: [`${errorType}: ${errorMessage}`, '    at run (/var/task/index.mjs:1:1)'] });
@@ -150,6 +152,41 @@ describe('cleanup-build', () => {
     // Assess
     expect(out).toMatchObject({ error: 'States.Timeout', terminatedInstanceIds: [instance.instanceId] });
     expect(out.cause).toContain('TIMED_OUT');
+  });
+
+  it('deletes the copies a timed-out execution left in the deployment\'s copy regions (env COPY_REGIONS)', async () => {
+    // Prepare: a copy in eu-west-1 tagged as the factory tags it; the status-change event carries no build state.
+    vi.stubEnv('COPY_REGIONS', 'eu-west-1');
+    const copyRegion = regionOf(account, 'eu-west-1');
+    const copyId = 'snap-0123456789abcdef7';
+    copyRegion.ec2.snapshots.set(copyId, {
+      SnapshotId: copyId,
+      VolumeId: 'vol-0123456789abcdef0',
+      VolumeSize: 50,
+      Description: 'copy',
+      StartTime: new Date(Date.now() - 3_600_000),
+      Tags: [
+        { Key: TAG_MANAGED, Value: 'true' },
+        { Key: TAG_EXECUTION, Value: build.executionName },
+        { Key: TAG_ARCHITECTURE, Value: build.architecture },
+      ],
+      durationMs: 0,
+      neverFinish: false,
+      deleted: false,
+      Encrypted: true,
+    });
+    const executionArn = `arn:aws:states:us-west-2:111122223333:execution:snapshot-factory:${build.executionName}`;
+    const event = {
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      detail: { executionArn, stateMachineArn: 'arn:aws:states:us-west-2:111122223333:stateMachine:snapshot-factory', name: build.executionName, status: 'TIMED_OUT', error: null, cause: null },
+    };
+    // Act
+    const out = await cleanup(event);
+    vi.unstubAllEnvs();
+    // Assess
+    expect(out.deletedSnapshotIds).toContain(copyId);
+    expect(copyRegion.ec2.snapshots.get(copyId)?.deleted).toBe(true);
   });
 
   it('deletes a pending snapshot of the failed build', async () => {
