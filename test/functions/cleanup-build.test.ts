@@ -9,6 +9,7 @@ import { snapshotIdParameterName } from '../../functions/lib/current-snapshot';
 import { TAG_RETAIN } from '../../functions/lib/snapshot-ownership';
 import { TAG_ARCHITECTURE, TAG_EXECUTION, TAG_MANAGED } from '../../functions/lib/tags';
 import { regionOf } from '../../simulation/aws/regions';
+import { seedSnapshot } from './seed-snapshot';
 
 const lambdaCause = (errorType: string, errorMessage: string) =>
   JSON.stringify({ errorType, errorMessage, trace: [`${errorType}: ${errorMessage}`, '    at run (/var/task/index.mjs:1:1)'] });
@@ -159,21 +160,14 @@ describe('cleanup-build', () => {
     vi.stubEnv('COPY_REGIONS', 'eu-west-1');
     const copyRegion = regionOf(account, 'eu-west-1');
     const copyId = 'snap-0123456789abcdef7';
-    copyRegion.ec2.snapshots.set(copyId, {
-      SnapshotId: copyId,
-      VolumeId: 'vol-0123456789abcdef0',
-      VolumeSize: 50,
-      Description: 'copy',
+    seedSnapshot(copyRegion, copyId, {
+      Encrypted: true,
       StartTime: new Date(Date.now() - 3_600_000),
       Tags: [
         { Key: TAG_MANAGED, Value: 'true' },
         { Key: TAG_EXECUTION, Value: build.executionName },
         { Key: TAG_ARCHITECTURE, Value: build.architecture },
       ],
-      durationMs: 0,
-      neverFinish: false,
-      deleted: false,
-      Encrypted: true,
     });
     const executionArn = `arn:aws:states:us-west-2:111122223333:execution:snapshot-factory:${build.executionName}`;
     const event = {

@@ -8,27 +8,12 @@ import { DEFAULT_PLAN_LIFECYCLE } from '../../functions/lib/lifecycle-settings';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
 import { installSimulatedAws } from '../../simulation/aws/install';
 import { regionOf } from '../../simulation/aws/regions';
+import { seedSnapshot } from './seed-snapshot';
 
 const HOME_SNAP = 'snap-0123456789abcdef0';
 const COPY_SNAP = 'snap-0123456789abcdef1';
 const COPY_REGION = 'eu-west-1';
 const TEAM = '222233334444';
-
-const seedSnapshot = (account: SimulatedAccount, id: string, kmsKeyId: string) => {
-  account.ec2.snapshots.set(id, {
-    SnapshotId: id,
-    VolumeId: 'vol-0123456789abcdef0',
-    VolumeSize: 100,
-    Description: 'test',
-    StartTime: new Date(0),
-    Tags: [],
-    durationMs: 0,
-    neverFinish: false,
-    deleted: false,
-    Encrypted: true,
-    KmsKeyId: kmsKeyId,
-  });
-};
 
 describe('share-snapshots', () => {
   let account: SimulatedAccount;
@@ -43,8 +28,8 @@ describe('share-snapshots', () => {
     // Prepare
     const home = account.core.region;
     const copyRegion = regionOf(account, COPY_REGION);
-    seedSnapshot(account, HOME_SNAP, `arn:aws:kms:${home}:${account.core.accountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`);
-    seedSnapshot(copyRegion, COPY_SNAP, `arn:aws:kms:${COPY_REGION}:${account.core.accountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab`);
+    seedSnapshot(account, HOME_SNAP, { Encrypted: true, KmsKeyId: `arn:aws:kms:${home}:${account.core.accountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab` });
+    seedSnapshot(copyRegion, COPY_SNAP, { Encrypted: true, KmsKeyId: `arn:aws:kms:${COPY_REGION}:${account.core.accountId}:key/1234abcd-12ab-34cd-56ef-1234567890ab` });
     const input = {
       plan: { recipe: 'ml', lifecycle: { ...DEFAULT_PLAN_LIFECYCLE, sharing: { accountIds: [TEAM] } } },
       builds: [{ snapshotId: HOME_SNAP, copies: [{ region: COPY_REGION, snapshotId: COPY_SNAP }] }],

@@ -5,21 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
 import type { HistoryEvent } from '../../simulation/execution-history';
-
-const seedSnapshot = (account: SimulatedAccount, id: string, encryption: { Encrypted: boolean; KmsKeyId?: string }) => {
-  account.ec2.snapshots.set(id, {
-    SnapshotId: id,
-    VolumeId: 'vol-0123456789abcdef0',
-    VolumeSize: 100,
-    Description: 'test',
-    StartTime: new Date(0),
-    Tags: [],
-    durationMs: 0,
-    neverFinish: false,
-    deleted: false,
-    ...encryption,
-  });
-};
+import { seedSnapshot } from './seed-snapshot';
 
 const SNAP = 'snap-0123456789abcdef0';
 const KEY = 'arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';

@@ -8,18 +8,14 @@
  * No `kmsKeyArn` on the copy: the simulated IAM denies every KMS action on a customer managed key without a key
  * policy (see test/simulation/lifecycle-sharing.test.ts), so the copy uses the region's aws/ebs key.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NO_LEFTOVERS } from '../../simulation/after-execution';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
 import { regionOf } from '../../simulation/aws/regions';
 import { deploy, type Deployment } from '../../simulation/deploy/deployment';
-import type { SynthesizedStack } from '../../simulation/deploy/template';
 import { SimulatedRegistries } from '../../simulation/registries';
-import { ROOT, runSimulation } from '../../simulation/run-state-machine';
+import { runSimulation } from '../../simulation/run-state-machine';
+import { synthesizeWith } from './synthesize-with';
 
 const NGINX = 'public.ecr.aws/docker/library/nginx:1.27';
 const RECIPE = 'copied';
@@ -29,19 +25,6 @@ const LIMITS = { snapshotSeconds: 3600, copySeconds: 1800 };
 
 let deployment: Deployment;
 
-/** The app synthesized as `cdk deploy` would with these settings added to cdk.json's (simulation/deploy/synthesize-app.ts). */
-const synthesizeWith = (settings: Record<string, unknown>): SynthesizedStack => {
-  const dir = mkdtempSync(join(tmpdir(), 'lifecycle-copy-'));
-  const cdkJson = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')) as { context: { snapshotFactory: Record<string, unknown> } };
-  cdkJson.context.snapshotFactory = { ...cdkJson.context.snapshotFactory, ...settings };
-  writeFileSync(join(dir, 'cdk.json'), JSON.stringify(cdkJson));
-  execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'simulation', 'deploy', 'synthesize-app.ts'), join(dir, 'template.json'), join(dir, 'cdk.json')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
-  });
-  return JSON.parse(readFileSync(join(dir, 'template.json'), 'utf8')) as SynthesizedStack;
-};
 
 beforeAll(() => {
   deployment = deploy(synthesizeWith({ copies: [{ region: COPY_REGION }] }));

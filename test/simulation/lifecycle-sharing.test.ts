@@ -8,16 +8,12 @@
  * no key policy, so a build with kmsKeyArn cannot launch in the simulation yet. The key rule itself (the default
  * aws/ebs key cannot be shared) is checked by simulation/aws/ec2-snapshot-sharing.ts and at synth (test/infra).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSimulatedAccount, type SimulatedAccount } from '../../simulation/aws/account';
 import { deploy, type Deployment } from '../../simulation/deploy/deployment';
-import type { SynthesizedStack } from '../../simulation/deploy/template';
 import { SimulatedRegistries } from '../../simulation/registries';
-import { ROOT, runSimulation } from '../../simulation/run-state-machine';
+import { runSimulation } from '../../simulation/run-state-machine';
+import { synthesizeWith } from './synthesize-with';
 
 const NGINX = 'public.ecr.aws/docker/library/nginx:1.27';
 const RECIPE = 'shared';
@@ -26,19 +22,6 @@ const TEAM_B = '333344445555';
 
 let deployment: Deployment;
 
-/** The app synthesized as `cdk deploy` would with these settings added to cdk.json's, in a child process (see simulation/deploy/synthesize-app.ts). */
-const synthesizeWith = (settings: Record<string, unknown>): SynthesizedStack => {
-  const dir = mkdtempSync(join(tmpdir(), 'lifecycle-sharing-'));
-  const cdkJson = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')) as { context: { snapshotFactory: Record<string, unknown> } };
-  cdkJson.context.snapshotFactory = { ...cdkJson.context.snapshotFactory, ...settings };
-  writeFileSync(join(dir, 'cdk.json'), JSON.stringify(cdkJson));
-  execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'simulation', 'deploy', 'synthesize-app.ts'), join(dir, 'template.json'), join(dir, 'cdk.json')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
-  });
-  return JSON.parse(readFileSync(join(dir, 'template.json'), 'utf8')) as SynthesizedStack;
-};
 
 beforeAll(() => {
   deployment = deploy(synthesizeWith({ dataVolume: { encrypted: false }, sharing: { accountIds: [TEAM_A, TEAM_B] } }));
