@@ -22,6 +22,7 @@ import { probePullDurations } from './compare-probe';
 import { factoryFigures, runFactoryBuild, scriptFigures, scriptLatenciesFrom, type BuildFigures, type MemoryByFunction } from './compare-factory';
 import { EBS, NO_CHARGE_NOTE, priceNotes } from './compare-pricing';
 import { seededRandom } from './seeded-random';
+import { aroundWith, varySimulatedDurations } from './vary-durations';
 
 /** Published build times of snapshot.sh (landscape.md: Inflab engineering blog 2025; data-on-eks build log). */
 const PUBLISHED = {
@@ -77,7 +78,7 @@ const SCENARIOS: Scenario[] = [
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run of the benchmark prints the same figures. */
 const random = seededRandom(20261202);
-const around = (ms: number) => Math.round(ms * (0.75 + random() / 2));
+const around = aroundWith(random);
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -92,13 +93,7 @@ const accountFor = (scenario: Scenario): SimulatedAccount => {
     ec2.snapshotMsPerGiB = 0;
     return account;
   }
-  ec2.pendingMs = around(ec2.pendingMs);
-  ec2.stoppingMs = around(ec2.stoppingMs);
-  ec2.snapshotBaseMs = around(ec2.snapshotBaseMs);
-  ssm.agentOnlineMs = around(ssm.agentOnlineMs);
-  ssm.baseRunMs = around(ssm.baseRunMs);
-  ssm.pullMs = around(ssm.pullMs);
-  return account;
+  return varySimulatedDurations(account, around);
 };
 
 /**

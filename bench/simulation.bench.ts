@@ -23,6 +23,7 @@ import { maximumInput } from '../simulation/max-input';
 import { PAYLOAD_LIMIT_BYTES, lambdaInvokeResult, payloadBytes } from '../simulation/sfn-quotas';
 import { HISTORY_EVENT_LIMIT } from '../simulation/execution-history';
 import { seededRandom } from './seeded-random';
+import { aroundWith, varySimulatedDurations } from './vary-durations';
 
 const WAITS = ['WaitForSsmAgent', 'WaitForPull', 'WaitForStop', 'WaitForSnapshot'] as const;
 type Intervals = Record<(typeof WAITS)[number], number>;
@@ -48,7 +49,7 @@ const SAMPLES = 6;
 
 /** Deterministic pseudo-random numbers (mulberry32), so every run of the benchmark prints the same figures. */
 const random = seededRandom(20260105);
-const around = (ms: number) => Math.round(ms * (0.75 + random() / 2));
+const around = aroundWith(random);
 
 /** Fixed intervals, as the definition had before its checks computed them: `Seconds` instead of `SecondsPath`. */
 const withIntervals = (intervals?: Intervals) => (definition: AslDefinition): AslDefinition => {
@@ -113,16 +114,7 @@ for (const choice of CHOICES) {
     const invocations: number[] = [];
     const coldStarts: number[] = [];
     for (let sample = 0; sample < SAMPLES; sample += 1) {
-      const account = createSimulatedAccount();
-      const ec2 = account.ec2.options as { -readonly [K in keyof typeof account.ec2.options]: number };
-      const ssm = account.ssmCommands.options as { -readonly [K in keyof typeof account.ssmCommands.options]: number };
-      ec2.pendingMs = around(ec2.pendingMs);
-      ec2.stoppingMs = around(ec2.stoppingMs);
-      ec2.snapshotBaseMs = around(ec2.snapshotBaseMs);
-      ec2.snapshotMsPerGiB = around(ec2.snapshotMsPerGiB);
-      ssm.agentOnlineMs = around(ssm.agentOnlineMs);
-      ssm.baseRunMs = around(ssm.baseRunMs);
-      ssm.pullMs = around(ssm.pullMs);
+      const account = varySimulatedDurations(createSimulatedAccount(), around);
       const report = await runSimulation({
         input: { images: imagesOf(count) },
         account,
