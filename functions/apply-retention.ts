@@ -47,7 +47,7 @@ const inputSchema = z.object({
     .object({
       recipe: z.string().min(1),
       snapshots: z.array(z.object({ snapshotId: z.string().startsWith('snap-') }).passthrough()),
-      lifecycle: planLifecycleSchema.default(DEFAULT_PLAN_LIFECYCLE),
+      lifecycle: z._default(planLifecycleSchema, DEFAULT_PLAN_LIFECYCLE),
     })
     .passthrough(),
   /** Regions whose copies of the recipe's snapshots retention applies to; default: the function's own region. */

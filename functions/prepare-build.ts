@@ -16,7 +16,7 @@
  * ImageNotFoundError (a tag or digest does not exist in its registry), RegistryUnavailableError and
  * TransientAwsError (retryable), AccessDeniedError, AwsRequestError (reading the current snapshot's parameters).
  */
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { deployedDefaults, PULL_LIMIT_MARGIN_SECONDS, settingSchemas as s, type BuildDefaults } from './lib/build-defaults';
 import { InvalidInputError } from './lib/errors';
 import { checkExecutionBudget, worstCaseExecutionSeconds, worstCaseHistoryEvents, HISTORY_EVENT_LIMIT } from './lib/execution-budget';
@@ -26,77 +26,74 @@ import { resolveRetention, resolveSharing, retentionInputSchema, sharingInputSch
 import { pullCommandThatFits } from './lib/pull-command';
 import { resolveAndCompare, type CurrentSnapshot, type FreshnessResult } from './lib/freshness';
 import { defaultRecipeName, layoutSchema, type Layout } from './lib/recipes';
-import { MAX_IMAGES, PLATFORM_OF, buildTargetSchema, type Architecture, type BuildTarget, type Image, type PlanCommon, type PlannedBuild } from './lib/schemas';
+import { MAX_IMAGES, PLATFORM_OF, type Architecture } from './lib/architectures';
+import type { BuildTarget, Image, PlanCommon, PlannedBuild } from './lib/schemas';
 import { homeRegion } from './lib/regional-clients';
 import { DEFAULT_COPY_SECONDS, copyWorstCaseEvents, copyWorstCaseSeconds, homeRegionCopyProblem } from './lib/snapshot-copies';
 import { defineStage, describeIssues } from './lib/stage';
 import { EC2_TAG_LIMITS } from './lib/tags';
 
-export { MAX_IMAGES } from './lib/schemas';
+export { MAX_IMAGES } from './lib/architectures';
 /** User tags allowed next to the factory's own (EC2 allows 50 per resource). */
 export const MAX_USER_TAGS = 40;
 
 /** The execution input: only `images` is required; every other field overrides its default. */
-export const executionInputSchema = z
-  .object({
-    images: z.array(z.string()).min(1).max(MAX_IMAGES),
-    recipe: s.recipe.optional(),
-    architectures: s.architectures.optional(),
-    layout: layoutSchema.optional(),
-    combinedArchitecture: s.architecture.optional(),
-    kubernetesVersion: s.kubernetesVersion.optional(),
-    variant: s.variant.optional(),
-    amiParameter: s.amiParameter.optional(),
-    instanceTypes: z.object({ x86_64: s.instanceTypes.optional(), arm64: s.instanceTypes.optional() }).strict().optional(),
-    instanceProfileName: s.instanceProfileName.optional(),
-    subnetIds: s.subnetIds.optional(),
-    securityGroupIds: s.securityGroupIds.optional(),
-    associatePublicIp: z.boolean().optional(),
-    osVolumeSizeGiB: s.osVolumeSizeGiB.optional(),
-    dataVolume: z
-      .object({
-        sizeGiB: s.sizeGiB.optional(),
-        iops: s.iops.optional(),
-        throughputMiBps: s.throughputMiBps.optional(),
-        encrypted: z.boolean().optional(),
-        kmsKeyArn: s.kmsKeyArn.optional(),
-      })
-      .strict()
-      .optional(),
-    pull: z.object({ concurrency: s.concurrency.optional(), commandTimeoutSeconds: s.commandTimeoutSeconds.optional() }).strict().optional(),
-    limits: z
-      .object({
-        ssmOnlineSeconds: s.ssmOnlineSeconds.optional(),
-        pullSeconds: s.pullSeconds.optional(),
-        stopSeconds: s.stopSeconds.optional(),
-        snapshotSeconds: s.snapshotSeconds.optional(),
-        fastSnapshotRestoreSeconds: s.fastSnapshotRestoreSeconds.optional(),
-        copySeconds: s.copySeconds.optional(),
-        /** Refused with a clear message: the state machine's TimeoutSeconds is fixed at deploy time. */
-        executionSeconds: z
-          .never({ error: "is a deploy-time setting (the state machine's TimeoutSeconds): set limits.executionSeconds in cdk.json and redeploy" })
-          .optional(),
-      })
-      .strict()
-      .optional(),
-    /** Zones in which the new snapshot gets Fast Snapshot Restore before it becomes current; `[]` turns a default off. */
-    fastSnapshotRestore: s.fastSnapshotRestore.optional(),
-    /** Regions the new snapshot is copied to before it is published; `[]` turns a default off. */
-    copies: s.copies.optional(),
-    tags: s.tags.optional(),
-    /** Build even when the current snapshot already holds these exact digests. */
-    force: z.boolean().optional(),
-    /** Retention of superseded snapshots (ApplyRetention), over the deployed `retention` setting. */
-    retention: retentionInputSchema.optional(),
-    /** Accounts granted createVolumePermission (ShareSnapshots), over the deployed `sharing` setting. */
-    sharing: sharingInputSchema.optional(),
-  })
-  .strict();
+export const executionInputSchema = z.strictObject({
+  images: z.array(z.string()).check(z.minLength(1), z.maxLength(MAX_IMAGES)),
+  recipe: z.optional(s.recipe),
+  architectures: z.optional(s.architectures),
+  layout: z.optional(layoutSchema),
+  combinedArchitecture: z.optional(s.architecture),
+  kubernetesVersion: z.optional(s.kubernetesVersion),
+  variant: z.optional(s.variant),
+  amiParameter: z.optional(s.amiParameter),
+  instanceTypes: z.optional(z.strictObject({ x86_64: z.optional(s.instanceTypes), arm64: z.optional(s.instanceTypes) })),
+  instanceProfileName: z.optional(s.instanceProfileName),
+  subnetIds: z.optional(s.subnetIds),
+  securityGroupIds: z.optional(s.securityGroupIds),
+  associatePublicIp: z.optional(z.boolean()),
+  osVolumeSizeGiB: z.optional(s.osVolumeSizeGiB),
+  dataVolume: z.optional(
+    z.strictObject({
+      sizeGiB: z.optional(s.sizeGiB),
+      iops: z.optional(s.iops),
+      throughputMiBps: z.optional(s.throughputMiBps),
+      encrypted: z.optional(z.boolean()),
+      kmsKeyArn: z.optional(s.kmsKeyArn),
+    }),
+  ),
+  pull: z.optional(z.strictObject({ concurrency: z.optional(s.concurrency), commandTimeoutSeconds: z.optional(s.commandTimeoutSeconds) })),
+  limits: z.optional(
+    z.strictObject({
+      ssmOnlineSeconds: z.optional(s.ssmOnlineSeconds),
+      pullSeconds: z.optional(s.pullSeconds),
+      stopSeconds: z.optional(s.stopSeconds),
+      snapshotSeconds: z.optional(s.snapshotSeconds),
+      fastSnapshotRestoreSeconds: z.optional(s.fastSnapshotRestoreSeconds),
+      copySeconds: z.optional(s.copySeconds),
+      /** Refused with a clear message: the state machine's TimeoutSeconds is fixed at deploy time. */
+      executionSeconds: z.optional(
+        z.never({ error: "is a deploy-time setting (the state machine's TimeoutSeconds): set limits.executionSeconds in cdk.json and redeploy" }),
+      ),
+    }),
+  ),
+  /** Zones in which the new snapshot gets Fast Snapshot Restore before it becomes current; `[]` turns a default off. */
+  fastSnapshotRestore: z.optional(s.fastSnapshotRestore),
+  /** Regions the new snapshot is copied to before it is published; `[]` turns a default off. */
+  copies: z.optional(s.copies),
+  tags: z.optional(s.tags),
+  /** Build even when the current snapshot already holds these exact digests. */
+  force: z.optional(z.boolean()),
+  /** Retention of superseded snapshots (ApplyRetention), over the deployed `retention` setting. */
+  retention: z.optional(retentionInputSchema),
+  /** Accounts granted createVolumePermission (ShareSnapshots), over the deployed `sharing` setting. */
+  sharing: z.optional(sharingInputSchema),
+});
 export type ExecutionInput = z.infer<typeof executionInputSchema>;
 
 const inputSchema = z.object({
   /** `$$.Execution.Name`, passed by the state's Parameters. */
-  executionName: z.string().min(1).max(80),
+  executionName: z.string().check(z.minLength(1), z.maxLength(80)),
   /** The execution input, unvalidated: validated here so the error names the execution input's field. */
   input: z.unknown(),
 });
@@ -261,8 +258,12 @@ export const planBuild = (
       ? [{ architecture: request.combinedArchitecture ?? defaults.combinedArchitecture, platforms: architectures.map((a) => PLATFORM_OF[a]) }]
       : architectures.map((architecture) => ({ architecture, platforms: [PLATFORM_OF[architecture]] }));
 
+  // Every value here was validated (execution input, FACTORY_DEFAULTS) by schemas at least as strict as
+  // buildTargetSchema's, which the tests check for every plan (test/statemachine/prepare-build.test.ts, "conforms");
+  // it is not re-parsed here, so prepare-build loads no classic zod (issue 12, its bundle). structuredClone: each build
+  // gets its own objects, none shared with the other builds or with the deployed defaults a warm Lambda keeps.
   const builds = groups.map(({ architecture, platforms }) =>
-    buildTargetSchema.parse({
+    structuredClone({
       executionName,
       recipe,
       architecture,

@@ -35,7 +35,7 @@ const triggerSchema = z.object({
   source: z.enum(['schedule', 'ecr-push', 'manual']),
   recipe: z.string().min(1),
   /** The recipe itself, sent by the RecipeTriggers targets when it fits their input limit; else looked up in RECIPES. */
-  definition: recipeSchema.optional(),
+  definition: z.optional(recipeSchema),
   force: z.boolean().optional(),
   repositoryName: z.string().optional(),
 });

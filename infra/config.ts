@@ -33,41 +33,41 @@ const s = settingSchemas;
 export const settingsSchema = z
   .object({
     /** Kubernetes version of the Bottlerocket variant whose AMI the builder boots. */
-    kubernetesVersion: s.kubernetesVersion.default(BUILT_IN.kubernetesVersion),
+    kubernetesVersion: z._default(s.kubernetesVersion, BUILT_IN.kubernetesVersion),
     /** Bottlerocket variant: standard, NVIDIA or FIPS. */
-    variant: s.variant.default(BUILT_IN.variant),
+    variant: z._default(s.variant, BUILT_IN.variant),
     /** AMI SSM parameter (the old script's -a); `{arch}` becomes x86_64 or arm64. Wins over kubernetesVersion/variant. */
     amiParameter: z
       .string()
       .regex(/^\/aws\/service\/bottlerocket\/[A-Za-z0-9_.{}\/-]+$/, 'expected a Bottlerocket AMI parameter path under /aws/service/bottlerocket/ (the functions may read only those)')
       .optional(),
     /** Architectures built when an execution names none (the old script's -A). */
-    architectures: s.architectures.default(BUILT_IN.architectures),
+    architectures: z._default(s.architectures, BUILT_IN.architectures),
     /** per-architecture (one snapshot each) or combined (one snapshot holding every platform). */
-    layout: s.layout.default(BUILT_IN.layout),
+    layout: z._default(s.layout, BUILT_IN.layout),
     /** Instance types tried in order, per architecture (the old script's -i). */
     instanceTypes: z
       .object({
-        x86_64: s.instanceTypes.default(BUILT_IN.instanceTypes.x86_64),
-        arm64: s.instanceTypes.default(BUILT_IN.instanceTypes.arm64),
+        x86_64: z._default(s.instanceTypes, BUILT_IN.instanceTypes.x86_64),
+        arm64: z._default(s.instanceTypes, BUILT_IN.instanceTypes.arm64),
       })
       .strict()
       .prefault({}),
     /** Data volume (/dev/xvdb) that becomes the snapshot (the old script's -s, -e, -k). */
     dataVolume: z
       .object({
-        sizeGiB: s.sizeGiB.default(BUILT_IN.dataVolume.sizeGiB),
-        iops: s.iops.default(BUILT_IN.dataVolume.iops),
-        throughputMiBps: s.throughputMiBps.default(BUILT_IN.dataVolume.throughputMiBps),
+        sizeGiB: z._default(s.sizeGiB, BUILT_IN.dataVolume.sizeGiB),
+        iops: z._default(s.iops, BUILT_IN.dataVolume.iops),
+        throughputMiBps: z._default(s.throughputMiBps, BUILT_IN.dataVolume.throughputMiBps),
         /** Encrypt the builder's volumes and so the snapshots. */
         encrypted: z.boolean().default(true),
         /** Customer managed key for the volumes; default: the account's aws/ebs key. */
-        kmsKeyArn: s.kmsKeyArn.optional(),
+        kmsKeyArn: z.optional(s.kmsKeyArn),
       })
       .strict()
       .prefault({}),
     /** OS volume (/dev/xvda) size. */
-    osVolumeSizeGiB: s.osVolumeSizeGiB.default(BUILT_IN.osVolumeSizeGiB),
+    osVolumeSizeGiB: z._default(s.osVolumeSizeGiB, BUILT_IN.osVolumeSizeGiB),
     /** Existing IAM role name for the builder instead of the one the factory creates (the old script's -R). */
     instanceRoleName: z
       .string()
@@ -78,7 +78,7 @@ export const settingsSchema = z
     /** Subnets the builder may launch in; the first is the default (the old script's -sn). Empty: the factory creates its own VPC. */
     subnetIds: z.array(subnetId).default([]),
     /** Security groups of the builder (the old script's -sg). Empty: the factory creates one with no inbound rule and HTTPS egress only. */
-    securityGroupIds: s.securityGroupIds.pipe(z.array(securityGroupId)).default([]),
+    securityGroupIds: z._default(z.pipe(s.securityGroupIds, z.array(securityGroupId)), []),
     /** Public IP for the builder (the old script's -p). Default: true in the factory's own VPC (public subnets, no NAT), false in given subnets. */
     associatePublicIp: z.boolean().optional(),
     /** ECR repositories the builder and digest resolution may read (ARNs, wildcards allowed). Default: every repository of this account. */
@@ -90,25 +90,25 @@ export const settingsSchema = z
     pull: z
       .object({
         /** (image, platform) pulls run at once on the builder. */
-        concurrency: s.concurrency.default(BUILT_IN.pull.concurrency),
+        concurrency: z._default(s.concurrency, BUILT_IN.pull.concurrency),
         /** SSM Run Command timeout of the pull script. */
-        commandTimeoutSeconds: s.commandTimeoutSeconds.default(BUILT_IN.pull.commandTimeoutSeconds),
+        commandTimeoutSeconds: z._default(s.commandTimeoutSeconds, BUILT_IN.pull.commandTimeoutSeconds),
       })
       .strict()
       .prefault({}),
     /** Time limits, in seconds. */
     limits: z
       .object({
-        ssmOnlineSeconds: s.ssmOnlineSeconds.default(BUILT_IN.limits.ssmOnlineSeconds),
+        ssmOnlineSeconds: z._default(s.ssmOnlineSeconds, BUILT_IN.limits.ssmOnlineSeconds),
         /** The workflow's wait for the pull; default: pull.commandTimeoutSeconds + 300. */
-        pullSeconds: s.pullSeconds.optional(),
-        stopSeconds: s.stopSeconds.default(BUILT_IN.limits.stopSeconds),
-        snapshotSeconds: s.snapshotSeconds.default(BUILT_IN.limits.snapshotSeconds),
+        pullSeconds: z.optional(s.pullSeconds),
+        stopSeconds: z._default(s.stopSeconds, BUILT_IN.limits.stopSeconds),
+        snapshotSeconds: z._default(s.snapshotSeconds, BUILT_IN.limits.snapshotSeconds),
         /** The wait for Fast Snapshot Restore in every zone; default: 60 min per TiB of dataVolume.sizeGiB + 1800. */
-        fastSnapshotRestoreSeconds: s.fastSnapshotRestoreSeconds.optional(),
-        copySeconds: s.copySeconds.optional(),
+        fastSnapshotRestoreSeconds: z.optional(s.fastSnapshotRestoreSeconds),
+        copySeconds: z.optional(s.copySeconds),
         /** Whole execution (state machine TimeoutSeconds). */
-        executionSeconds: executionTimeoutSecondsSchema.default(DEFINITION_TIMEOUT_SECONDS),
+        executionSeconds: z._default(executionTimeoutSecondsSchema, DEFINITION_TIMEOUT_SECONDS),
       })
       .strict()
       .prefault({}),
@@ -126,17 +126,17 @@ export const settingsSchema = z
     /** Snapshots an ended execution never published are deleted by the reaper once older than this. */
     reaperSnapshotGraceHours: z.number().int().min(1).max(720).default(24),
     /** Named build recipes (schedules, ECR-push triggers); validated by functions/lib/recipes.ts. */
-    recipes: recipesSchema.default([]),
+    recipes: z._default(recipesSchema, []),
     /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current (recipes and executions may override). */
-    fastSnapshotRestore: s.fastSnapshotRestore.optional(),
+    fastSnapshotRestore: z.optional(s.fastSnapshotRestore),
     /** Regions every new snapshot is copied to before it is published, each with an optional key there (recipes and executions may override). */
-    copies: s.copies.optional(),
+    copies: z.optional(s.copies),
     /** Extra tags applied to every resource the builds create. */
-    tags: s.tags.default({}),
+    tags: z._default(s.tags, {}),
     /** Superseded snapshots kept per recipe and architecture, dry run, pinned IDs (recipes and executions may override). */
-    retention: retentionInputSchema.optional(),
+    retention: z.optional(retentionInputSchema),
     /** Accounts granted createVolumePermission on every published snapshot (recipes and executions may override). */
-    sharing: sharingInputSchema.optional(),
+    sharing: z.optional(sharingInputSchema),
     /** Failure notifications: an SNS topic with these email subscriptions receives every Snapshot Build Failed event. */
     notifications: z
       .object({ emailAddresses: z.array(z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'expected an email address')).max(100).default([]) })

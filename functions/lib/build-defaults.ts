@@ -5,46 +5,51 @@
  * (env `FACTORY_DEFAULTS`, JSON, set by the CDK construct from its config, validated with this same schema),
  * then the built-in defaults below. docs/input.md lists each field, its default and its limits.
  */
-import * as z from 'zod';
+import * as z from './zod-mini';
 import { DEFINITION_TIMEOUT_SECONDS, MAX_EXECUTION_TIMEOUT_SECONDS, MIN_EXECUTION_TIMEOUT_SECONDS } from './execution-budget';
 import { fastSnapshotRestoreSchema, fastSnapshotRestoreSecondsSchema } from './fast-snapshot-restore';
 import { retentionInputSchema, sharingInputSchema } from './lifecycle-settings';
 import { copiesSchema, copySecondsSchema } from './snapshot-copies';
-import { RECIPE_NAME_PATTERN, layoutSchema } from './recipes';
-import { architectureSchema } from './schemas';
+import { RECIPE_NAME_PATTERN, architectureSettingSchema, layoutSchema } from './recipes';
 
 /** Bottlerocket Kubernetes variants: `aws-k8s-<version>`, `-nvidia`, `-fips`. */
 export const VARIANTS = ['standard', 'nvidia', 'fips'] as const;
 
-/** The value schemas of each setting, without defaults: shared by the defaults and the execution input. */
+/** An integer from `min` to `max`: zod's `.int().min().max()`, with the same messages. */
+const integer = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
+const matching = (pattern: RegExp, message: string) => z.string().check(z.regex(pattern, message));
+
+/**
+ * The value schemas of each setting, without defaults: shared by the defaults, the execution input (prepare-build)
+ * and the cdk.json settings (infra/config.ts). zod/mini schemas (./zod-mini.ts): wrap them with `z.optional(...)`,
+ * `z._default(...)`, which classic zod also exports.
+ */
 export const settingSchemas = {
-  recipe: z.string().regex(RECIPE_NAME_PATTERN, 'expected 1-48 letters, digits, "_" or "-", starting with a letter or digit'),
-  architectures: z.array(architectureSchema).min(1).max(2),
+  recipe: matching(RECIPE_NAME_PATTERN, 'expected 1-48 letters, digits, "_" or "-", starting with a letter or digit'),
+  architectures: z.array(architectureSettingSchema).check(z.minLength(1), z.maxLength(2)),
   layout: layoutSchema,
-  architecture: architectureSchema,
-  kubernetesVersion: z.string().regex(/^1\.\d{2,3}$/, 'expected a Kubernetes minor version such as 1.35'),
+  architecture: architectureSettingSchema,
+  kubernetesVersion: matching(/^1\.\d{2,3}$/, 'expected a Kubernetes minor version such as 1.35'),
   variant: z.enum(VARIANTS),
-  amiParameter: z.string().startsWith('/').max(2048),
-  instanceTypes: z.array(z.string().regex(/^[a-z0-9-]+\.[a-z0-9-]+$/, 'expected an EC2 instance type such as m7i.xlarge')).min(1).max(10),
-  instanceProfileName: z.string().min(1).max(128),
-  subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet ID such as subnet-0123456789abcdef0')).max(16),
-  securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'expected a security group ID such as sg-0123456789abcdef0')).max(5),
-  osVolumeSizeGiB: z.number().int().min(2).max(100),
-  sizeGiB: z.number().int().min(1).max(16384),
-  iops: z.number().int().min(3000).max(80000),
-  throughputMiBps: z.number().int().min(125).max(2000),
-  kmsKeyArn: z
-    .string()
-    .regex(
-      /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-zA-Z-]+$/,
-      'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias cannot scope IAM policies',
-    ),
-  concurrency: z.number().int().min(1).max(32),
-  commandTimeoutSeconds: z.number().int().min(30).max(172800),
-  ssmOnlineSeconds: z.number().int().min(30).max(86400),
-  pullSeconds: z.number().int().min(60).max(180000),
-  stopSeconds: z.number().int().min(30).max(86400),
-  snapshotSeconds: z.number().int().min(60).max(86400),
+  amiParameter: z.string().check(z.startsWith('/'), z.maxLength(2048)),
+  instanceTypes: z.array(matching(/^[a-z0-9-]+\.[a-z0-9-]+$/, 'expected an EC2 instance type such as m7i.xlarge')).check(z.minLength(1), z.maxLength(10)),
+  instanceProfileName: z.string().check(z.minLength(1), z.maxLength(128)),
+  subnetIds: z.array(matching(/^subnet-[0-9a-f]{8,17}$/, 'expected a subnet ID such as subnet-0123456789abcdef0')).check(z.maxLength(16)),
+  securityGroupIds: z.array(matching(/^sg-[0-9a-f]{8,17}$/, 'expected a security group ID such as sg-0123456789abcdef0')).check(z.maxLength(5)),
+  osVolumeSizeGiB: integer(2, 100),
+  sizeGiB: integer(1, 16384),
+  iops: integer(3000, 80000),
+  throughputMiBps: integer(125, 2000),
+  kmsKeyArn: matching(
+    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-zA-Z-]+$/,
+    'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias cannot scope IAM policies',
+  ),
+  concurrency: integer(1, 32),
+  commandTimeoutSeconds: integer(30, 172800),
+  ssmOnlineSeconds: integer(30, 86400),
+  pullSeconds: integer(60, 180000),
+  stopSeconds: integer(30, 86400),
+  snapshotSeconds: integer(60, 86400),
   tags: z.record(z.string(), z.string()),
   fastSnapshotRestore: fastSnapshotRestoreSchema,
   fastSnapshotRestoreSeconds: fastSnapshotRestoreSecondsSchema,
@@ -55,7 +60,7 @@ const s = settingSchemas;
 
 export { DEFINITION_TIMEOUT_SECONDS } from './execution-budget';
 /** The execution's time limit: Step Functions allows a standard execution a year; the factory asks for 15 minutes at least. */
-export const executionTimeoutSecondsSchema = z.number().int().min(MIN_EXECUTION_TIMEOUT_SECONDS).max(MAX_EXECUTION_TIMEOUT_SECONDS);
+export const executionTimeoutSecondsSchema = integer(MIN_EXECUTION_TIMEOUT_SECONDS, MAX_EXECUTION_TIMEOUT_SECONDS);
 
 /**
  * Deploy-time defaults of a build. Every field has a built-in default, so `buildDefaultsSchema.parse({})`
@@ -63,79 +68,77 @@ export const executionTimeoutSecondsSchema = z.number().int().min(MIN_EXECUTION_
  *
  * @example buildDefaultsSchema.parse({ dataVolume: { sizeGiB: 200 } }).dataVolume // { sizeGiB: 200, iops: 4000, ... }
  */
-export const buildDefaultsSchema = z
-  .object({
-    /** Lineage of snapshots the build belongs to; when unset, derived from the images (functions/lib/recipes.ts). */
-    recipe: s.recipe.optional(),
-    architectures: s.architectures.default(['x86_64']),
-    layout: s.layout.default('per-architecture'),
-    /** Architecture of the one builder instance of the `combined` layout. */
-    combinedArchitecture: s.architecture.default('x86_64'),
-    kubernetesVersion: s.kubernetesVersion.default('1.35'),
-    variant: s.variant.default('standard'),
-    /** Explicit AMI parameter path; `{arch}` is replaced by x86_64 or arm64. Wins over kubernetesVersion/variant. */
-    amiParameter: s.amiParameter.optional(),
-    instanceTypes: z
-      .object({
-        x86_64: s.instanceTypes.default(['m7i.xlarge', 'm6i.xlarge', 'm5.xlarge']),
-        arm64: s.instanceTypes.default(['m7g.xlarge', 'm6g.xlarge']),
-      })
-      .strict()
-      .prefault({}),
-    instanceProfileName: s.instanceProfileName.default('snapshot-factory-builder'),
-    /** Subnets the builder may launch in, tried in order while EC2 reports no capacity; empty: the default VPC. */
-    subnetIds: s.subnetIds.default([]),
-    securityGroupIds: s.securityGroupIds.default([]),
-    associatePublicIp: z.boolean().default(true),
-    osVolumeSizeGiB: s.osVolumeSizeGiB.default(10),
-    dataVolume: z
-      .object({
-        sizeGiB: s.sizeGiB.default(100),
-        iops: s.iops.default(4000),
-        throughputMiBps: s.throughputMiBps.default(1000),
-        encrypted: z.boolean().default(true),
-        kmsKeyArn: s.kmsKeyArn.optional(),
-      })
-      .strict()
-      .prefault({}),
-    pull: z
-      .object({
-        concurrency: s.concurrency.default(4),
-        commandTimeoutSeconds: s.commandTimeoutSeconds.default(3600),
-      })
-      .strict()
-      .prefault({}),
-    /** Time limits, in seconds. `pullSeconds` defaults to the command timeout + 300. */
-    limits: z
-      .object({
-        ssmOnlineSeconds: s.ssmOnlineSeconds.default(600),
-        pullSeconds: s.pullSeconds.optional(),
-        stopSeconds: s.stopSeconds.default(900),
-        snapshotSeconds: s.snapshotSeconds.default(7200),
-        /** Wait for Fast Snapshot Restore in every zone; default: AWS's 60 min per TiB of the data volume + 1800 (functions/lib/fast-snapshot-restore.ts). */
-        fastSnapshotRestoreSeconds: s.fastSnapshotRestoreSeconds.optional(),
-        /** Wait for every cross-region copy to complete (functions/lib/snapshot-copies.ts); default 7200. */
-        copySeconds: s.copySeconds.optional(),
-        /**
-         * The execution's time limit: the state machine's `TimeoutSeconds` (setting `limits.executionSeconds`).
-         * Deployed only, never in the execution input: prepare-build refuses waits that would not fit in it with
-         * their cleanup. The built-in default is the definition's own (statemachine/snapshot-factory.asl.json).
-         */
-        executionSeconds: executionTimeoutSecondsSchema.default(DEFINITION_TIMEOUT_SECONDS),
-      })
-      .strict()
-      .prefault({}),
-    /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current; unset: none. */
-    fastSnapshotRestore: s.fastSnapshotRestore.optional(),
-    /** Regions every new snapshot is copied to before it is published (setting `copies`); unset: none. */
-    copies: s.copies.optional(),
-    tags: s.tags.default({}),
-    /** Deploy-time retention of superseded snapshots (setting `retention`, functions/lib/lifecycle-settings.ts). */
-    retention: retentionInputSchema.optional(),
-    /** Deploy-time sharing of published snapshots (setting `sharing`). */
-    sharing: sharingInputSchema.optional(),
-  })
-  .strict();
+export const buildDefaultsSchema = z.strictObject({
+  /** Lineage of snapshots the build belongs to; when unset, derived from the images (functions/lib/recipes.ts). */
+  recipe: z.optional(s.recipe),
+  architectures: z._default(s.architectures, ['x86_64']),
+  layout: z._default(s.layout, 'per-architecture'),
+  /** Architecture of the one builder instance of the `combined` layout. */
+  combinedArchitecture: z._default(s.architecture, 'x86_64'),
+  kubernetesVersion: z._default(s.kubernetesVersion, '1.35'),
+  variant: z._default(s.variant, 'standard'),
+  /** Explicit AMI parameter path; `{arch}` is replaced by x86_64 or arm64. Wins over kubernetesVersion/variant. */
+  amiParameter: z.optional(s.amiParameter),
+  instanceTypes: z.prefault(
+    z.strictObject({
+      x86_64: z._default(s.instanceTypes, ['m7i.xlarge', 'm6i.xlarge', 'm5.xlarge']),
+      arm64: z._default(s.instanceTypes, ['m7g.xlarge', 'm6g.xlarge']),
+    }),
+    {},
+  ),
+  instanceProfileName: z._default(s.instanceProfileName, 'snapshot-factory-builder'),
+  /** Subnets the builder may launch in, tried in order while EC2 reports no capacity; empty: the default VPC. */
+  subnetIds: z._default(s.subnetIds, []),
+  securityGroupIds: z._default(s.securityGroupIds, []),
+  associatePublicIp: z._default(z.boolean(), true),
+  osVolumeSizeGiB: z._default(s.osVolumeSizeGiB, 10),
+  dataVolume: z.prefault(
+    z.strictObject({
+      sizeGiB: z._default(s.sizeGiB, 100),
+      iops: z._default(s.iops, 4000),
+      throughputMiBps: z._default(s.throughputMiBps, 1000),
+      encrypted: z._default(z.boolean(), true),
+      kmsKeyArn: z.optional(s.kmsKeyArn),
+    }),
+    {},
+  ),
+  pull: z.prefault(
+    z.strictObject({
+      concurrency: z._default(s.concurrency, 4),
+      commandTimeoutSeconds: z._default(s.commandTimeoutSeconds, 3600),
+    }),
+    {},
+  ),
+  /** Time limits, in seconds. `pullSeconds` defaults to the command timeout + 300. */
+  limits: z.prefault(
+    z.strictObject({
+      ssmOnlineSeconds: z._default(s.ssmOnlineSeconds, 600),
+      pullSeconds: z.optional(s.pullSeconds),
+      stopSeconds: z._default(s.stopSeconds, 900),
+      snapshotSeconds: z._default(s.snapshotSeconds, 7200),
+      /** Wait for Fast Snapshot Restore in every zone; default: AWS's 60 min per TiB of the data volume + 1800 (functions/lib/fast-snapshot-restore.ts). */
+      fastSnapshotRestoreSeconds: z.optional(s.fastSnapshotRestoreSeconds),
+      /** Wait for every cross-region copy to complete (functions/lib/snapshot-copies.ts); default 7200. */
+      copySeconds: z.optional(s.copySeconds),
+      /**
+       * The execution's time limit: the state machine's `TimeoutSeconds` (setting `limits.executionSeconds`).
+       * Deployed only, never in the execution input: prepare-build refuses waits that would not fit in it with
+       * their cleanup. The built-in default is the definition's own (statemachine/snapshot-factory.asl.json).
+       */
+      executionSeconds: z._default(executionTimeoutSecondsSchema, DEFINITION_TIMEOUT_SECONDS),
+    }),
+    {},
+  ),
+  /** Zones in which every new snapshot gets Fast Snapshot Restore before it becomes current; unset: none. */
+  fastSnapshotRestore: z.optional(s.fastSnapshotRestore),
+  /** Regions every new snapshot is copied to before it is published (setting `copies`); unset: none. */
+  copies: z.optional(s.copies),
+  tags: z._default(s.tags, {}),
+  /** Deploy-time retention of superseded snapshots (setting `retention`, functions/lib/lifecycle-settings.ts). */
+  retention: z.optional(retentionInputSchema),
+  /** Deploy-time sharing of published snapshots (setting `sharing`). */
+  sharing: z.optional(sharingInputSchema),
+});
 export type BuildDefaults = z.infer<typeof buildDefaultsSchema>;
 
 /** Seconds the workflow waits past the SSM command timeout, so SSM's own `TimedOut` (clearer) comes first. */

@@ -7,7 +7,7 @@
  * and `disabling` -> `disabled`; a request to enable that fails also goes to `disabling`. Kept in a module without
  * side effects so infra/ and the simulation can read it without loading the deployed defaults.
  */
-import * as z from 'zod';
+import * as z from './zod-mini';
 import { BUILD_TASK_SECONDS, EVENTS_PER_POLL, HISTORY_EVENTS } from './execution-budget';
 
 /** AWS's optimizing rate: 60 minutes per TiB (1,024 GiB). */
@@ -22,24 +22,23 @@ export const FSR_ACTIVE_STATES = ['enabling', 'optimizing', 'enabled', 'disablin
 export const FSR_ON_STATES = ['enabling', 'optimizing', 'enabled'] as const;
 
 /** An Availability Zone name such as `us-west-2a` (FastRestoreRule's pattern, Data Lifecycle Manager API reference). */
-export const availabilityZoneSchema = z.string().regex(/^([a-z]+-){2,3}\d[a-z]$/, 'expected an Availability Zone name such as us-west-2a');
+export const availabilityZoneSchema = z.string().check(z.regex(/^([a-z]+-){2,3}\d[a-z]$/, 'expected an Availability Zone name such as us-west-2a'));
 
 /**
  * The setting `fastSnapshotRestore` (deploy-time default, per recipe, execution input): the zones in which the new
  * snapshot gets FSR before it becomes current. An empty list turns FSR off where a default would turn it on.
  * At most 10 zones, as AWS's own FSR rules allow (FastRestoreRule.AvailabilityZones, DLM API reference).
  */
-export const fastSnapshotRestoreSchema = z
-  .object({ availabilityZones: z.array(availabilityZoneSchema).max(10) })
-  .strict()
-  .superRefine((value, ctx) => {
+export const fastSnapshotRestoreSchema = z.strictObject({ availabilityZones: z.array(availabilityZoneSchema).check(z.maxLength(10)) }).check(
+  z.superRefine((value, ctx) => {
     const duplicate = value.availabilityZones.find((zone, index) => value.availabilityZones.indexOf(zone) !== index);
     if (duplicate) ctx.addIssue({ code: 'custom', path: ['availabilityZones'], message: `lists ${duplicate} more than once` });
-  });
+  }),
+);
 export type FastSnapshotRestoreSetting = z.infer<typeof fastSnapshotRestoreSchema>;
 
 /** The limit `limits.fastSnapshotRestoreSeconds` accepts: from 5 minutes to 2 days (16 TiB take 16 hours at AWS's rate). */
-export const fastSnapshotRestoreSecondsSchema = z.number().int().min(300).max(172800);
+export const fastSnapshotRestoreSecondsSchema = z.number().check(z.int(), z.gte(300), z.lte(172800));
 
 /**
  * The default of `limits.fastSnapshotRestoreSeconds`: AWS's 60 minutes per TiB of the data volume, plus

@@ -6,7 +6,7 @@
  *
  * Kept in a module without side effects (unlike build-defaults.ts, which reads FACTORY_DEFAULTS at import).
  */
-import * as z from 'zod';
+import * as z from './zod-mini';
 
 /** At most this many superseded snapshots are kept per recipe and architecture (each costs EBS snapshot storage). */
 export const MAX_KEEP_SUPERSEDED = 100;
@@ -19,34 +19,34 @@ export const MAX_PINNED_SNAPSHOTS = 100;
  */
 export const MAX_SHARED_ACCOUNTS = 50;
 
-const snapshotId = z.string().regex(/^snap-[0-9a-f]{8,17}$/, 'expected a snapshot ID such as snap-0123456789abcdef0');
+const snapshotId = z.string().check(z.regex(/^snap-[0-9a-f]{8,17}$/, 'expected a snapshot ID such as snap-0123456789abcdef0'));
 /**
  * A 12-digit AWS account ID: what `createVolumePermission` takes. EBS snapshots are shared with account IDs only:
  * CreateVolumePermission has `UserId` and `Group` (`all`), no organization or OU ARN (EC2 API reference,
  * CreateVolumePermission; an AMI's LaunchPermission has OrganizationArn, a snapshot's does not), so an organization
  * ARN is refused saying what to do instead.
  */
-export const accountIdSchema = z.string().superRefine((value, ctx) => {
-  if (/^\d{12}$/.test(value)) return;
-  ctx.addIssue({
-    code: 'custom',
-    message: /^arn:aws[a-z-]*:organizations::/.test(value)
-      ? `"${value.slice(0, 100)}" is an organization ARN, but EBS snapshots cannot be shared with an organization or organizational unit (createVolumePermission takes account IDs only, unlike AMI launch permissions): list the 12-digit IDs of its accounts`
-      : `"${value.slice(0, 100)}" is not a 12-digit AWS account ID`,
-  });
-});
+export const accountIdSchema = z.string().check(
+  z.superRefine((value, ctx) => {
+    if (/^\d{12}$/.test(value)) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: /^arn:aws[a-z-]*:organizations::/.test(value)
+        ? `"${value.slice(0, 100)}" is an organization ARN, but EBS snapshots cannot be shared with an organization or organizational unit (createVolumePermission takes account IDs only, unlike AMI launch permissions): list the 12-digit IDs of its accounts`
+        : `"${value.slice(0, 100)}" is not a 12-digit AWS account ID`,
+    });
+  }),
+);
 
 /** The retention values as written (every field optional). */
-export const retentionInputSchema = z
-  .object({
-    /** Superseded snapshots kept per recipe and architecture, next to the current one. */
-    keepSuperseded: z.number().int().min(0).max(MAX_KEEP_SUPERSEDED).optional(),
-    /** Report what would be deleted; delete nothing. */
-    dryRun: z.boolean().optional(),
-    /** Snapshots never deleted by retention, whatever their age. */
-    pinnedSnapshotIds: z.array(snapshotId).max(MAX_PINNED_SNAPSHOTS).optional(),
-  })
-  .strict();
+export const retentionInputSchema = z.strictObject({
+  /** Superseded snapshots kept per recipe and architecture, next to the current one. */
+  keepSuperseded: z.optional(z.number().check(z.int(), z.gte(0), z.lte(MAX_KEEP_SUPERSEDED))),
+  /** Report what would be deleted; delete nothing. */
+  dryRun: z.optional(z.boolean()),
+  /** Snapshots never deleted by retention, whatever their age. */
+  pinnedSnapshotIds: z.optional(z.array(snapshotId).check(z.maxLength(MAX_PINNED_SNAPSHOTS))),
+});
 export type RetentionInput = z.infer<typeof retentionInputSchema>;
 
 /** Retention with its defaults filled. */
@@ -59,12 +59,10 @@ export interface Retention {
 export const DEFAULT_RETENTION: Retention = { keepSuperseded: DEFAULT_KEEP_SUPERSEDED, dryRun: false, pinnedSnapshotIds: [] };
 
 /** The sharing values as written. */
-export const sharingInputSchema = z
-  .object({
-    /** Accounts granted `createVolumePermission` on every published snapshot. Empty: shared with nobody. */
-    accountIds: z.array(accountIdSchema).max(MAX_SHARED_ACCOUNTS).optional(),
-  })
-  .strict();
+export const sharingInputSchema = z.strictObject({
+  /** Accounts granted `createVolumePermission` on every published snapshot. Empty: shared with nobody. */
+  accountIds: z.optional(z.array(accountIdSchema).check(z.maxLength(MAX_SHARED_ACCOUNTS))),
+});
 export type SharingInput = z.infer<typeof sharingInputSchema>;
 
 export interface Sharing {
@@ -105,11 +103,11 @@ export interface PlanLifecycle {
 
 export const planLifecycleSchema = z.object({
   retention: z.object({
-    keepSuperseded: z.number().int().min(0).max(MAX_KEEP_SUPERSEDED),
+    keepSuperseded: z.number().check(z.int(), z.gte(0), z.lte(MAX_KEEP_SUPERSEDED)),
     dryRun: z.boolean(),
-    pinnedSnapshotIds: z.array(snapshotId).max(MAX_PINNED_SNAPSHOTS * 3),
+    pinnedSnapshotIds: z.array(snapshotId).check(z.maxLength(MAX_PINNED_SNAPSHOTS * 3)),
   }),
-  sharing: z.object({ accountIds: z.array(accountIdSchema).max(MAX_SHARED_ACCOUNTS) }),
+  sharing: z.object({ accountIds: z.array(accountIdSchema).check(z.maxLength(MAX_SHARED_ACCOUNTS)) }),
 });
 
 export const DEFAULT_PLAN_LIFECYCLE: PlanLifecycle = { retention: DEFAULT_RETENTION, sharing: DEFAULT_SHARING };

@@ -196,7 +196,8 @@ export const generatePullScript = (input: PullScriptInput, options: PullScriptOp
   // The report's printf formats, from the one definition the parser and the simulated agent share.
   const F = Object.fromEntries(Object.keys(REPORT_LINES).map((kind) => [kind, shellQuote(printfFormat(kind as ReportLineKind))])) as Record<ReportLineKind, string>;
 
-  return compactScript(`set -u -o pipefail
+  return compactScript(
+    `set -u -o pipefail
 export LC_ALL=C
 HOST=${array(hostPrefix)}
 CTR=(ctr -a ${shellQuote(address)} -n k8s.io)
@@ -220,9 +221,10 @@ log() { printf '%s snapshot-factory: %s\\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 on_host() { "\${HOST[@]}" "$@"; }
 ctr_host() { "\${HOST[@]}" "\${CTR[@]}" "$@"; }
 one_line() { tr '\\n\\t\\r' '   ' | sed -e 's/  */ /g' -e 's/^ //' -e 's/ $//' | cut -c1-${REASON_MAX_CHARS}; }
-# apiclient exec joins the host command's stderr to its stdout (one pipe), so every parser below picks its own
-# lines out of a stream that may carry the command's warnings too.
-df_field() { on_host df -B1 --output="$1" "$ROOT" | grep -E '^[[:space:]]*[0-9]+[[:space:]]*$' | tail -n 1 | tr -d ' '; }
+` +
+      // apiclient exec joins the host command's stderr to its stdout (one pipe), so every parser below picks its own
+      // lines out of a stream that may carry the command's warnings too.
+    `df_field() { on_host df -B1 --output="$1" "$ROOT" | grep -E '^[[:space:]]*[0-9]+[[:space:]]*$' | tail -n 1 | tr -d ' '; }
 total_pulls=$(( \${#REFS[@]} * \${#PLATFORMS[@]} ))
 
 fatal() {
@@ -233,11 +235,12 @@ fatal() {
   exit 1
 }
 
-# Credentials come from the kubelet credential provider on the host (the instance role for ECR). They live in
-# this shell's variables only: never printed, never in a file, never in the SSM command's parameters.
-# The provider logs a klog line before its JSON; apiclient delivers both on one stream: the JSON is the line
-# that starts with "{", the rest is what the provider said (the reason when it fails). Only the rest ever reaches $2.
-credentials_for() {
+` +
+      // Credentials come from the kubelet credential provider on the host (the instance role for ECR). They live in
+      // this shell's variables only: never printed, never in a file, never in the SSM command's parameters.
+      // The provider logs a klog line before its JSON; apiclient delivers both on one stream: the JSON is the line
+      // that starts with "{", the rest is what the provider said (the reason when it fails). Only the rest ever reaches $2.
+    `credentials_for() {
   local output response user pass status=0
   output=$(printf '{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"%s"}' "$1" \\
     | on_host env HOME=/root "$PROVIDER" 2>&1) || status=$?
@@ -253,17 +256,19 @@ credentials_for() {
   SECRET="$pass"
 }
 
-# The per-platform manifest of an image index: descriptors are the index's one-level-nested JSON objects.
-platform_manifest() {
+` +
+      // The per-platform manifest of an image index: descriptors are the index's one-level-nested JSON objects.
+    `platform_manifest() {
   local os=\${2%%/*} arch=\${2#*/}
   ctr_host content get "$1" | tr -d ' \\n\\r\\t' | grep -oE '[{][^{}]*([{][^{}]*[}][^{}]*)*[}]' \\
     | grep -F "\\"architecture\\":\\"$arch\\"" | grep -F "\\"os\\":\\"$os\\"" \\
     | grep -oE '"digest":"sha[0-9]+:[0-9a-f]+"' | head -n 1 | cut -d '"' -f 4
 }
 
-# One pull: one image for one platform. Every (image, platform) pair is its own background job, so the platforms of
-# an image download and unpack side by side like different images do (the concurrency bounds the pairs).
-pull_job() {
+` +
+      // One pull: one image for one platform. Every (image, platform) pair is its own background job, so the platforms of
+      // an image download and unpack side by side like different images do (the concurrency bounds the pairs).
+    `pull_job() {
   local i=$1 j=$2 ref=\${REFS[$1]} platform=\${PLATFORMS[$2]} report="$WORK/$1.$2.report" reason line type digest manifest size
   local CRED='' SECRET=''
   local -a auth=()
@@ -272,15 +277,18 @@ pull_job() {
       printf ${F.failed} "$i" "$j" "credential provider failed: $(one_line <"$WORK/$i.$j.credentials.err")" >>"$report"
       return 0
     fi
-    # ctr takes the password only on its command line (or from a terminal): visible in the builder's
-    # process list for the duration of this pull, nowhere else.
-    auth=(--user "$CRED")
+` +
+      // ctr takes the password only on its command line (or from a terminal): visible in the builder's
+      // process list for the duration of this pull, nowhere else.
+    `    auth=(--user "$CRED")
   fi
   log "pull start $ref $platform"
-  # Both of ctr's streams go to the file: through apiclient they are one stream anyway.
-  if ! ctr_host images pull "\${PULL_FLAGS[@]}" \${auth[@]+"\${auth[@]}"} --platform "$platform" "$ref" >"$WORK/$i.$j.err" 2>&1; then
-    # ctr's own error ("ctr: ...") is the reason; containerd's log lines (level=info/warning...) are noise.
-    reason=$(grep '^ctr: ' "$WORK/$i.$j.err" | tail -n 2 | one_line)
+` +
+      // Both of ctr's streams go to the file: through apiclient they are one stream anyway.
+    `  if ! ctr_host images pull "\${PULL_FLAGS[@]}" \${auth[@]+"\${auth[@]}"} --platform "$platform" "$ref" >"$WORK/$i.$j.err" 2>&1; then
+` +
+      // ctr's own error ("ctr: ...") is the reason; containerd's log lines (level=info/warning...) are noise.
+    `    reason=$(grep '^ctr: ' "$WORK/$i.$j.err" | tail -n 2 | one_line)
     [ -n "$reason" ] || reason=$(grep -v -e '^[[:space:]]*$' -e 'level=' -e 'elapsed:' -e '|' "$WORK/$i.$j.err" | tail -n 2 | one_line)
     [ -n "$reason" ] || reason=$(grep -v '^[[:space:]]*$' "$WORK/$i.$j.err" | tail -n 3 | one_line)
     if [ -n "$SECRET" ]; then reason=\${reason//"$SECRET"/"<redacted>"}; fi
@@ -308,26 +316,29 @@ pull_job() {
     return 0
   fi
   expected_content "$digest" "$manifest" "$WORK/$i.$j.manifest" >"$WORK/$i.$j.expect"
-  # The expected digest is not repeated: the workflow knows it, and the report must fit SSM's stdout limit.
-  if [ "$digest" = "\${DIGESTS[$i]}" ]; then digest=${EXPECTED_DIGEST_MARK}; fi
+` +
+      // The expected digest is not repeated: the workflow knows it, and the report must fit SSM's stdout limit.
+    `  if [ "$digest" = "\${DIGESTS[$i]}" ]; then digest=${EXPECTED_DIGEST_MARK}; fi
   printf ${F.image} "$i" "$j" "$size" "$digest" >>"$report"
   log "pull done $ref $platform"
   check_free
 }
 
-# Checked after every pull: a volume that is filling up stops the remaining pulls early with a clear message
-# instead of grinding on until the SSM execution timeout.
-check_free() {
+` +
+      // Checked after every pull: a volume that is filling up stops the remaining pulls early with a clear message
+      // instead of grinding on until the SSM execution timeout.
+    `check_free() {
   if [ "$(df_field avail)" -lt "$MIN_FREE" ]; then : >"$WORK/disk-full"; fi
 }
 
-# What a complete, unpacked pull leaves in containerd, one "<what> <id>" line each: the tag's target and the
-# platform's manifest, its config and every layer in the content store, and each layer's snapshot (named by its
-# chain ID: ChainID(L0) = DiffID(L0), ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)), OCI image-spec
-# config.md) in the snapshotter ctr unpacked into. The same checks as containerd's images.Check and
-# Image.IsUnpacked (core/images/image.go, client/image.go), for this platform, where "ctr images check" only
-# looks at the host's (cmd/ctr/commands/images/images.go passes platforms.Default(), in 1.6, 1.7 and 2.x).
-expected_content() {
+` +
+      // What a complete, unpacked pull leaves in containerd, one "<what> <id>" line each: the tag's target and the
+      // platform's manifest, its config and every layer in the content store, and each layer's snapshot (named by its
+      // chain ID: ChainID(L0) = DiffID(L0), ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln)), OCI image-spec
+      // config.md) in the snapshotter ctr unpacked into. The same checks as containerd's images.Check and
+      // Image.IsUnpacked (core/images/image.go, client/image.go), for this platform, where "ctr images check" only
+      // looks at the host's (cmd/ctr/commands/images/images.go passes platforms.Default(), in 1.6, 1.7 and 2.x).
+    `expected_content() {
   local target=$1 manifest=$2 text=$3 config k=0 chain='' diff
   printf 'target %s\\n' "$target"
   printf 'manifest %s\\n' "$manifest"
@@ -336,8 +347,9 @@ expected_content() {
   grep -oE '"layers":\\[[^]]*\\]' "$text" | grep -oE '"digest":"sha(256|512):[0-9a-f]+"' | cut -d '"' -f 4 | sed 's/^/layer /'
   [ -n "$config" ] || return 0
   ctr_host content get "$config" | grep -v '^ctr: ' | tr -d ' \\n\\r\\t' >"$text.config"
-  # A plain (single-platform) manifest is pulled whatever --platform says: its config says which platform it is.
-  printf 'platform %s/%s\\n' "$(grep -oE '"os":"[^"]*"' "$text.config" | head -n 1 | cut -d '"' -f 4)" "$(grep -oE '"architecture":"[^"]*"' "$text.config" | head -n 1 | cut -d '"' -f 4)"
+` +
+      // A plain (single-platform) manifest is pulled whatever --platform says: its config says which platform it is.
+    `  printf 'platform %s/%s\\n' "$(grep -oE '"os":"[^"]*"' "$text.config" | head -n 1 | cut -d '"' -f 4)" "$(grep -oE '"architecture":"[^"]*"' "$text.config" | head -n 1 | cut -d '"' -f 4)"
   for diff in $(grep -oE '"diff_ids":\\[[^]]*\\]' "$text.config" | grep -oE 'sha256:[0-9a-f]{64}'); do
     if [ -z "$chain" ]; then chain=$diff; else chain="sha256:$(printf '%s %s' "$chain" "$diff" | sha256sum | cut -d ' ' -f 1)"; fi
     k=$(( k + 1 ))
@@ -346,12 +358,13 @@ expected_content() {
   [ "$k" -gt 0 ] || printf 'snapshot - 0\\n'
 }
 
-# Issue 10's verification, once every pull has ended (a later pull or containerd's garbage collection could have
-# removed what an earlier one stored): each reported pull must still be complete and unpacked. One listing of the
-# content store and one of the snapshotter serve every pull. A pull that fails it becomes an UNVERIFIED line.
-# Left out: re-hashing the blobs (containerd verified each digest and size when it committed them,
-# core/content/local/writer.go Commit; re-reading 10-50 GB would cost minutes on gp3).
-verify_pulls() {
+` +
+      // Issue 10's verification, once every pull has ended (a later pull or containerd's garbage collection could have
+      // removed what an earlier one stored): each reported pull must still be complete and unpacked. One listing of the
+      // content store and one of the snapshotter serve every pull. A pull that fails it becomes an UNVERIFIED line.
+      // Left out: re-hashing the blobs (containerd verified each digest and size when it committed them,
+      // core/content/local/writer.go Commit; re-reading 10-50 GB would cost minutes on gp3).
+    `verify_pulls() {
   local i j what id n reason
   ctr_host images ls -q | grep -E '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$' >"$WORK/images.now" || true
   ctr_host content ls -q | grep -E '^sha(256|512):[0-9a-f]+$' >"$WORK/content.now" || true
@@ -381,10 +394,11 @@ verify_pulls() {
   done
 }
 
-# SSM reports the agent Online before the admin container necessarily runs (host-ctr pulls and starts each host
-# container on its own): until it does, every apiclient exec fails. Bottlerocket's enter-admin-container polls
-# "apiclient exec admin true" the same way (bottlerocket-control-container enter-admin-container).
-wait_for_admin() {
+` +
+      // SSM reports the agent Online before the admin container necessarily runs (host-ctr pulls and starts each host
+      // container on its own): until it does, every apiclient exec fails. Bottlerocket's enter-admin-container polls
+      // "apiclient exec admin true" the same way (bottlerocket-control-container enter-admin-container).
+    `wait_for_admin() {
   local deadline=$(( $(date +%s) + ADMIN_WAIT )) output
   until output=$(on_host true 2>&1 </dev/null); do
     if [ "$(date +%s)" -ge "$deadline" ]; then
@@ -401,21 +415,23 @@ wait_for_admin
 log "stopping kubelet"
 output=$(on_host systemctl stop kubelet 2>&1) || fatal "could not stop kubelet on the host: $(printf '%s' "$output" | one_line)"
 
-# containerd 2.x (Bottlerocket aws-k8s-1.33 and later) pulls through its transfer service, which unpacks only the
-# platforms of its unpack configuration (the host's by default) and merely fetches the others; ctr's --local path
-# fetches in the client and unpacks every --platform (containerd cmd/ctr/commands/images/pull.go,
-# core/transfer/local/pull.go). 1.7 takes --local as its default; 1.6 has no such flag.
-output=$(ctr_host version 2>&1) || fatal "could not reach containerd on the host: $(printf '%s' "$output" | one_line)"
+` +
+      // containerd 2.x (Bottlerocket aws-k8s-1.33 and later) pulls through its transfer service, which unpacks only the
+      // platforms of its unpack configuration (the host's by default) and merely fetches the others; ctr's --local path
+      // fetches in the client and unpacks every --platform (containerd cmd/ctr/commands/images/pull.go,
+      // core/transfer/local/pull.go). 1.7 takes --local as its default; 1.6 has no such flag.
+    `output=$(ctr_host version 2>&1) || fatal "could not reach containerd on the host: $(printf '%s' "$output" | one_line)"
 major=$(printf '%s\\n' "$output" | awk '/^Server:/ { s = 1 } s && $1 == "Version:" { v = $2; sub(/^v/, "", v); split(v, p, "."); print p[1] + 0; exit }')
 [ -n "$major" ] || fatal "could not read containerd's server version from: $(printf '%s' "$output" | one_line)"
 if [ "$major" -ge 2 ]; then PULL_FLAGS+=(--local); fi
 log "containerd server major version $major"
 
-# Private state of the builder that every node made from the snapshot would inherit. SSH host keys: removed now.
-# The SSM agent's state: the agent is running this script and records its output after it ends, so a transient
-# unit wipes it when the instance stops, after the control container has stopped (Before= orders its stop after
-# theirs) and before /local is unmounted (RequiresMountsFor=). The host has no shell: ExecStop is one rm.
-output=$(on_host rm -f -- "\${SSH_KEYS[@]}" 2>&1) || fatal "could not remove the admin container's SSH host keys: $(printf '%s' "$output" | one_line)"
+` +
+      // Private state of the builder that every node made from the snapshot would inherit. SSH host keys: removed now.
+      // The SSM agent's state: the agent is running this script and records its output after it ends, so a transient
+      // unit wipes it when the instance stops, after the control container has stopped (Before= orders its stop after
+      // theirs) and before /local is unmounted (RequiresMountsFor=). The host has no shell: ExecStop is one rm.
+    `output=$(on_host rm -f -- "\${SSH_KEYS[@]}" 2>&1) || fatal "could not remove the admin container's SSH host keys: $(printf '%s' "$output" | one_line)"
 if ! on_host systemctl is-active --quiet "$WIPE_UNIT" >/dev/null; then
 output=$(on_host systemd-run --unit="$WIPE_UNIT" --description="snapshot factory: wipe the SSM agent state before the snapshot" \\
   --property=Type=oneshot --property=RemainAfterExit=yes \\
@@ -427,8 +443,9 @@ fi
 
 log "emptying the k8s.io image store"
 names=$(ctr_host images ls -q) || fatal "could not list containerd images: $(printf '%s' "$names" | one_line)"
-# Only words shaped like image names: anything else in the joined stream is ctr's or containerd's chatter.
-names=$(printf '%s\\n' "$names" | grep -E '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$' || true)
+` +
+      // Only words shaped like image names: anything else in the joined stream is ctr's or containerd's chatter.
+    `names=$(printf '%s\\n' "$names" | grep -E '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$' || true)
 if [ -n "$names" ]; then
   mapfile -t existing <<<"$names"
   output=$(ctr_host images rm --sync "\${existing[@]}" 2>&1) || fatal "could not remove the existing images: $(printf '%s' "$output" | one_line)"
@@ -464,28 +481,32 @@ if [ -e "$WORK/disk-full" ]; then
   per_pull=$(( (used_end - used_start) / (ok > 0 ? ok : 1) ))
   printf ${F.disk} "$(( used_start + per_pull * total_pulls + MIN_FREE ))" "$(df_field avail)" "$size_end"
 fi
-# Successes first: they are what the workflow verifies, and they fit; long failure reasons come last.
-grep '^${REPORT_LINES.image.tag}'$'\\t' "$WORK/all"
+` +
+      // Successes first: they are what the workflow verifies, and they fit; long failure reasons come last.
+    `grep '^${REPORT_LINES.image.tag}'$'\\t' "$WORK/all"
 grep '^${REPORT_LINES.unverified.tag}'$'\\t' "$WORK/all"
 grep '^${REPORT_LINES.failed.tag}'$'\\t' "$WORK/all"
 printf ${F.end}
 if [ "$failed" -gt 0 ]; then
-  # For people reading the invocation: references and platforms by name.
-  grep -e '^${REPORT_LINES.unverified.tag}'$'\\t' -e '^${REPORT_LINES.failed.tag}'$'\\t' "$WORK/all" | while IFS=$'\\t' read -r tag i j reason; do
+` +
+      // For people reading the invocation: references and platforms by name.
+    `  grep -e '^${REPORT_LINES.unverified.tag}'$'\\t' -e '^${REPORT_LINES.failed.tag}'$'\\t' "$WORK/all" | while IFS=$'\\t' read -r tag i j reason; do
     case $tag in ${REPORT_LINES.unverified.tag}) what='verification failed' ;; *) what='pull failed' ;; esac
     printf '%s: %s %s %s\\n' "$what" "\${REFS[$i]}" "\${PLATFORMS[$j]}" "$reason"
   done >&2
   exit 1
 fi
 exit 0
-`);
+`,
+  );
 };
 
 /**
- * The script as sent: without its comment lines and indentation. SSM carries at most 64 KB per command
- * (functions/lib/pull-command.ts), and the largest image list needs every byte of it; the comments live in this
- * file. Safe because the script has no heredoc and no quoted text spanning lines, and every continued line ends
- * in ` \`.
+ * The script as sent: without comment lines and indentation. SSM carries at most 64 KB per command
+ * (functions/lib/pull-command.ts), and the largest image list needs every byte of it. The comments on the script
+ * are JavaScript comments between its template pieces, not bash comments inside them, so the minifier drops them
+ * and the two bundles that make the script (send-pull-command, prepare-build) do not carry their 4 KiB (issue 12); a `#` line that still slips in is removed here. Safe because the script has no heredoc
+ * and no quoted text spanning lines, and every continued line ends in ` \`.
  */
 const compactScript = (script: string): string =>
   script

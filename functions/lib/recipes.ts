@@ -7,13 +7,13 @@
  * default recipe {@link defaultRecipeName} derived from its input.
  */
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from './zod-mini';
 import { InvalidInputError } from './errors';
 import { fastSnapshotRestoreSchema } from './fast-snapshot-restore';
 import { copiesSchema } from './snapshot-copies';
 import { describeDuplicateImage, findDuplicateImage } from './image-reference';
 import { retentionInputSchema, sharingInputSchema } from './lifecycle-settings';
-import { ARCHITECTURES, PLATFORM_OF, architectureSchema, type Architecture } from './schemas';
+import { ARCHITECTURES, PLATFORM_OF, type Architecture } from './architectures';
 import { describeIssues } from './stage';
 
 /** Recipe names are used in SSM parameter names, execution names, schedule and rule names. */
@@ -21,62 +21,70 @@ export const RECIPE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$/;
 
 export const LAYOUTS = ['per-architecture', 'combined'] as const;
 export const layoutSchema = z.enum(LAYOUTS);
+/** An EC2 architecture as a setting names it (x86_64 or arm64). */
+export const architectureSettingSchema = z.enum(ARCHITECTURES);
 export type Layout = z.infer<typeof layoutSchema>;
 
 export const DEFAULT_SCHEDULE_CRON = 'cron(0 3 * * ? *)';
 
 export const recipeSchema = z.object({
   /** Lineage name: letters, digits, `_` and `-`, at most 48 characters. */
-  name: z.string().regex(RECIPE_NAME_PATTERN, 'recipe names are 1-48 letters, digits, _ or -, starting with a letter or digit'),
+  name: z.string().check(z.regex(RECIPE_NAME_PATTERN, 'recipe names are 1-48 letters, digits, _ or -, starting with a letter or digit')),
   /** Image references to pre-pull. */
-  images: z.array(z.string().min(1)).min(1),
+  images: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
   /** Architectures to build for. */
-  architectures: z.array(architectureSchema).min(1).default([...ARCHITECTURES]),
+  architectures: z._default(z.array(architectureSettingSchema).check(z.minLength(1)), [...ARCHITECTURES]),
   /** `per-architecture`: one snapshot per architecture; `combined`: one snapshot holding every platform. */
-  layout: layoutSchema.default('per-architecture'),
+  layout: z._default(layoutSchema, 'per-architecture'),
   /** Nightly rebuild check (EventBridge Scheduler). */
-  schedule: z
-    .object({
+  schedule: z.prefault(
+    z.object({
       /** Scheduler expression, e.g. `cron(0 3 * * ? *)`. */
-      cron: z.string().regex(/^cron\(.+\)$/, 'a Scheduler cron expression: cron(minutes hours day-of-month month day-of-week year)').default(DEFAULT_SCHEDULE_CRON),
+      cron: z._default(
+        z.string().check(z.regex(/^cron\(.+\)$/, 'a Scheduler cron expression: cron(minutes hours day-of-month month day-of-week year)')),
+        DEFAULT_SCHEDULE_CRON,
+      ),
       /** IANA time zone the cron expression is read in. */
-      timezone: z.string().min(1).default('UTC'),
-      enabled: z.boolean().default(true),
-    })
-    .prefault({}),
+      timezone: z._default(z.string().check(z.minLength(1)), 'UTC'),
+      enabled: z._default(z.boolean(), true),
+    }),
+    {},
+  ),
   /** Private ECR repository names in this account and region whose pushes rebuild the recipe. */
-  watchRepositories: z.array(z.string().regex(/^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/)).default([]),
+  watchRepositories: z._default(z.array(z.string().check(z.regex(/^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/))), []),
   /** Fast Snapshot Restore of this recipe's snapshots (execution input `fastSnapshotRestore`); unset: the deployed default. */
-  fastSnapshotRestore: fastSnapshotRestoreSchema.optional(),
+  fastSnapshotRestore: z.optional(fastSnapshotRestoreSchema),
   /** Cross-region copies of this recipe's snapshots (execution input `copies`); unset: the deployed default. */
-  copies: copiesSchema.optional(),
+  copies: z.optional(copiesSchema),
   /** Execution input fields merged into every execution of this recipe (instance types, volume size, tags...). */
-  overrides: z.record(z.string(), z.unknown()).default({}),
+  overrides: z._default(z.record(z.string(), z.unknown()), {}),
   /** This recipe's retention of superseded snapshots, over the deploy-time `retention` setting. */
-  retention: retentionInputSchema.optional(),
+  retention: z.optional(retentionInputSchema),
   /** This recipe's sharing, over the deploy-time `sharing` setting (`accountIds: []` stops sharing it). */
-  sharing: sharingInputSchema.optional(),
+  sharing: z.optional(sharingInputSchema),
 });
 export type Recipe = z.infer<typeof recipeSchema>;
 export type RecipeSettings = z.input<typeof recipeSchema>;
 
-export const recipesSchema = z.array(recipeSchema).superRefine((recipes, ctx) => {
-  const seen = new Set<string>();
-  for (const [index, recipe] of recipes.entries()) {
-    if (seen.has(recipe.name)) ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate recipe name ${recipe.name}` });
-    seen.add(recipe.name);
-    // prepare-build refuses an image listed twice in any spelling: a recipe doing so would fail every night.
-    let duplicate;
-    try {
-      duplicate = findDuplicateImage(recipe.images);
-    } catch {
-      continue; // an invalid reference is reported where references are validated (start-build, prepare-build)
+export const recipesSchema = z.array(recipeSchema).check(
+  z.superRefine((recipes, ctx) => {
+    const seen = new Set<string>();
+    for (const [index, recipe] of recipes.entries()) {
+      if (seen.has(recipe.name)) ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate recipe name ${recipe.name}` });
+      seen.add(recipe.name);
+      // prepare-build refuses an image listed twice in any spelling: a recipe doing so would fail every night.
+      let duplicate;
+      try {
+        duplicate = findDuplicateImage(recipe.images);
+      } catch {
+        continue; // an invalid reference is reported where references are validated (start-build, prepare-build)
+      }
+      if (duplicate) {
+        ctx.addIssue({ code: 'custom', path: [index, 'images', duplicate.second.index], message: `lists ${describeDuplicateImage(duplicate)}: list each image once` });
+      }
     }
-    if (duplicate) {
-      ctx.addIssue({ code: 'custom', path: [index, 'images', duplicate.second.index], message: `lists ${describeDuplicateImage(duplicate)}: list each image once` });
-    }
-  }
-});
+  }),
+);
 
 /** Parses recipe settings, naming the bad field. */
 export const parseRecipes = (settings: unknown, what = 'recipes'): Recipe[] => {

@@ -8,20 +8,10 @@
 import * as z from 'zod';
 import { availabilityZoneSchema } from './fast-snapshot-restore';
 import { MAX_COPY_REGIONS, copySchema } from './snapshot-copies';
+import { ARCHITECTURES } from './architectures';
 
-export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
+export { ARCHITECTURES, MAX_IMAGES, PLATFORM_OF, type Architecture } from './architectures';
 export const architectureSchema = z.enum(ARCHITECTURES);
-export type Architecture = z.infer<typeof architectureSchema>;
-
-/**
- * At most this many images per build: each is one line of the pull script and of the pull report. Kept here, in a
- * module without side effects, so that reading it does not load the deployed defaults (build-defaults.ts reads
- * FACTORY_DEFAULTS once, at import).
- */
-export const MAX_IMAGES = 100;
-
-/** containerd platform for each EC2 architecture. */
-export const PLATFORM_OF: Record<Architecture, string> = { x86_64: 'linux/amd64', arm64: 'linux/arm64' };
 
 const isoTimestamp = z.string().min(1);
 

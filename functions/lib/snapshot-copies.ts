@@ -12,7 +12,7 @@
  *   adjustable). CopySnapshot treats it as retryable: copies finish and free their slots.
  * Kept in a module without side effects (unlike build-defaults.ts, which reads FACTORY_DEFAULTS at import).
  */
-import * as z from 'zod';
+import * as z from './zod-mini';
 import { BUILD_TASK_SECONDS, EVENTS_PER_POLL, HISTORY_EVENTS, maxChecks } from './execution-budget';
 import { InvalidInputError } from './errors';
 import { homeRegion } from './regional-clients';
@@ -26,57 +26,57 @@ export const MAX_COPY_REGIONS = 10;
 
 /** A commercial, GovCloud or China Region name such as `eu-west-1` or `us-gov-west-1`. */
 export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-export const regionSchema = z.string().regex(REGION_PATTERN, 'expected a region name such as eu-west-1');
+export const regionSchema = z.string().check(z.regex(REGION_PATTERN, 'expected a region name such as eu-west-1'));
 
 const KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key\/[0-9a-zA-Z-]+$/;
 
 /** One copy: the destination Region and, optionally, the customer-managed key the copy is encrypted with there. */
 export const copySchema = z
-  .object({
+  .strictObject({
     region: regionSchema,
     /** A key ARN in `region` (KMS keys are regional); unset: that Region's `aws/ebs` key. */
-    kmsKeyArn: z
-      .string()
-      .regex(KEY_ARN, 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias cannot scope IAM policies')
-      .optional(),
+    kmsKeyArn: z.optional(z.string().check(z.regex(KEY_ARN, 'expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); an alias cannot scope IAM policies'))),
   })
-  .strict()
-  .superRefine((copy, ctx) => {
-    const keyRegion = copy.kmsKeyArn ? KEY_ARN.exec(copy.kmsKeyArn)?.[1] : undefined;
-    if (keyRegion && keyRegion !== copy.region) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['kmsKeyArn'],
-        message: `is a key of ${keyRegion}, but the copy goes to ${copy.region}: a KMS key encrypts only in its own region, name a key of ${copy.region}`,
-      });
-    }
-  });
+  .check(
+    z.superRefine((copy, ctx) => {
+      const keyRegion = copy.kmsKeyArn ? KEY_ARN.exec(copy.kmsKeyArn)?.[1] : undefined;
+      if (keyRegion && keyRegion !== copy.region) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kmsKeyArn'],
+          message: `is a key of ${keyRegion}, but the copy goes to ${copy.region}: a KMS key encrypts only in its own region, name a key of ${copy.region}`,
+        });
+      }
+    }),
+  );
 export type SnapshotCopySetting = z.infer<typeof copySchema>;
 
 /** The setting `copies`: at most {@link MAX_COPY_REGIONS} regions, each once. `[]` turns a default off. */
 export const copiesSchema = z
   .array(copySchema)
-  .max(MAX_COPY_REGIONS)
-  .superRefine((copies, ctx) => {
-    const seen = new Set<string>();
-    for (const [index, copy] of copies.entries()) {
-      if (seen.has(copy.region)) ctx.addIssue({ code: 'custom', path: [index, 'region'], message: `lists ${copy.region} more than once` });
-      seen.add(copy.region);
-    }
-  });
+  .check(
+    z.maxLength(MAX_COPY_REGIONS),
+    z.superRefine((copies, ctx) => {
+      const seen = new Set<string>();
+      for (const [index, copy] of copies.entries()) {
+        if (seen.has(copy.region)) ctx.addIssue({ code: 'custom', path: [index, 'region'], message: `lists ${copy.region} more than once` });
+        seen.add(copy.region);
+      }
+    }),
+  );
 
 /** The limit `limits.copySeconds` accepts: from 5 minutes to 2 days. */
-export const copySecondsSchema = z.number().int().min(300).max(172800);
+export const copySecondsSchema = z.number().check(z.int(), z.gte(300), z.lte(172800));
 /** Each copy's progress, as CopySnapshot and CheckSnapshotCopies report it (stored at `$.copiesStatus`). */
 export const copiesStatusSchema = z.object({
   /** True once every copy is `completed`. */
   completed: z.boolean(),
-  copies: z.array(z.object({ region: regionSchema, snapshotId: z.string().startsWith('snap-'), state: z.string(), progress: z.string() })),
+  copies: z.array(z.object({ region: regionSchema, snapshotId: z.string().check(z.startsWith('snap-')), state: z.string(), progress: z.string() })),
   /** When the copies were asked for: the limit counts from it. */
-  requestedAt: z.string().min(1),
+  requestedAt: z.string().check(z.minLength(1)),
   /** Seconds the next Wait lasts (its SecondsPath). */
-  nextCheckSeconds: z.number().int().nonnegative(),
-  checkedAt: z.string().min(1),
+  nextCheckSeconds: z.number().check(z.int(), z.nonnegative()),
+  checkedAt: z.string().check(z.minLength(1)),
 });
 export type CopiesStatus = z.infer<typeof copiesStatusSchema>;
 

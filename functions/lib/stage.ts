@@ -8,19 +8,22 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
-import type * as z from 'zod';
+import { safeParse, type $ZodError, type $ZodType, type output } from 'zod/v4/core';
 import { InvalidInputError } from './errors';
 import { logger } from './logger';
 
-/** Formats zod issues as `path: problem` so the message names the bad field. */
-export const describeIssues = (error: z.ZodError): string =>
+/** Formats zod issues as `path: problem` so the message names the bad field (classic zod's errors and zod/mini's alike). */
+export const describeIssues = (error: $ZodError): string =>
   error.issues
     .map((issue) => `${issue.path.length ? issue.path.join('.') : '(input)'}: ${issue.message}`)
     .join('; ');
 
-/** Parses `input` with `schema` or throws {@link InvalidInputError} naming every bad field. */
-export const parseInput = <S extends z.ZodType>(schema: S, input: unknown, what: string): z.infer<S> => {
-  const parsed = schema.safeParse(input);
+/**
+ * Parses `input` with `schema` (a classic zod or a zod/mini schema: zod's core parses both) or throws
+ * {@link InvalidInputError} naming every bad field.
+ */
+export const parseInput = <S extends $ZodType>(schema: S, input: unknown, what: string): output<S> => {
+  const parsed = safeParse(schema, input);
   if (!parsed.success) throw new InvalidInputError(`${what} is invalid: ${describeIssues(parsed.error)}`);
   return parsed.data;
 };
@@ -35,11 +38,11 @@ export type StageHandler<I, O> = ((event: unknown, context?: Context) => Promise
  * const run = async (input: Input): Promise<Output> => { ... };
  * export const handler = defineStage('stop-instance', inputSchema, run);
  */
-export const defineStage = <S extends z.ZodType, O>(
+export const defineStage = <S extends $ZodType, O>(
   stage: string,
   schema: S,
-  run: (input: z.infer<S>) => Promise<O>,
-): StageHandler<z.infer<S>, O> => {
+  run: (input: output<S>) => Promise<O>,
+): StageHandler<output<S>, O> => {
   const wrapped = middy(async (event: unknown) => run(parseInput(schema, event, `${stage} input`)))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({
@@ -52,7 +55,7 @@ export const defineStage = <S extends z.ZodType, O>(
       },
     });
   const handler = (async (event: unknown, context?: Context) =>
-    wrapped(event, context ?? fallbackContext(stage))) as StageHandler<z.infer<S>, O>;
+    wrapped(event, context ?? fallbackContext(stage))) as StageHandler<output<S>, O>;
   handler.stage = stage;
   handler.run = run;
   return handler;

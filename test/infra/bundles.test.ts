@@ -1,8 +1,11 @@
 /**
  * What each function's bundle holds, built with the very esbuild options the stack deploys (infra/bundling.ts):
- * only the SDK clients of the services the function calls (its IAM actions, infra/permissions.ts), and of zod's
- * locales only the English one its messages use. Sizes are figures for `npm run bench -- bundles`, not asserted.
+ * only the SDK clients of the services the function calls (its IAM actions, infra/permissions.ts), of zod's
+ * locales only the English one its messages use, and at most {@link MAX_BUNDLE_BYTES} in all (issue 12's goal).
+ * The sizes themselves are figures for `npm run bench -- bundles`; only the bound is asserted.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +23,12 @@ const CLIENT_PACKAGE_OF_SERVICE: Record<string, string> = {
   events: '@aws-sdk/client-eventbridge',
 };
 
+/** Issue 12 ("Small Lambdas"): every function's bundle is at most 150 KiB. */
+const MAX_BUNDLE_BYTES = 150 * 1024;
+
 const metafiles = new Map<FunctionName, Metafile>();
+/** Each function's bundle as esbuild wrote it in memory: the bytes the stack deploys as `index.js`. */
+const bundles = new Map<FunctionName, Uint8Array>();
 
 beforeAll(async () => {
   // One esbuild call for all functions, in memory (write: false); without code splitting each entry's output is
@@ -38,8 +46,21 @@ beforeAll(async () => {
     const name = ALL_FUNCTIONS.find((candidate) => output.endsWith(`/${candidate}.js`));
     if (name) metafiles.set(name, { inputs: result.metafile.inputs, outputs: { [output]: meta } });
   }
+  for (const file of result.outputFiles) {
+    const name = ALL_FUNCTIONS.find((candidate) => file.path.endsWith(`/${candidate}.js`));
+    if (name) bundles.set(name, file.contents);
+  }
   expect([...metafiles.keys()].sort()).toEqual([...ALL_FUNCTIONS].sort());
+  expect([...bundles.keys()].sort()).toEqual([...ALL_FUNCTIONS].sort());
 });
+
+/** The inputs that contribute bytes to the bundle (esbuild also lists the files it parsed and then shook out). */
+const contributingInputs = (metafile: Metafile): string[] =>
+  Object.values(metafile.outputs).flatMap((output) =>
+    Object.entries(output.inputs)
+      .filter(([, contribution]) => contribution.bytesInOutput > 0)
+      .map(([input]) => input),
+  );
 
 /** The AWS SDK packages the bundle leaves to the runtime (node: built-ins are external too, and not counted). */
 const sdkImports = (metafile: Metafile): string[] =>
@@ -58,16 +79,56 @@ describe('function bundles', () => {
 
   it.each(ALL_FUNCTIONS)('%s bundles no zod locale but English', (name) => {
     // Prepare
-    // The inputs that contribute bytes to the bundle (esbuild also lists the files it parsed and then shook out).
-    const inputs = Object.values(metafiles.get(name)!.outputs).flatMap((output) =>
-      Object.entries(output.inputs)
-        .filter(([, contribution]) => contribution.bytesInOutput > 0)
-        .map(([input]) => input),
-    );
+    const inputs = contributingInputs(metafiles.get(name)!);
     // Act
     const locales = inputs.filter((input) => /node_modules\/zod\/.*locales\//.test(input));
     // Assess
     expect(inputs.some((input) => input.includes('node_modules/zod/'))).toBe(true);
     expect(locales.map((input) => input.replace(/^.*locales\//, ''))).toEqual(['en.js']);
+  });
+
+  it.each(ALL_FUNCTIONS)('%s is at most 150 KiB', (name) => {
+    // Act
+    const bytes = bundles.get(name)!.byteLength;
+    // Assess
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes, `${name}: ${(bytes / 1024).toFixed(1)} KiB`).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
+  });
+
+  it('prepare-build loads zod/mini only, not classic zod', () => {
+    // Act
+    const zod = contributingInputs(metafiles.get('prepare-build')!).filter((input) => input.includes('node_modules/zod/'));
+    // Assess
+    expect(zod.some((input) => input.includes('/zod/v4/mini/'))).toBe(true);
+    expect(zod.filter((input) => input.includes('/zod/v4/classic/'))).toEqual([]);
+  });
+
+  it("prepare-build's bundle, alone in a fresh node, refuses a bad execution input with zod's English messages", () => {
+    // Prepare
+    // A process of its own: zod keeps its locale on globalThis, so in this one the classic zod of the test's imports
+    // would supply English messages that the bundle itself might lack. Inside the project, so `@aws-sdk/*` resolves;
+    // `.cjs`: the project is `"type": "module"`, and Lambda, with no package.json beside the bundle, loads it as CommonJS.
+    const file = join(root, '.tmp', 'bundles-test', 'prepare-build-alone', 'index.cjs');
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, bundles.get('prepare-build')!);
+    const probe = [
+      `require(${JSON.stringify(file)}).handler({ executionName: 'exec-1', input: { images: [7], limits: { stopSeconds: 10 }, colour: 'red' } })`,
+      '.then(() => process.stdout.write("accepted"), (error) => process.stdout.write(JSON.stringify({ name: error.name, message: error.message })));',
+    ].join('');
+
+    // Act
+    const output = execFileSync(process.execPath, ['-e', probe], {
+      cwd: root,
+      env: { PATH: process.env.PATH, AWS_REGION: 'us-west-2', POWERTOOLS_LOG_LEVEL: 'SILENT' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+    });
+
+    // Assess
+    const refusal = JSON.parse(output.slice(output.lastIndexOf('{"name"'))) as { name: string; message: string };
+    expect(refusal.name).toBe('InvalidInputError');
+    expect(refusal.message).toContain('images.0: Invalid input: expected string, received number');
+    expect(refusal.message).toContain('limits.stopSeconds: Too small: expected number to be >=30');
+    expect(refusal.message).toContain('(input): Unrecognized key: "colour"');
   });
 });

@@ -1,6 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { commonImages, handler, parseExecutionInput, planBuild } from '../../functions/prepare-build';
 import { buildDefaultsSchema, parseBuildDefaults } from '../../functions/lib/build-defaults';
+import { InvalidInputError } from '../../functions/lib/errors';
 import { buildTargetSchema } from '../../functions/lib/schemas';
 import { HISTORY_EVENT_LIMIT, worstCaseExecutionSeconds, worstCaseHistoryEvents } from '../../functions/lib/execution-budget';
 import { MAX_COMMANDS_BYTES, pullCommandOf, pullCommandThatFits } from '../../functions/lib/pull-command';
@@ -34,6 +36,53 @@ describe('prepare-build', () => {
       pull: { concurrency: 4, commandTimeoutSeconds: 3600 },
       limits: { ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 },
     });
+  });
+
+  it('conforms: every build it plans is a BuildTarget, for any valid input and deployed defaults', () => {
+    // Prepare
+    // prepare-build does not re-parse its builds with the classic buildTargetSchema (its bundle loads only zod/mini,
+    // issue 12): its setting schemas must be at least as strict. This checks it over generated inputs.
+    const zone = fc.constantFrom('us-west-2a', 'eu-west-1b', 'ap-southeast-1c');
+    const executionInput = fc.record(
+      {
+        architectures: fc.uniqueArray(fc.constantFrom('x86_64', 'arm64'), { minLength: 1, maxLength: 2 }),
+        layout: fc.constantFrom('per-architecture', 'combined'),
+        combinedArchitecture: fc.constantFrom('x86_64', 'arm64'),
+        amiParameter: fc.constantFrom('/aws/service/bottlerocket/aws-k8s-1.35/{arch}/latest/image_id', '/custom/{arch}'),
+        instanceTypes: fc.record({ arm64: fc.constant(['c7g.large']) }),
+        subnetIds: fc.constant(['subnet-0123456789abcdef0']),
+        osVolumeSizeGiB: fc.integer({ min: 2, max: 100 }),
+        dataVolume: fc.record({ sizeGiB: fc.integer({ min: 100, max: 16384 }), iops: fc.integer({ min: 3000, max: 50000 }) }, { requiredKeys: [] }),
+        pull: fc.record({ concurrency: fc.integer({ min: 1, max: 32 }), commandTimeoutSeconds: fc.integer({ min: 30, max: 7200 }) }, { requiredKeys: [] }),
+        limits: fc.record({ ssmOnlineSeconds: fc.integer({ min: 30, max: 3600 }), fastSnapshotRestoreSeconds: fc.integer({ min: 300, max: 86400 }) }, { requiredKeys: [] }),
+        fastSnapshotRestore: fc.record({ availabilityZones: fc.uniqueArray(zone, { maxLength: 3 }) }),
+        copies: fc.uniqueArray(fc.constantFrom({ region: 'eu-west-1' }, { region: 'ap-south-1' }), { maxLength: 2, selector: (c) => c.region }),
+        tags: fc.dictionary(fc.stringMatching(/^[a-z]{1,10}$/), fc.string({ maxLength: 20 }), { maxKeys: 5 }),
+        retention: fc.record({ keepSuperseded: fc.integer({ min: 0, max: 100 }) }),
+      },
+      { requiredKeys: [] },
+    );
+    const deployed = buildDefaultsSchema.parse({ subnetIds: ['subnet-0123456789abcdef0'], limits: { executionSeconds: 31_536_000 } });
+    let planned = 0;
+
+    // Act
+    fc.assert(
+      fc.property(executionInput, (input) => {
+        let builds;
+        try {
+          builds = plan(input, deployed).builds;
+        } catch (error) {
+          // A refusal before launch (gp3 ratios, the history quota) is a named error, never a malformed plan.
+          expect(error).toBeInstanceOf(InvalidInputError);
+          return;
+        }
+        planned += builds.length;
+        // Assess
+        for (const build of builds) expect(buildTargetSchema.strict().parse(build)).toEqual(build);
+      }),
+      { numRuns: 300, seed: 12 },
+    );
+    expect(planned).toBeGreaterThan(150);
   });
 
   it('plans one build per architecture with its own AMI parameter and instance types', () => {

@@ -1,0 +1,17 @@
+/**
+ * zod's tree-shakeable build (`zod/mini`) with its English messages, for the schemas of the settings and the
+ * execution input (build-defaults.ts, recipes.ts, lifecycle-settings.ts, fast-snapshot-restore.ts,
+ * snapshot-copies.ts, prepare-build).
+ *
+ * Why not `zod`: its classic schemas carry every method, JSON Schema conversion included, whether a function uses them
+ * or not (about 60 KiB of each bundle); mini's functions are marked side-effect free, so a bundle keeps only the
+ * ones it calls (zod's docs, "Zod Mini"). Both share zod's core, so a mini schema nests in a classic one and the
+ * messages are the same text: mini loads no locale by itself (classic's `zod` entry runs `config(en())`,
+ * zod v4/classic/external.js), so this module does it, and every mini user imports zod through it.
+ */
+import { config } from 'zod/mini';
+import { en } from 'zod/locales';
+
+config(en());
+
+export * from 'zod/mini';
