@@ -114,6 +114,11 @@ export interface ChargedInvocation {
   beforeMs: number;
   /** Virtual ms after the handler returned (its run time). */
   afterMs: number;
+  /**
+   * Virtual ms from the handler's start to the end of its charged run time: {@link afterMs} plus whatever the handler
+   * itself slept (a check polling inside its invocation, functions/lib/poll-inside.ts). What Lambda bills.
+   */
+  handlerMs: number;
 }
 
 /**
