@@ -172,6 +172,11 @@ export interface SimulationOptions {
   shared?: SharedSimulation;
   /** Called once the execution has started, with what StopExecution and GetExecutionHistory need of it. */
   onStart?: (execution: RunningExecution) => void;
+  /**
+   * `false` calls handlers without a Lambda context (the deployed Timeout is still enforced), so a check looks once
+   * per invocation instead of polling inside it (functions/lib/poll-inside.ts): the benchmark's "before" row.
+   */
+  lambdaContext?: false;
 }
 
 /** An account, its registries and its IAM, installed once and shared by concurrent executions. */
@@ -311,7 +316,8 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
               const handler = handlers.get(binding.functionName)!;
               // The deployed function's Timeout and a context on the virtual clock (simulation/lambda-runtime.ts).
               if (!deployedFunction) return await runAsFunction(binding.functionName, () => handler(payload));
-              return await invokeWithTimeout(deployedFunction, (context) => runAsFunction(binding.functionName, () => handler(payload, context)));
+              const withContext = options.lambdaContext !== false;
+              return await invokeWithTimeout(deployedFunction, (context) => runAsFunction(binding.functionName, () => handler(payload, withContext ? context : undefined)));
             } finally {
               // Each AWS request was charged when it was sent (setFunctionRequestMs): only the handler's own work is left.
               const afterMs = lambdas.runMs(0);

@@ -76,7 +76,9 @@ export const pollInside = async <T extends Look>(look: () => Promise<T & Due>, p
     const windowLeftMs = poll.windowSeconds * 1000 - (Date.now() - startedAt);
     if (sleepMs > windowLeftMs) return output;
     if (context.getRemainingTimeInMillis() - sleepMs < TIMEOUT_MARGIN_MS) return output;
-    if ((dueInSeconds ?? output.nextCheckSeconds) > poll.nearSeconds) return output;
+    // Near: within reach of the inner poll, or due before the (clamped) Wait would end, which would sleep past it.
+    const due = dueInSeconds ?? output.nextCheckSeconds;
+    if (due > poll.nearSeconds && due >= output.nextCheckSeconds) return output;
     await sleep(sleepMs);
   }
 };

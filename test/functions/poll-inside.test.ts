@@ -64,7 +64,7 @@ describe('pollInside: a check looking again inside its invocation', () => {
 
   it('returns at once when the event is not near, and looks once without a Lambda context', async () => {
     // Prepare
-    const far = scriptedLooks(1000, 45);
+    const far = scriptedLooks(1000, 45); // due in 45 s, and the Wait it returns sleeps exactly that
     const local = scriptedLooks(1000);
     // Act
     const notNear = await runPoll(pollInside(far.look, POLL, contextFor(60_000)));
@@ -82,6 +82,17 @@ describe('pollInside: a check looking again inside its invocation', () => {
     const result = await runPoll(pollInside(look, POLL, contextFor(60_000)));
     // Assess
     expect(looks).toBe(3);
+    expect(result).toEqual({ nextCheckSeconds: 0 });
+  });
+
+  it('keeps looking when the event is due before the clamped Wait would end, though beyond nearSeconds', async () => {
+    // Prepare: due in 25 s, but the Wait may not be shorter than 30 s (2 % of a 1500 s wait).
+    let looks = 0;
+    const look = async () => ({ nextCheckSeconds: (looks += 1) >= 4 ? 0 : 30, dueInSeconds: 25 });
+    // Act
+    const result = await runPoll(pollInside(look, POLL, contextFor(60_000)));
+    // Assess
+    expect(looks).toBe(4);
     expect(result).toEqual({ nextCheckSeconds: 0 });
   });
 
