@@ -290,8 +290,10 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
     const invocationsByFunction: Record<string, number> = {};
     const lambdas = new LambdaEnvironments(options.lambdaLatency ?? DEFAULT_LAMBDA_LATENCY);
     // Charged at the request, so a check polling inside its invocation sees each answer when a real one would.
+    // Executions sharing an account (the local endpoint) share one latency model: the last one to end must not reset
+    // the figure under another still running, so a shared run sets it and leaves it.
     const previousRequestMs = setFunctionRequestMs(lambdas.figures.awsCallMs);
-    restoreRequestMs = () => setFunctionRequestMs(previousRequestMs);
+    if (!shared) restoreRequestMs = () => setFunctionRequestMs(previousRequestMs);
     const containerOf = statesContaining(definition);
     const taskResourceLocalHandlers = Object.fromEntries(
       bindings.map((binding) => [
