@@ -4,8 +4,9 @@
  * Wait -> Check -> Choice loop iteration (3 state transitions and an invocation that may be cold). The time lost
  * noticing the event becomes about half the poll interval plus one return; long waits still go through the Wait.
  *
- * The loop ends at the first of: the event (the look returns `nextCheckSeconds` 0, as every check does once done), a look whose estimate is not near, the window's
- * end, or a margin before the Lambda's timeout (`context.getRemainingTimeInMillis()`, AWS Lambda Developer Guide,
+ * The loop ends at the first of: the event (the look returns `nextCheckSeconds` 0, as every check does once done),
+ * a look whose estimate is not near (beyond `nearSeconds`, and not before the Wait it returns would end), the
+ * window's end, or a margin before the Lambda's timeout (`context.getRemainingTimeInMillis()`, AWS Lambda Developer Guide,
  * "Using the Lambda context object to retrieve Node.js function information"). Errors of a look (a limit passed,
  * an AWS error) propagate as they would from a single look, so the Task's Retry and Catch see them unchanged.
  *
