@@ -22,6 +22,7 @@ import { DEFAULT_LAMBDA_LATENCY, NO_LATENCY, varyLatency } from '../simulation/l
 import { maximumInput } from '../simulation/max-input';
 import { PAYLOAD_LIMIT_BYTES, lambdaInvokeResult, payloadBytes } from '../simulation/sfn-quotas';
 import { HISTORY_EVENT_LIMIT } from '../simulation/execution-history';
+import { defaultDeployment } from '../simulation/deploy/deployment';
 import { seededRandom } from './seeded-random';
 import { aroundWith, varySimulatedDurations } from './vary-durations';
 
@@ -33,16 +34,25 @@ type Intervals = Record<(typeof WAITS)[number], number>;
  * loops waiting before their first check, as the definition did before. `latency: false` charges no Lambda or
  * transition time, as the simulation did when issue 12 was measured.
  */
-const ALL_CHOICES: { name: string; intervals?: Intervals; latency?: false }[] = [
-  { name: 'computed (ASL now)' },
-  { name: 'fixed 10/10/10/15 s (before)', intervals: { WaitForSsmAgent: 10, WaitForPull: 10, WaitForStop: 10, WaitForSnapshot: 15 } },
-  { name: 'same, no latency model', intervals: { WaitForSsmAgent: 10, WaitForPull: 10, WaitForStop: 10, WaitForSnapshot: 15 }, latency: false },
-  { name: 'fixed 5/5/5/10 s', intervals: { WaitForSsmAgent: 5, WaitForPull: 5, WaitForStop: 5, WaitForSnapshot: 10 } },
+const ALL_CHOICES: { name: string; intervals?: Intervals; latency?: false; innerPoll?: false }[] = [
+  { name: 'computed + inner poll (now)' },
+  { name: 'computed, one look (before)', innerPoll: false },
+  { name: 'fixed 10/10/10/15 s, one look', intervals: { WaitForSsmAgent: 10, WaitForPull: 10, WaitForStop: 10, WaitForSnapshot: 15 }, innerPoll: false },
+  { name: 'same, no latency model', intervals: { WaitForSsmAgent: 10, WaitForPull: 10, WaitForStop: 10, WaitForSnapshot: 15 }, latency: false, innerPoll: false },
 ];
 
-/** `BENCH_WAITS=computed` runs only the first row set (while tuning). */
-const CHOICES = process.env.BENCH_WAITS === 'computed' ? ALL_CHOICES.slice(0, 1) : ALL_CHOICES;
-const IMAGE_COUNTS = [1, 10, 50] as const;
+/** `BENCH_WAITS=computed` runs only the first two row sets (now and before, while tuning). */
+const CHOICES = process.env.BENCH_WAITS === 'computed' ? ALL_CHOICES.slice(0, 2) : ALL_CHOICES;
+/** Image counts per layout: one architecture, and the combined layout (both platforms in one build). */
+const ROWS = [
+  { images: 1, layout: 'x86_64' },
+  { images: 10, layout: 'x86_64' },
+  { images: 50, layout: 'x86_64' },
+  { images: 20, layout: 'combined' },
+  { images: 50, layout: 'combined' },
+] as const;
+const inputOf = (row: (typeof ROWS)[number]) =>
+  row.layout === 'combined' ? { images: imagesOf(row.images), architectures: ['x86_64', 'arm64'], layout: 'combined' } : { images: imagesOf(row.images) };
 const imagesOf = (count: number) => Array.from({ length: count }, (_, i) => `public.ecr.aws/bench/image-${i}:v1`);
 /** Runs per image count, each with the simulated durations and latencies shifted a little. */
 const SAMPLES = 6;
@@ -97,29 +107,45 @@ const lostSeconds = (report: SimulationReport): Lost => {
   };
 };
 
+/**
+ * Lambda GB-s a run is billed: each invocation's run time on the virtual clock (what it slept polling inside, its
+ * requests and its own work; simulation/lambda-latency.ts handlerMs) plus its cold start's init, times the deployed
+ * memory. Lambda bills the duration rounded up to 1 ms (AWS Lambda pricing).
+ */
+const memoryMb = Object.fromEntries(Object.values(defaultDeployment().functions).map((fn) => [fn.name, fn.memoryMb]));
+const lambdaGbSeconds = (report: SimulationReport, latency: { initMs: Readonly<Record<string, number>>; defaultInitMs: number }) =>
+  report.lambdaCharges.reduce((sum, charge) => {
+    const initMs = charge.coldStart ? (latency.initMs[charge.functionName] ?? latency.defaultInitMs) : 0;
+    return sum + ((memoryMb[charge.functionName] ?? 128) / 1024) * (Math.ceil(charge.handlerMs + initMs) / 1000);
+  }, 0);
+
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 const fmt = (n: number, digits = 1, width = 8) => n.toFixed(digits).padStart(width);
 
 console.log(`Waits: time lost between an AWS event and the workflow moving on, one architecture, mean of ${SAMPLES} runs per row,`);
 console.log('simulated AWS durations and Lambda/Step Functions latencies (simulation/lambda-latency.ts) each varied ±25 %\n');
 console.log(
-  `${'waits'.padEnd(30)}${'images'.padStart(7)}${'agent'.padStart(8)}${'pull'.padStart(8)}${'stop'.padStart(8)}${'snap'.padStart(8)}${'lost s'.padStart(8)}` +
-    `${'build s'.padStart(9)}${'lost %'.padStart(8)}${'trans'.padStart(7)}${'lambda'.padStart(8)}${'cold'.padStart(6)}`,
+  `${'waits'.padEnd(30)}${'images'.padStart(7)}${'layout'.padStart(10)}${'agent'.padStart(8)}${'pull'.padStart(8)}${'stop'.padStart(8)}${'snap'.padStart(8)}${'lost s'.padStart(8)}` +
+    `${'build s'.padStart(9)}${'lost %'.padStart(8)}${'trans'.padStart(7)}${'lambda'.padStart(8)}${'cold'.padStart(6)}${'GB-s'.padStart(8)}`,
 );
 for (const choice of CHOICES) {
-  for (const count of IMAGE_COUNTS) {
+  for (const row of ROWS) {
+    const count = row.images;
     const losses: Lost[] = [];
     const durations: number[] = [];
     const transitions: number[] = [];
     const invocations: number[] = [];
     const coldStarts: number[] = [];
+    const gbSeconds: number[] = [];
     for (let sample = 0; sample < SAMPLES; sample += 1) {
       const account = varySimulatedDurations(createSimulatedAccount(), around);
+      const latency = choice.latency === false ? NO_LATENCY : varyLatency(DEFAULT_LAMBDA_LATENCY, random);
       const report = await runSimulation({
-        input: { images: imagesOf(count) },
+        input: inputOf(row),
         account,
         transformDefinition: withIntervals(choice.intervals),
-        lambdaLatency: choice.latency === false ? NO_LATENCY : varyLatency(DEFAULT_LAMBDA_LATENCY, random),
+        lambdaLatency: latency,
+        ...(choice.innerPoll === false ? { lambdaContext: false as const } : {}),
       });
       if (report.status !== 'SUCCEEDED') throw new Error(`${choice.name}, ${count} images: ${report.error}: ${report.cause}`);
       losses.push(lostSeconds(report));
@@ -127,17 +153,21 @@ for (const choice of CHOICES) {
       transitions.push(report.stateTransitions);
       invocations.push(report.lambdaInvocations);
       coldStarts.push(report.lambdaCharges.filter((charge) => charge.coldStart).length);
+      gbSeconds.push(lambdaGbSeconds(report, latency));
     }
     const lost = (key: keyof Lost) => mean(losses.map((l) => l[key]));
     const totalLost = lost('agentOnline') + lost('commandDone') + lost('stopped') + lost('snapshotCompleted');
     const build = mean(durations);
     console.log(
-      `${choice.name.padEnd(30)}${String(count).padStart(7)}${fmt(lost('agentOnline'))}${fmt(lost('commandDone'))}${fmt(lost('stopped'))}${fmt(lost('snapshotCompleted'))}` +
-        `${fmt(totalLost)}${fmt(build, 0, 9)}${fmt((100 * totalLost) / build, 1)}${fmt(mean(transitions), 0, 7)}${fmt(mean(invocations), 0)}${fmt(mean(coldStarts), 0, 6)}`,
+      `${choice.name.padEnd(30)}${String(count).padStart(7)}${row.layout.padStart(10)}${fmt(lost('agentOnline'))}${fmt(lost('commandDone'))}${fmt(lost('stopped'))}${fmt(lost('snapshotCompleted'))}` +
+        `${fmt(totalLost)}${fmt(build, 0, 9)}${fmt((100 * totalLost) / build, 1)}${fmt(mean(transitions), 0, 7)}${fmt(mean(invocations), 0)}${fmt(mean(coldStarts), 0, 6)}${fmt(mean(gbSeconds), 2)}`,
     );
   }
 }
-console.log('\nlost %: time lost / build duration; trans: state transitions of the whole execution (one architecture build); cold: cold starts');
+console.log(
+  '\nlost %: time lost / build duration; trans: state transitions of the whole execution (one build); cold: cold starts; ' +
+    'GB-s: Lambda duration billed (run time incl. inner polls + cold inits) x deployed memory',
+);
 
 console.log('\nLargest payload at the largest input: 100 images x 2 architectures (quota 262,144 bytes per state input/output and Task result)');
 const builtOutputs = new Map<string, { snapshots: { platforms: string[]; images: unknown[] }[] }>();

@@ -3,7 +3,8 @@
  * (functions/lib/pull-script.ts). The Choice loops through `WaitForPull` while `done` is false, for
  * `nextCheckSeconds` (the Wait's `SecondsPath`): a share of the build's time since launch (`pullEstimateSeconds`), because SSM shows nothing of a running command's output ("If the command hasn't finished running ... this
  * string is empty", GetCommandInvocation API reference, StandardOutputContent) and the plan holds no image sizes
- * (functions/lib/next-check.ts); 0 once done.
+ * (functions/lib/next-check.ts); 0 once done. Before it returns to the Wait, it looks again itself every 2 s for up
+ * to a minute of its invocation (functions/lib/poll-inside.ts, `INNER_POLL.pull`).
  *
  * On success, every requested image x platform must be in the report with the digest prepare-build resolved
  * (when it resolved one): nothing the user asked for is silently dropped, and a report SSM cut short fails the
@@ -24,6 +25,7 @@
  * is stopping, stopped, terminated or gone), `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
 import { GetCommandInvocationCommand, type GetCommandInvocationCommandOutput } from '@aws-sdk/client-ssm';
+import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { assertBuilderAlive } from './lib/builder-liveness';
 import { ssm } from './lib/clients/ssm';
@@ -39,6 +41,7 @@ import {
 import { parseImageReference } from './lib/image-reference';
 import { gibDown, gibUp, parsePullReport, type PullReport, type PullReportPlan } from './lib/pull-script';
 import { nextCheckSeconds, pullEstimateSeconds } from './lib/next-check';
+import { INNER_POLL, pollInside } from './lib/poll-inside';
 import { buildTargetSchema, instanceSchema, pullCommandSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 import { summarizeList } from './lib/tags';
@@ -159,7 +162,7 @@ const failure = (invocation: GetCommandInvocationCommandOutput, build: Input['bu
   );
 };
 
-const run = async ({ build, instance, pull }: Input): Promise<Output> => {
+const look = async ({ build, instance, pull }: Input): Promise<Output> => {
   const { commandId } = pull;
   const checkedAt = new Date();
   const waitedMs = checkedAt.getTime() - Date.parse(pull.sentAt);
@@ -207,6 +210,8 @@ const run = async ({ build, instance, pull }: Input): Promise<Output> => {
   const counts = verifyReport(report, build, commandId);
   return { done: true, status, ...counts, checkedAt: checkedAt.toISOString(), nextCheckSeconds: 0 };
 };
+
+const run = async (input: Input, context?: Context): Promise<Output> => pollInside(() => look(input), INNER_POLL.pull, context);
 
 /** Handler of the `CheckPullCommand` state. */
 export const handler = defineStage('check-pull-command', inputSchema, run);

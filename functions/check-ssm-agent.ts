@@ -2,7 +2,9 @@
  * State `CheckSsmAgent`: reports whether the builder's SSM agent is `Online`, so Run Command can reach it
  * (the Choice `SsmAgentOnline` loops through `WaitForSsmAgent` while it is not), and when to look next
  * (`nextCheckSeconds`, the Wait's `SecondsPath`): not before {@link AGENT_EARLIEST_ONLINE_SECONDS} after launch, then
- * after a share of the time waited (functions/lib/next-check.ts); 0 once Online.
+ * after a share of the time waited (functions/lib/next-check.ts); 0 once Online. Once past that earliest time it
+ * looks again itself every 2 s for up to a minute of its invocation (functions/lib/poll-inside.ts, `INNER_POLL.agent`)
+ * before it returns to the Wait.
  *
  * Throws `InstanceLostError` (the builder is stopping, stopped, shutting down, terminated or gone),
  * `SsmAgentTimeoutError` (not Online within `build.limits.ssmOnlineSeconds` of `instance.launchedAt`; its message
@@ -10,11 +12,13 @@
  * `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
+import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { assertBuilderAlive } from './lib/builder-liveness';
 import { ssm } from './lib/clients/ssm';
 import { SsmAgentTimeoutError, callAws } from './lib/errors';
 import { AGENT_EARLIEST_ONLINE_SECONDS, afterEarliest, nextCheckSeconds } from './lib/next-check';
+import { INNER_POLL, pollInside } from './lib/poll-inside';
 import { buildTargetSchema, instanceSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 
@@ -31,7 +35,7 @@ const inputSchema = z.object({
 type Input = z.infer<typeof inputSchema>;
 type Output = { online: boolean; pingStatus: string; checkedAt: string; nextCheckSeconds: number };
 
-const run = async ({ build, instance }: Input): Promise<Output> => {
+const look = async ({ build, instance }: Input): Promise<Output> => {
   const { instanceId } = instance;
   const info = await callAws(`ssm:DescribeInstanceInformation ${instanceId}`, () =>
     ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] })),
@@ -59,6 +63,8 @@ const run = async ({ build, instance }: Input): Promise<Output> => {
   const next = nextCheckSeconds(afterEarliest(waitedMs / 1000, AGENT_EARLIEST_ONLINE_SECONDS), waitedMs / 1000, build.limits.ssmOnlineSeconds);
   return { online: false, pingStatus, checkedAt: checkedAt.toISOString(), nextCheckSeconds: next };
 };
+
+const run = async (input: Input, context?: Context): Promise<Output> => pollInside(() => look(input), INNER_POLL.agent, context);
 
 /** Handler of the `CheckSsmAgent` state. */
 export const handler = defineStage('check-ssm-agent', inputSchema, run);

@@ -18,6 +18,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { buildDefaultsSchema, type BuildDefaults } from '../functions/lib/build-defaults';
+import { CHECK_TIMEOUT_SECONDS, POLLING_CHECKS } from '../functions/lib/poll-inside';
 import type { RecipeSettings } from '../functions/lib/recipes';
 import { PARAMETER_PREFIX } from '../functions/lib/current-snapshot';
 import { RESULT_PARAMETER_ENV, resultParameterWildcard } from '../functions/lib/result-parameter';
@@ -341,6 +342,8 @@ export class SnapshotFactory extends Construct {
       'apply-retention': Duration.seconds(120),
       'reap-builders': Duration.seconds(120),
       'start-build': Duration.seconds(60),
+      // The build checks poll inside their invocation for up to a minute (functions/lib/poll-inside.ts).
+      ...Object.fromEntries(POLLING_CHECKS.map((name) => [name, Duration.seconds(CHECK_TIMEOUT_SECONDS)])),
     };
     const createFunction = (name: FunctionName): lambda.Function => {
       const pascal = pascalCase(name);

@@ -11,7 +11,9 @@
  *   100 ms to over 1 second"). The idle lifetime is not documented: {@link LambdaLatencyFigures.keepWarmMs} is an
  *   assumption, on the short side so the model errs towards more cold starts;
  * - the invoke round trip ({@link LambdaLatencyFigures.invokeMs}) and the handler's run time:
- *   {@link LambdaLatencyFigures.handlerMs} plus {@link LambdaLatencyFigures.awsCallMs} per AWS request it sent;
+ *   {@link LambdaLatencyFigures.handlerMs} after it returns, and {@link LambdaLatencyFigures.awsCallMs} per AWS request,
+ *   spent when the request is sent (simulation/aws/install.ts `setFunctionRequestMs`), so a check polling inside its
+ *   invocation (functions/lib/poll-inside.ts) sees each answer when a real one would;
  * - a latency per state transition ({@link LambdaLatencyFigures.transitionMs}) for the Task and the Choice and Wait
  *   around it (the runner has no per-state hook, so the Task that ends the chain pays for it). AWS publishes no
  *   per-transition latency for Standard workflows; the figure is an assumption, varied by the benchmark.
@@ -114,6 +116,11 @@ export interface ChargedInvocation {
   beforeMs: number;
   /** Virtual ms after the handler returned (its run time). */
   afterMs: number;
+  /**
+   * Virtual ms from the handler's start to the end of its charged run time: {@link afterMs} plus whatever the handler
+   * itself slept (a check polling inside its invocation, functions/lib/poll-inside.ts). What Lambda bills.
+   */
+  handlerMs: number;
 }
 
 /**
@@ -149,7 +156,7 @@ export class LambdaEnvironments {
     if (pool) pool[environment] = now;
   }
 
-  /** The handler's run time for `awsCalls` requests. */
+  /** The handler's run time for `awsCalls` requests charged after it returns (the harness charges them when sent: 0). */
   runMs(awsCalls: number): number {
     return this.figures.handlerMs + awsCalls * this.figures.awsCallMs;
   }

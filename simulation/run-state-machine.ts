@@ -12,11 +12,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import FakeTimers from '@sinonjs/fake-timers';
+import type { Context } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { useRegistryLookup } from '../functions/lib/digests';
 import { isEcrDomain, parseImageReference } from '../functions/lib/image-reference';
 import { createSimulatedAccount, type SimulatedAccount } from './aws/account';
-import { installSimulatedAws } from './aws/install';
+import { installSimulatedAws, setFunctionRequestMs } from './aws/install';
 import { onRegion, regionOf } from './aws/regions';
 import { defaultDeployment, type Deployment } from './deploy/deployment';
 import { runAsFunction } from './iam/caller';
@@ -28,6 +29,7 @@ import { SnapshottingStateMachine } from './runner-events';
 import { ExecutionQuotas, assertExecutionInputFits, assertNoDataLimitCatch, type PayloadMeasurement, type QuotaOptions } from './sfn-quotas';
 import { closeExecution, measureLeftovers, runReaperAfterGrace, type AfterRunInvocation, type Leftovers } from './after-execution';
 import { applyFaults, missingImages, parseFaultSpec, type FaultSpec, type TaskHooks } from './scenarios/faults';
+import { invokeWithTimeout } from './lambda-runtime';
 import { DEFAULT_LAMBDA_LATENCY, LambdaEnvironments, transitionsChargedTo, type ChargedInvocation, type LambdaLatencyFigures } from './lambda-latency';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -91,7 +93,7 @@ export const substitute = (definition: AslDefinition, values: Record<string, str
     }),
   ) as AslDefinition;
 
-type Handler = (event: unknown) => Promise<unknown>;
+type Handler = (event: unknown, context?: Context) => Promise<unknown>;
 
 /** Imports the handler of every Task; fails when one is missing, so no Task can fall through to real Lambda. */
 export const loadHandlers = async (bindings: readonly TaskBinding[]): Promise<Map<string, Handler>> => {
@@ -170,6 +172,11 @@ export interface SimulationOptions {
   shared?: SharedSimulation;
   /** Called once the execution has started, with what StopExecution and GetExecutionHistory need of it. */
   onStart?: (execution: RunningExecution) => void;
+  /**
+   * `false` calls handlers without a Lambda context (the deployed Timeout is still enforced), so a check looks once
+   * per invocation instead of polling inside it (functions/lib/poll-inside.ts): the benchmark's "before" row.
+   */
+  lambdaContext?: false;
 }
 
 /** An account, its registries and its IAM, installed once and shared by concurrent executions. */
@@ -273,6 +280,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
   const hooks: TaskHooks = new Map();
   const executionName = options.executionName ?? `sim-${new Date(startTime).toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
 
+  let restoreRequestMs = () => 0;
   try {
     if (!options.registries) publishInputImages(options.input, registries, account, missingImages(faults), Boolean(shared));
     applyFaults(faults, { account, registries, hooks });
@@ -281,6 +289,11 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
     const quotas = new ExecutionQuotas({ ...options.quotas, tasks: taskResources(definition), roleArn: SFN_ROLE_ARN }, () => halt());
     const invocationsByFunction: Record<string, number> = {};
     const lambdas = new LambdaEnvironments(options.lambdaLatency ?? DEFAULT_LAMBDA_LATENCY);
+    // Charged at the request, so a check polling inside its invocation sees each answer when a real one would.
+    // Executions sharing an account (the local endpoint) share one latency model: the last one to end must not reset
+    // the figure under another still running, so a shared run sets it and leaves it.
+    const previousRequestMs = setFunctionRequestMs(lambdas.figures.awsCallMs);
+    if (!shared) restoreRequestMs = () => setFunctionRequestMs(previousRequestMs);
     const containerOf = statesContaining(definition);
     const taskResourceLocalHandlers = Object.fromEntries(
       bindings.map((binding) => [
@@ -298,17 +311,22 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
             const claimed = lambdas.start(binding.functionName, Date.now());
             const beforeMs = transitionsMs + claimed.initMs + figures.invokeMs;
             await sleepVirtual(claimed.initMs + figures.invokeMs);
-            const callsBefore = account.core.calls.length;
+            const handlerStartedAt = Date.now();
+            const deployedFunction = deployment.functions[binding.functionName];
             try {
               for (const hook of hooks.get(binding.state) ?? []) await hook(payload);
-              return await runAsFunction(binding.functionName, () => handlers.get(binding.functionName)!(payload));
+              const handler = handlers.get(binding.functionName)!;
+              // The deployed function's Timeout and a context on the virtual clock (simulation/lambda-runtime.ts).
+              if (!deployedFunction) return await runAsFunction(binding.functionName, () => handler(payload));
+              const withContext = options.lambdaContext !== false;
+              return await invokeWithTimeout(deployedFunction, (context) => runAsFunction(binding.functionName, () => handler(payload, withContext ? context : undefined)));
             } finally {
-              // Requests of a concurrent invocation of the same function in this interval are counted too (rare).
-              const awsCalls = account.core.calls.slice(callsBefore).filter((call) => call.principal?.kind === 'function' && call.principal.name === binding.functionName).length;
-              const afterMs = lambdas.runMs(awsCalls);
+              // Each AWS request was charged when it was sent (setFunctionRequestMs): only the handler's own work is left.
+              const afterMs = lambdas.runMs(0);
               await sleepVirtual(afterMs);
               lambdas.finish(binding.functionName, claimed.environment, Date.now());
-              lambdas.charged.push({ functionName: binding.functionName, state: binding.state, coldStart: claimed.coldStart, beforeMs, afterMs });
+              const handlerMs = Date.now() - handlerStartedAt;
+              lambdas.charged.push({ functionName: binding.functionName, state: binding.state, coldStart: claimed.coldStart, beforeMs, afterMs, handlerMs });
             }
           }) as never,
       ]),
@@ -422,6 +440,7 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
       lambdaCharges: lambdas.charged,
     };
   } finally {
+    restoreRequestMs();
     restoreLookup();
     uninstallIam();
     uninstallAws();

@@ -12,12 +12,17 @@
  * test/statemachine/execution-budget.test.ts checks them against the definition and against the history of a
  * simulated run.
  *
+ * A check that polls inside its invocation (functions/lib/poll-inside.ts) adds no history events: its looks are one
+ * Task; it only makes a loop's iterations longer, so the count at the minimum interval stays the worst case. It adds
+ * time: a check Task runs up to {@link CHECK_TASK_SECONDS}, not {@link BUILD_TASK_SECONDS}.
+ *
  * Left out of the worst case, on purpose: the Retry intervals of a Task that fails transiently (each retry costs
  * {@link HISTORY_EVENTS.retry} events and its backoff; both are covered by the margins, not counted one by one),
  * and Lambda cold starts beyond the functions' timeouts (a Task cannot run longer than its function's timeout).
  */
 import { InvalidInputError } from './errors';
 import { minCheckSeconds } from './next-check';
+import { CHECK_TIMEOUT_SECONDS } from './poll-inside';
 
 /** The state machine definition's own `TimeoutSeconds` (statemachine/snapshot-factory.asl.json; a test checks it). */
 export const DEFINITION_TIMEOUT_SECONDS = 4 * 3600;
@@ -118,6 +123,12 @@ export const worstCaseHistoryEvents = (waits: BuildWaits, builds: number): numbe
 
 /** The longest a Lambda Task of a build can run: the functions' timeout (infra/snapshot-factory.ts). */
 export const BUILD_TASK_SECONDS = 30;
+/**
+ * The longest a build's check Task can run: the four checks poll inside their invocation up to their Timeout
+ * (functions/lib/poll-inside.ts, infra/snapshot-factory.ts). A check passing its limit throws at that look, at most
+ * one inner interval late, so this bounds the check that names a timeout too.
+ */
+export const CHECK_TASK_SECONDS = CHECK_TIMEOUT_SECONDS;
 /** PrepareBuild's and PublishSnapshot's timeout (infra/snapshot-factory.ts). */
 export const EXECUTION_TASK_SECONDS = 60;
 /** ShareSnapshots' (30 s) and ApplyRetention's (120 s) timeouts (infra/snapshot-factory.ts): they run after the builds. */
@@ -128,16 +139,16 @@ export const CLEANUP_MARGIN_SECONDS = 600;
 /**
  * Seconds an execution needs at most, its builds running at once (the Map has no MaxConcurrency): each wait to its
  * limit plus the longest interval a check may then return (the minimum at the limit: next-check.ts never sleeps
- * further past a limit) and one check past it, the five one-shot Tasks of a build, PrepareBuild and PublishSnapshot,
+ * further past a limit) and one check past it ({@link CHECK_TASK_SECONDS}: a check may poll inside its invocation), the five one-shot Tasks of a build, PrepareBuild and PublishSnapshot,
  * DisableSupersededFastSnapshotRestore (a function of the build's timeout), ShareSnapshots and ApplyRetention
  * ({@link LIFECYCLE_TASK_SECONDS}), and {@link CLEANUP_MARGIN_SECONDS} so a build failing at its last limit is still
  * cleaned up.
  *
- * @example worstCaseExecutionSeconds({ ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 }) // 14022
+ * @example worstCaseExecutionSeconds({ ssmOnlineSeconds: 600, pullSeconds: 3900, stopSeconds: 900, snapshotSeconds: 7200 }) // 14202
  */
 export const worstCaseExecutionSeconds = (waits: BuildWaits): number => {
   const loops = (Object.keys(POLL_LOOPS) as (keyof BuildWaits)[]).reduce(
-    (sum, limit) => sum + waits[limit] + minCheckSeconds(waits[limit]) + BUILD_TASK_SECONDS,
+    (sum, limit) => sum + waits[limit] + minCheckSeconds(waits[limit]) + CHECK_TASK_SECONDS,
     0,
   );
   return loops + 6 * BUILD_TASK_SECONDS + 2 * EXECUTION_TASK_SECONDS + LIFECYCLE_TASK_SECONDS + CLEANUP_MARGIN_SECONDS;

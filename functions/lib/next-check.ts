@@ -86,3 +86,17 @@ export const snapshotRemainingSeconds = (progress: string, waitedSeconds: number
   const done = Math.min(99.5, percent + 0.5);
   return (waitedSeconds * (100 - done)) / done;
 };
+
+/**
+ * Share of a snapshot's estimated remaining time its check sleeps when the estimate is beyond the inner poll's reach
+ * (functions/lib/poll-inside.ts): a wake before the event costs a few looks inside the next invocation, a wake after
+ * it costs its whole lateness, and a one-percent reading of the rate can be off by a fifth early in the snapshot.
+ */
+export const SNAPSHOT_WAKE_SHARE = 0.8;
+
+/**
+ * When a check waiting for a snapshot looks next: the remaining time itself once the inner poll reaches it
+ * (`nearSeconds`), else {@link SNAPSHOT_WAKE_SHARE} of it, so the Wait ends before the snapshot does.
+ */
+export const snapshotWakeSeconds = (remainingSeconds: number, nearSeconds: number): number =>
+  remainingSeconds <= nearSeconds ? remainingSeconds : Math.max(nearSeconds / 2, remainingSeconds * SNAPSHOT_WAKE_SHARE);

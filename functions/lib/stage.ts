@@ -28,7 +28,10 @@ export const parseInput = <S extends $ZodType>(schema: S, input: unknown, what: 
   return parsed.data;
 };
 
-export type StageHandler<I, O> = ((event: unknown, context?: Context) => Promise<O>) & { stage: string; run: (input: I) => Promise<O> };
+/** Marks the fallback context, whose remaining time no runtime measures. */
+const LOCAL = Symbol('local context');
+
+export type StageHandler<I, O> = ((event: unknown, context?: Context) => Promise<O>) & { stage: string; run: (input: I, context?: Context) => Promise<O> };
 
 /**
  * Builds the exported `handler` of a stage.
@@ -41,9 +44,13 @@ export type StageHandler<I, O> = ((event: unknown, context?: Context) => Promise
 export const defineStage = <S extends $ZodType, O>(
   stage: string,
   schema: S,
-  run: (input: output<S>) => Promise<O>,
+  run: (input: output<S>, context?: Context) => Promise<O>,
 ): StageHandler<output<S>, O> => {
-  const wrapped = middy(async (event: unknown) => run(parseInput(schema, event, `${stage} input`)))
+  // `run` gets the runtime's context only when there is one: a check polls inside its invocation only when the
+  // remaining time is real (functions/lib/poll-inside.ts), never on the fallback's made-up figure.
+  const wrapped = middy(async (event: unknown, context: Context & { [LOCAL]?: true }) =>
+    run(parseInput(schema, event, `${stage} input`), context?.[LOCAL] ? undefined : context),
+  )
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use({
       onError: async (request) => {
@@ -61,9 +68,10 @@ export const defineStage = <S extends $ZodType, O>(
   return handler;
 };
 
-/** A minimal Lambda context for local runs (simulation, tests), where no Lambda runtime provides one. */
+/** A minimal Lambda context for local calls (unit tests), where no Lambda runtime provides one. */
 const fallbackContext = (stage: string): Context =>
   ({
+    [LOCAL]: true,
     functionName: stage,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${stage}`,

@@ -29,13 +29,28 @@ export const FACTORY_CLIENTS: readonly object[] = [ec2, ecr, eventBridge, sfn, s
 /** The name of the middleware that answers from the simulated account (to check a client is intercepted). */
 export const SIMULATED_AWS_MIDDLEWARE = MIDDLEWARE_NAME;
 
+/** Virtual ms each request of a factory function takes before AWS answers it (simulation/lambda-latency.ts awsCallMs). */
+let functionRequestMs = 0;
+
+/**
+ * Sets the round trip of every request a factory function sends, spent on the (virtual) clock at the request, as a
+ * handler would wait for it; returns the previous figure. 0 (the default) answers at once.
+ */
+export const setFunctionRequestMs = (ms: number): number => {
+  const previous = functionRequestMs;
+  functionRequestMs = ms;
+  return previous;
+};
+
 const intercept = (client: StackClient, core: () => SimulatedAwsCore): void => {
   client.middlewareStack.add(
     (_next: unknown, context: { clientName: string; commandName: string }) => async (args: { input: unknown }) => {
       const service = SERVICE_OF_CLIENT[context.clientName];
       if (!service) throw new Error(`No simulated service for ${context.clientName}`);
       const operation = context.commandName.replace(/Command$/, '');
-      const output = (await core().handle(service, operation, args.input, currentPrincipal())) ?? {};
+      const principal = currentPrincipal();
+      if (functionRequestMs > 0 && principal?.kind === 'function') await new Promise<void>((resolve) => setTimeout(resolve, functionRequestMs));
+      const output = (await core().handle(service, operation, args.input, principal)) ?? {};
       return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: {} };
     },
     { step: 'initialize', name: MIDDLEWARE_NAME, override: true },

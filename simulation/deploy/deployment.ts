@@ -37,6 +37,10 @@ export interface DeployedFunction {
   arn: string;
   role: DeployedRole;
   environment: Record<string, string>;
+  /** The function's Timeout in seconds; CloudFormation's default is 3 (AWS::Lambda::Function, Timeout). */
+  timeoutSeconds: number;
+  /** The function's MemorySize in MB; CloudFormation's default is 128 (AWS::Lambda::Function, MemorySize). */
+  memoryMb: number;
 }
 
 export interface DeployedInstanceProfile {
@@ -227,6 +231,8 @@ export const deploy = (stack: SynthesizedStack, options: { accountId?: string; r
       arn: attributes.Arn!,
       role: roleRef(p.Role, `${logicalId}.Role`),
       environment: resolve<Record<string, string>>(p.Environment?.Variables ?? {}, `${logicalId}.Environment.Variables`),
+      timeoutSeconds: Number(p.Timeout ?? 3),
+      memoryMb: Number(p.MemorySize ?? 128),
     };
   }
   const instanceProfiles = ofType('AWS::IAM::InstanceProfile').map(([logicalId, resource]) => {

@@ -66,7 +66,7 @@ describe('parseSettings', () => {
   });
 
   it('fails when the execution limit is shorter than the waits it contains', () => {
-    expect(failure({ limits: { executionSeconds: 3600 } })).toMatch(/setting "limits\.executionSeconds" = 3600: expected at least 14022 s: the sum of the wait limits \(12600 s\)/);
+    expect(failure({ limits: { executionSeconds: 3600 } })).toMatch(/setting "limits\.executionSeconds" = 3600: expected at least 14202 s: the sum of the wait limits \(12600 s\)/);
   });
 
   describe('resultParameterName', () => {

@@ -3,7 +3,7 @@
  * execution's time limit from FACTORY_DEFAULTS. Both against the synthesized stack.
  */
 import { describe, expect, it } from 'vitest';
-import { BUILD_TASK_SECONDS, EXECUTION_TASK_SECONDS, LIFECYCLE_TASK_SECONDS } from '../../functions/lib/execution-budget';
+import { BUILD_TASK_SECONDS, CHECK_TASK_SECONDS, EXECUTION_TASK_SECONDS, LIFECYCLE_TASK_SECONDS } from '../../functions/lib/execution-budget';
 import { deploymentWith } from './synthesized';
 
 describe('the execution budget and the stack', () => {
@@ -13,9 +13,11 @@ describe('the execution budget and the stack', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: { Timeout: number; Description?: string; Environment?: { Variables?: Record<string, unknown> } } }[];
     const byStage = new Map(functions.map((f) => [/functions\/([a-z-]+)\.ts/.exec(f.Properties.Description ?? '')?.[1], f.Properties]));
     // Act
-    const buildStages = ['launch-instance', 'check-ssm-agent', 'send-pull-command', 'check-pull-command', 'stop-instance', 'check-instance-stopped', 'create-snapshot', 'check-snapshot', 'terminate-instance'];
+    const buildStages = ['launch-instance', 'send-pull-command', 'stop-instance', 'create-snapshot', 'terminate-instance'];
+    const checkStages = ['check-ssm-agent', 'check-pull-command', 'check-instance-stopped', 'check-snapshot'];
     // Assess
     for (const stage of buildStages) expect(byStage.get(stage)?.Timeout, stage).toBeLessThanOrEqual(BUILD_TASK_SECONDS);
+    for (const stage of checkStages) expect(byStage.get(stage)?.Timeout, stage).toBe(CHECK_TASK_SECONDS);
     for (const stage of ['prepare-build', 'publish-snapshot']) expect(byStage.get(stage)?.Timeout, stage).toBeLessThanOrEqual(EXECUTION_TASK_SECONDS);
     expect((byStage.get('share-snapshots')?.Timeout ?? 0) + (byStage.get('apply-retention')?.Timeout ?? 0)).toBe(LIFECYCLE_TASK_SECONDS);
     const defaults = JSON.stringify(byStage.get('prepare-build')?.Environment?.Variables?.FACTORY_DEFAULTS);

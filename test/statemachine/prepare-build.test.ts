@@ -227,7 +227,7 @@ describe('prepare-build', () => {
       expect(() => plan({ limits: { ssmOnlineSeconds: 18000 } })).toThrow(
         expect.objectContaining({
           name: 'InvalidInputError',
-          message: expect.stringMatching(/need up to 31770 s, more than the execution's time limit of 14400 s \(setting limits\.executionSeconds\).*lower limits\.ssmOnlineSeconds \(18000 s\)/),
+          message: expect.stringMatching(/need up to 31950 s, more than the execution's time limit of 14400 s \(setting limits\.executionSeconds\).*lower limits\.ssmOnlineSeconds \(18000 s\)/),
         }),
       );
     });
