@@ -10,7 +10,7 @@ import { ROOT } from '../../simulation/run-state-machine';
 
 const IMAGE = 'public.ecr.aws/eks-distro/kubernetes/pause:3.9';
 /** Fast enough that a build takes seconds; the default speed is measured in docs/simulation.md. */
-const SPEED = '25';
+const SPEED = '60';
 const DUMMY_AWS_ENV = {
   AWS_ACCESS_KEY_ID: 'x',
   AWS_SECRET_ACCESS_KEY: 'x',
