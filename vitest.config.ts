@@ -26,12 +26,15 @@ export default defineConfig({
     maxWorkers: availableParallelism() + 1,
     sequence: { sequencer: HeaviestFirstSequencer },
     projects: [
-      // The handlers' unit tests share their worker's module cache: importing the SDK clients, middy and zod once per
-      // worker instead of once per file cuts their CPU time by two thirds. Each file still starts from the same
-      // environment (test/support/shared-worker-setup.ts). Nothing under test/functions runs the simulated state
-      // machine, whose files need a fresh module graph (FACTORY_DEFAULTS is read at import); every other file keeps one.
+      // The handlers' unit tests, and the simulation's (statemachine, simulation, bench), share their worker's module
+      // cache: importing the SDK clients, middy, zod, the simulated AWS and the runner once per worker instead of once
+      // per file halves their CPU time. Each file still starts from the same environment
+      // (test/support/shared-worker-setup.ts), and the deployed defaults follow FACTORY_DEFAULTS whenever it changes
+      // (functions/lib/build-defaults.ts deployedDefaults), whichever file imported them first. The other files (infra,
+      // cli, local, pull-script) spend their time in child processes, not in imports, and keep a fresh module graph.
       { extends: true, test: { name: 'functions', include: ['test/functions/**/*.test.ts'], isolate: false, setupFiles: ['test/support/shared-worker-setup.ts'] } },
-      { extends: true, test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: ['test/functions/**'] } },
+      { extends: true, test: { name: 'simulation', include: ['test/statemachine/**/*.test.ts', 'test/simulation/**/*.test.ts', 'test/bench/**/*.test.ts'], isolate: false, setupFiles: ['test/setup.ts', 'test/support/shared-worker-setup.ts'] } },
+      { extends: true, test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: ['test/functions/**', 'test/statemachine/**', 'test/simulation/**', 'test/bench/**'] } },
     ],
     // In CI a JSON report as well, from which .ci/run prints a plain "N passed, N failed" line.
     reporters: process.env.CI ? ['default', 'json'] : ['default'],

@@ -135,7 +135,7 @@ export interface RepublishTarget extends CurrentSnapshot {
 
 const run = async ({ executionName, input }: Input): Promise<BuildPlan> => {
   const request = parseExecutionInput(input);
-  const plan = planBuild(executionName, request, deployedDefaults);
+  const plan = planBuild(executionName, request, deployedDefaults());
   // Digest resolution and the skip-when-unchanged check live in functions/lib/freshness.ts.
   const freshness = await resolveAndCompare({ recipe: plan.recipe, force: request.force ?? false, builds: plan.builds });
   const status = freshness.upToDate ? 'UP_TO_DATE' : freshness.reason === 'REPUBLISH' ? 'REPUBLISH' : 'BUILD';

@@ -11,7 +11,7 @@ export const PLATFORM_OF: Record<Architecture, string> = { x86_64: 'linux/amd64'
 
 /**
  * At most this many images per build: each is one line of the pull script and of the pull report. Kept in a module
- * without side effects, so that reading it does not load the deployed defaults (build-defaults.ts reads
- * FACTORY_DEFAULTS once, at import).
+ * without side effects, so that reading it does not load the deployed defaults (build-defaults.ts parses
+ * FACTORY_DEFAULTS at import).
  */
 export const MAX_IMAGES = 100;

@@ -162,5 +162,16 @@ export const parseBuildDefaults = (json: string | undefined): BuildDefaults => {
   return parsed.data;
 };
 
-/** The deployed defaults; a bad `FACTORY_DEFAULTS` fails at cold start rather than on the first build. */
-export const deployedDefaults: BuildDefaults = parseBuildDefaults(process.env.FACTORY_DEFAULTS);
+/** The last `FACTORY_DEFAULTS` parsed, and what it gave. */
+let parsedDefaults = { raw: process.env.FACTORY_DEFAULTS, defaults: parseBuildDefaults(process.env.FACTORY_DEFAULTS) };
+
+/**
+ * The deployed defaults. Parsed at import, so a bad `FACTORY_DEFAULTS` fails at cold start rather than on the first
+ * build, and parsed again only when the variable changed: in Lambda it never does, but one process that runs several
+ * simulated deployments (the tests, the local endpoint) sees each one's defaults, whatever imported this module first.
+ */
+export const deployedDefaults = (): BuildDefaults => {
+  const raw = process.env.FACTORY_DEFAULTS;
+  if (raw !== parsedDefaults.raw) parsedDefaults = { raw, defaults: parseBuildDefaults(raw) };
+  return parsedDefaults.defaults;
+};

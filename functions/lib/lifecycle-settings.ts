@@ -4,7 +4,7 @@
  * setting (cdk.json `snapshotFactory.retention` / `.sharing`), a recipe's own (`recipes[].retention` / `.sharing`),
  * and the execution input (`retention` / `sharing`), the most explicit winning. docs/configuration.md describes them.
  *
- * Kept in a module without side effects (unlike build-defaults.ts, which reads FACTORY_DEFAULTS at import).
+ * Kept in a module without side effects (unlike build-defaults.ts, which parses FACTORY_DEFAULTS at import).
  */
 import * as z from './zod-mini';
 

@@ -10,7 +10,7 @@
  * - same page: "There is a limit of 20 concurrent snapshot copy requests per destination Region. If you exceed this
  *   quota, you receive a ResourceLimitExceeded error" ("Quotas for Amazon EBS", ebs-resource-quotas.html: not
  *   adjustable). CopySnapshot treats it as retryable: copies finish and free their slots.
- * Kept in a module without side effects (unlike build-defaults.ts, which reads FACTORY_DEFAULTS at import).
+ * Kept in a module without side effects (unlike build-defaults.ts, which parses FACTORY_DEFAULTS at import).
  */
 import * as z from './zod-mini';
 import { BUILD_TASK_SECONDS, EVENTS_PER_POLL, HISTORY_EVENTS, maxChecks } from './execution-budget';

@@ -4,8 +4,8 @@
  * (`aws:cdk:bundling-stacks: []`, as test/infra/synthesized.ts `deploymentWith` does), and writes the stack's
  * template as JSON to the path given as the first argument.
  *
- * A separate process because infra/ imports functions/lib/build-defaults.ts, whose deployed defaults are read
- * once at import time: the simulation must import it only after it has set the deployed FACTORY_DEFAULTS.
+ * A separate process, so that aws-cdk-lib and cdk-nag are not loaded into each process that runs the simulation:
+ * once the template is cached (simulation/deploy/template.ts), a run reads it and never loads them.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createApp } from '../../infra/app';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { commonImages, handler, parseExecutionInput, planBuild } from '../../functions/prepare-build';
-import { buildDefaultsSchema, parseBuildDefaults } from '../../functions/lib/build-defaults';
+import { buildDefaultsSchema, deployedDefaults, parseBuildDefaults } from '../../functions/lib/build-defaults';
 import { InvalidInputError } from '../../functions/lib/errors';
 import { buildTargetSchema } from '../../functions/lib/schemas';
 import { HISTORY_EVENT_LIMIT, worstCaseExecutionSeconds, worstCaseHistoryEvents } from '../../functions/lib/execution-budget';
@@ -139,6 +139,27 @@ describe('prepare-build', () => {
     expect(plan({ dataVolume: { kmsKeyArn: key } }, deployed).builds[0]?.dataVolume.kmsKeyArn).toBe(key);
     expect(plan({}, deployed).builds[0]?.dataVolume.kmsKeyArn).toBe(key);
     expect(() => plan({ dataVolume: { kmsKeyArn: 'arn:aws:kms:us-west-2:111122223333:key/0000aaaa-00aa-00aa-00aa-000000000000' } }, deployed)).toThrow(/may use only the key it was deployed with/);
+  });
+
+  it('reads FACTORY_DEFAULTS again when it changed, so one process serves each simulated deployment its own defaults', () => {
+    // Prepare
+    const before = process.env.FACTORY_DEFAULTS;
+    try {
+      process.env.FACTORY_DEFAULTS = '{"dataVolume":{"sizeGiB":123}}';
+      // Act
+      const first = deployedDefaults();
+      process.env.FACTORY_DEFAULTS = '{"dataVolume":{"sizeGiB":77}}';
+      const second = deployedDefaults();
+      // Assess
+      expect(first.dataVolume.sizeGiB).toBe(123);
+      expect(second.dataVolume.sizeGiB).toBe(77);
+      expect(deployedDefaults()).toBe(second);
+      process.env.FACTORY_DEFAULTS = '{"dataVolume":{"sizeGiB":0}}';
+      expect(() => deployedDefaults()).toThrow(/dataVolume\.sizeGiB/);
+    } finally {
+      if (before === undefined) delete process.env.FACTORY_DEFAULTS;
+      else process.env.FACTORY_DEFAULTS = before;
+    }
   });
 
   it('fails at cold start when FACTORY_DEFAULTS is invalid, naming the key', () => {

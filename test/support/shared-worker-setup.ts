@@ -1,7 +1,7 @@
 /**
- * Setup of the test files that share their worker's module cache (vitest.config.ts, project "functions",
+ * Setup of the test files that share their worker's module cache (vitest.config.ts, projects "functions" and "simulation",
  * `isolate: false`): each file starts from the environment the first one saw, as it would in a fresh worker.
- * Handlers read some variables once at import (functions/lib/build-defaults.ts: FACTORY_DEFAULTS) and the
+ * Handlers read some variables from the environment (functions/lib/build-defaults.ts: FACTORY_DEFAULTS) and the
  * simulated account's IAM install sets FACTORY_DEFAULTS (simulation/iam/install.ts useDeployedEnvironment), so a
  * variable one file left set must not reach the next. Real timers are put back for the same reason.
  */
