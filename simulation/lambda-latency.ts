@@ -43,23 +43,34 @@ export interface LambdaLatencyFigures {
 /**
  * Cold start per function: Lambda's Node.js runtime start ({@link RUNTIME_START_MS}) plus the CPU time `require`
  * of the function's minified bundle took on this machine (esbuild, the deployed options: CJS, node22, `@aws-sdk/*`
- * external and loaded from node_modules; median of 3, `process.cpuUsage()` around `require`, measured 2026-12-02 on
- * the shared 2-core machine, so on the high side). The `lean` helper's bench/bundles.bench.ts measures the same
- * thing per function; when the bundles shrink, these figures are the ones to update.
+ * external and loaded from node_modules): `npm run bench -- bundles` (bench/bundles.bench.ts, a fresh node per
+ * sample, median of 11, `process.cpuUsage()` around `require`), measured 2026-12-02 on the shared 2-core machine at
+ * a load average of about 2, after issue 12's zod/mini work, for all 22 functions. Re-run the bench and update
+ * these when the bundles change.
  */
 export const MEASURED_BUNDLE_INIT_MS: Readonly<Record<string, number>> = {
-  'launch-instance': 472,
-  'check-ssm-agent': 550,
-  'send-pull-command': 533,
-  'check-pull-command': 544,
-  'stop-instance': 506,
-  'check-instance-stopped': 431,
-  'create-snapshot': 472,
-  'check-snapshot': 404,
-  'terminate-instance': 414,
-  'prepare-build': 460,
-  'publish-snapshot': 464,
-  'cleanup-build': 458,
+  'apply-retention': 361,
+  'check-fast-snapshot-restore': 291,
+  'check-instance-stopped': 312,
+  'check-pull-command': 360,
+  'check-snapshot': 269,
+  'check-snapshot-copies': 324,
+  'check-ssm-agent': 352,
+  'cleanup-build': 352,
+  'copy-snapshot': 288,
+  'create-snapshot': 287,
+  'disable-superseded-fast-snapshot-restore': 353,
+  'enable-fast-snapshot-restore': 300,
+  'launch-instance': 360,
+  'notify-build-failure': 116,
+  'prepare-build': 384,
+  'publish-snapshot': 371,
+  'reap-builders': 366,
+  'send-pull-command': 370,
+  'share-snapshots': 330,
+  'start-build': 140,
+  'stop-instance': 301,
+  'terminate-instance': 314,
 };
 
 /**
