@@ -16,6 +16,11 @@ export class AwsServiceError extends Error {
   }
 }
 
+/** Throws the client error (HTTP 400) an AWS API answers a bad request with: `code` is the error's name. */
+export const failRequest = (code: string, message: string): never => {
+  throw new AwsServiceError(code, message, 400);
+};
+
 /** Service keys, named after the SDK client that calls them. */
 export type ServiceName = 'ec2' | 'ssm' | 'ecr' | 'sfn' | 'events';
 

@@ -22,7 +22,7 @@
  *
  * Fault hooks: `copyWillFail(message)` makes the next copy go to `error` halfway; `quota` (a test may lower it).
  */
-import { AwsServiceError } from './core';
+import { failRequest as fail } from './core';
 import type { SimulatedEc2, SimulatedSnapshot } from './ec2';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -35,10 +35,6 @@ export const COPY_FIGURES = {
   copyTimeFactor: 2,
   descriptionLength: 255,
 } as const;
-
-const fail = (code: string, message: string): never => {
-  throw new AwsServiceError(code, message, 400);
-};
 
 export class SimulatedSnapshotCopies {
   /** Copies `pending` at once that the destination accepts; AWS's 20 unless a test lowers it. */

@@ -23,7 +23,7 @@
  *
  * Tests and invariants: `activeRestores()` (entries in a billing state), `stateAt()`, `billedZoneHours()`, `quota` (a test may lower it).
  */
-import { AwsServiceError, type SimulatedAwsCore } from './core';
+import { failRequest as fail, type SimulatedAwsCore } from './core';
 import type { SimulatedEc2 } from './ec2';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -53,10 +53,6 @@ interface Entry {
   disabledAt?: number;
   reason: string;
 }
-
-const fail = (code: string, message: string): never => {
-  throw new AwsServiceError(code, message);
-};
 
 export class SimulatedFastSnapshotRestore {
   /** Snapshots with FSR in a billing state that the Region allows; AWS's 5 unless a test lowers it. */

@@ -17,7 +17,7 @@
  * Left out: the error texts (AWS does not document them; these name the value), the encrypted-snapshot checks'
  * exact error code (`InvalidParameter` here), AWS Marketplace product codes, and what a consumer account sees.
  */
-import { AwsServiceError, type SimulatedAwsCore } from './core';
+import { failRequest as fail, type SimulatedAwsCore } from './core';
 import type { SimulatedEc2 } from './ec2';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -25,10 +25,6 @@ type Input = any;
 type Permission = { UserId?: string; Group?: string };
 
 export const MAX_PERMISSION_MODIFICATIONS = 500;
-
-const fail = (code: string, message: string): never => {
-  throw new AwsServiceError(code, message, 400);
-};
 
 export class SimulatedSnapshotSharing {
   /** createVolumePermission of each snapshot: account IDs and groups. */

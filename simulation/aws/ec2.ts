@@ -28,7 +28,7 @@
  * `runningSince(id)` (when the instance last reached `running`; the simulated SSM agent registers after it),
  * `registerImage(amiId, architecture)`.
  */
-import { AwsServiceError, type SimulatedAwsCore } from './core';
+import { failRequest as fail, type SimulatedAwsCore } from './core';
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 export type SimulatedArchitecture = 'x86_64' | 'arm64';
@@ -144,10 +144,6 @@ export interface SimulatedSnapshot {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Input = any;
-
-const fail = (code: string, message: string): never => {
-  throw new AwsServiceError(code, message, 400);
-};
 
 /** The architecture of an instance type, from its family name: a `g` after the generation digit means Graviton. */
 export const architectureOfInstanceType = (instanceType: string): SimulatedArchitecture | undefined => {
