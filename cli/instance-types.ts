@@ -7,7 +7,7 @@
  * A type's architecture comes from EC2's DescribeInstanceTypes (`ProcessorInfo.SupportedArchitectures`) when the
  * caller has credentials, else from the naming rule (`architectureFromName`).
  */
-import { DescribeInstanceTypesCommand, type EC2Client, type _InstanceType } from '@aws-sdk/client-ec2';
+import type { EC2Client, _InstanceType } from '@aws-sdk/client-ec2';
 import type { Architecture } from './snapshot-flags';
 
 /** An instance type that cannot be used for the architecture it was given for, or is not an instance type. */
@@ -84,6 +84,8 @@ export interface ArchitectureLookup {
 
 /** Reads `ProcessorInfo.SupportedArchitectures` of each type with DescribeInstanceTypes (at most 100 per call). */
 export const describeInstanceTypes = (ec2: Pick<EC2Client, 'send'>) => async (types: string[]): Promise<Map<string, string[]>> => {
+  // Loaded here, not at the top: cli/aws-access.ts says why.
+  const { DescribeInstanceTypesCommand } = await import('@aws-sdk/client-ec2');
   const found = new Map<string, string[]>();
   for (let start = 0; start < types.length; start += 100) {
     const page = await ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: types.slice(start, start + 100) as _InstanceType[] }));

@@ -6,7 +6,6 @@
  * over nothing, and a `--volume-size` below the snapshot's size is refused, as EC2 would refuse the launch); without
  * credentials, from the flags.
  */
-import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import { Command } from 'commander';
 import { parse } from 'yaml';
 import { clientsFor, isMissingCredentials, type AwsClients } from './aws-access';
@@ -33,6 +32,8 @@ interface VolumeFlags {
 /** Reads the snapshot's size and encryption; `source: 'flags'` when there are no credentials to ask with. */
 export const describeSnapshot = async (ec2: AwsClients['ec2'], snapshotId: string): Promise<SnapshotFacts> => {
   try {
+    // Loaded here, not at the top: cli/aws-access.ts says why.
+    const { DescribeSnapshotsCommand } = await import('@aws-sdk/client-ec2');
     const answer = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
     const snapshot = answer.Snapshots?.[0];
     if (!snapshot) throw new InvalidFlagError(`snapshot ${snapshotId} not found (DescribeSnapshots)`);
