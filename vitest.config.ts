@@ -30,11 +30,14 @@ export default defineConfig({
       // cache: importing the SDK clients, middy, zod, the simulated AWS and the runner once per worker instead of once
       // per file halves their CPU time. Each file still starts from the same environment
       // (test/support/shared-worker-setup.ts), and the deployed defaults follow FACTORY_DEFAULTS whenever it changes
-      // (functions/lib/build-defaults.ts deployedDefaults), whichever file imported them first. The other files (infra,
-      // cli, local, pull-script) spend their time in child processes, not in imports, and keep a fresh module graph.
+      // (functions/lib/build-defaults.ts deployedDefaults), whichever file imported them first. The other files (cli, local,
+      // pull-script) spend their time in child processes, not in imports, and keep a fresh module graph.
       { extends: true, test: { name: 'functions', include: ['test/functions/**/*.test.ts'], isolate: false, setupFiles: ['test/support/shared-worker-setup.ts'] } },
       { extends: true, test: { name: 'simulation', include: ['test/statemachine/**/*.test.ts', 'test/simulation/**/*.test.ts', 'test/bench/**/*.test.ts'], isolate: false, setupFiles: ['test/setup.ts', 'test/support/shared-worker-setup.ts'] } },
-      { extends: true, test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: ['test/functions/**', 'test/statemachine/**', 'test/simulation/**', 'test/bench/**'] } },
+      // The infra files share theirs too: each fresh one paid ~1.3 s of CPU loading aws-cdk-lib's construct libraries and
+      // cdk-nag and warming up its first synthesis. Their synthesized templates were shared already (test/infra/template-cache.ts).
+      { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'], isolate: false, setupFiles: ['test/setup.ts', 'test/support/shared-worker-setup.ts'] } },
+      { extends: true, test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: ['test/functions/**', 'test/statemachine/**', 'test/simulation/**', 'test/bench/**', 'test/infra/**'] } },
     ],
     // In CI a JSON report as well, from which .ci/run prints a plain "N passed, N failed" line.
     reporters: process.env.CI ? ['default', 'json'] : ['default'],

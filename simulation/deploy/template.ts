@@ -7,7 +7,7 @@
  * package-lock.json (the aws-cdk-lib version). A cache hit costs a JSON read (a few ms).
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,11 +70,7 @@ const synthesizeOnce = (cached: string): number | undefined => {
   }
   const started = Date.now();
   try {
-    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'simulation', 'deploy', 'synthesize-app.ts'), cached, join(ROOT, 'cdk.json')], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
-    });
+    execFileSync(process.execPath, synthesisArguments(cached), { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: synthesisEnvironment() });
   } catch (error) {
     const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
     throw new Error(`Synthesizing the factory for the simulation failed (infra/app.ts with cdk.json's context):\n${stderr || (error as Error).message}`);
@@ -84,6 +80,42 @@ const synthesizeOnce = (cached: string): number | undefined => {
   return Date.now() - started;
 };
 
+const synthesisArguments = (cached: string): string[] => ['--import', 'tsx', join(ROOT, 'simulation', 'deploy', 'synthesize-app.ts'), cached, join(ROOT, 'cdk.json')];
+const synthesisEnvironment = (): NodeJS.ProcessEnv => ({ ...process.env, CDK_DISABLE_VERSION_CHECK: '1' });
+
+const cacheFileOfSources = (): string => {
+  inputsHash ??= synthesisInputsHash();
+  return join(CACHE_DIR, `${inputsHash}.json`);
+};
+
+/**
+ * Starts the synthesis {@link synthesizedTemplate} would wait for, without waiting: for vitest's global setup, so the
+ * test workers start at once and only those that need the template wait for it (on the lock, as for a synthesis
+ * another worker started). Resolves when the child process ends; undefined when the cache is warm or another
+ * process holds the lock. A failed synthesis leaves no file and no lock, so the first caller of
+ * {@link synthesizedTemplate} synthesizes again and throws with the child's stderr.
+ */
+export const startSynthesis = (): Promise<void> | undefined => {
+  const cached = cacheFileOfSources();
+  if (existsSync(cached)) return undefined;
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const lock = `${cached}.lock`;
+  try {
+    closeSync(openSync(lock, 'wx'));
+  } catch {
+    return undefined;
+  }
+  const child = spawn(process.execPath, synthesisArguments(cached), { cwd: ROOT, stdio: 'ignore', env: synthesisEnvironment() });
+  return new Promise((resolve) => {
+    const done = () => {
+      rmSync(lock, { force: true });
+      resolve();
+    };
+    child.once('exit', done);
+    child.once('error', done);
+  });
+};
+
 /**
  * The default deployment's template: memoized, else read from the cache, else synthesized in a child process.
  *
@@ -91,10 +123,9 @@ const synthesizeOnce = (cached: string): number | undefined => {
  */
 export const synthesizedTemplate = (): SynthesizedStack => {
   // Hashed once per process (20 ms): the sources do not change under a running simulation.
-  inputsHash ??= synthesisInputsHash();
-  const key = inputsHash;
+  const cached = cacheFileOfSources();
+  const key = inputsHash!;
   if (memo?.key === key) return memo.stack;
-  const cached = join(CACHE_DIR, `${key}.json`);
   let synthesizedMs: number | undefined;
   if (!existsSync(cached)) {
     mkdirSync(CACHE_DIR, { recursive: true });

@@ -67,15 +67,20 @@ export const FALSE_POSITIVES: readonly FalsePositive[] = [
 const INSTALL_HINT =
   'cfn-lint (the CloudFormation linter) is needed by this test and was not found on PATH. Install it: `bash scripts/test-tools.sh` (as root: installs pipx with apt and cfn-lint with pipx into /usr/local/bin), or `pipx install cfn-lint`, or `pip install cfn-lint` (https://github.com/aws-cloudformation/cfn-lint).';
 
-/** `cfn-lint --version`, or a failure saying how to install it. */
-export const cfnLintVersion = async (): Promise<string> => {
-  try {
-    const { stdout } = await promisify(execFile)('cfn-lint', ['--version']);
-    return stdout.trim();
-  } catch (error) {
-    throw new Error(`${INSTALL_HINT} (${(error as Error).message})`);
-  }
-};
+let version: Promise<string> | undefined;
+
+/**
+ * `cfn-lint --version`, or a failure saying how to install it. Asked once per process: each answer starts Python and
+ * imports cfn-lint (about 1 s of CPU), and the version cannot change under a run.
+ */
+export const cfnLintVersion = (): Promise<string> =>
+  (version ??= promisify(execFile)('cfn-lint', ['--version']).then(
+    ({ stdout }) => stdout.trim(),
+    (error: unknown) => {
+      version = undefined;
+      throw new Error(`${INSTALL_HINT} (${(error as Error).message})`);
+    },
+  ));
 
 /** Runs cfn-lint once over `files` and returns its findings (JSON output). */
 export const cfnLint = async (files: string[]): Promise<CfnLintFinding[]> => {
