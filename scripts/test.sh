@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: the type check and vitest side by side, failing if either fails. The type check (~20 s, one core)
+# `npm test`: the type check and vitest side by side, failing if either fails. The type check (~3 s with TypeScript 7)
 # runs while vitest's first files wait on child processes and the wall clock, instead of before them. Its
 # output is printed once vitest is done, so the two do not interleave. Arguments go to vitest.
 set -uo pipefail
