@@ -208,12 +208,13 @@ export class SimulatedAwsCore {
   /**
    * Answers one SDK request as AWS would. While IAM is on ({@link authorizing}), `principal` is who signed it
    * and each IAM request of the operation must be allowed; a request without a principal then fails loudly.
+   * `faults: false` leaves injected faults to {@link failIfFaulted} (the SDK path asks it once per call).
    */
-  async handle(service: ServiceName, operation: string, input: unknown, principal?: IamPrincipal): Promise<unknown> {
+  async handle(service: ServiceName, operation: string, input: unknown, principal?: IamPrincipal, options: { faults?: boolean } = {}): Promise<unknown> {
     const call: RecordedCall = { service, operation, input: structuredClone(input), at: Date.now(), principal };
     this.calls.push(call);
     try {
-      this.fireFault(service, operation, input);
+      if (options.faults !== false) this.fireFault(service, operation, input);
       this.authorizeCall(service, operation, input, principal);
       const implementation = this.services.get(service)?.[operation];
       if (!implementation) {
@@ -222,6 +223,21 @@ export class SimulatedAwsCore {
       return await implementation(input ?? {});
     } catch (error) {
       call.error = (error as Error).name;
+      throw error;
+    }
+  }
+
+  /**
+   * Fails one SDK call with the fault it matches, if any, recorded as {@link handle} records a call. The SDK path
+   * (simulation/aws/install.ts) asks this once per call, before the SDK's retries: an injected fault stands for a
+   * failure that outlasted them, so a fault of `times: 2` still fails two handler invocations, as it did before the
+   * SDK's retry ran here.
+   */
+  failIfFaulted(service: ServiceName, operation: string, input: unknown, principal?: IamPrincipal): void {
+    try {
+      this.fireFault(service, operation, input);
+    } catch (error) {
+      this.calls.push({ service, operation, input: structuredClone(input), at: Date.now(), principal, error: (error as Error).name });
       throw error;
     }
   }
