@@ -17,7 +17,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { useRegistryLookup } from '../functions/lib/digests';
 import { isEcrDomain, parseImageReference } from '../functions/lib/image-reference';
 import { createSimulatedAccount, type SimulatedAccount } from './aws/account';
-import { installSimulatedAws, setFunctionRequestMs } from './aws/install';
+import { inLambdaEnvironment, installSimulatedAws, setFunctionRequestMs } from './aws/install';
 import { onRegion, regionOf } from './aws/regions';
 import { defaultDeployment, type Deployment } from './deploy/deployment';
 import { runAsFunction } from './iam/caller';
@@ -317,9 +317,12 @@ export const runSimulation = async (options: SimulationOptions): Promise<Simulat
               for (const hook of hooks.get(binding.state) ?? []) await hook(payload);
               const handler = handlers.get(binding.functionName)!;
               // The deployed function's Timeout and a context on the virtual clock (simulation/lambda-runtime.ts).
-              if (!deployedFunction) return await runAsFunction(binding.functionName, () => handler(payload));
+              // Its SDK clients are those of its execution environment (their retry quota: simulation/aws/install.ts).
+              const environment = `${executionName}/${binding.functionName}#${claimed.environment}`;
+              const run = (context?: Context) => inLambdaEnvironment(environment, claimed.coldStart, () => runAsFunction(binding.functionName, () => handler(payload, context)));
+              if (!deployedFunction) return await run();
               const withContext = options.lambdaContext !== false;
-              return await invokeWithTimeout(deployedFunction, (context) => runAsFunction(binding.functionName, () => handler(payload, withContext ? context : undefined)));
+              return await invokeWithTimeout(deployedFunction, (context) => run(withContext ? context : undefined));
             } finally {
               // Each AWS request was charged when it was sent (setFunctionRequestMs): only the handler's own work is left.
               const afterMs = lambdas.runMs(0);

@@ -13,9 +13,10 @@
  * Without a Lambda context (a unit test calling the handler directly) the check looks once, as before.
  *
  * Request rates (per builder, well inside the published or assumed limits; docs/architecture.md "Waits"):
- * - EC2 DescribeInstances / DescribeSnapshots / DescribeInstanceStatus are non-mutating actions, throttled per
- *   account and Region with a token bucket of 100 requests refilled at 20 per second (Amazon EC2 API Reference,
- *   "Request throttling for the Amazon EC2 API"). One look per second per builder is 1/20 of the refill rate.
+ * - EC2 DescribeInstances / DescribeSnapshots by ID (no filter, no pagination) take from each action's "unfiltered and
+ *   unpaginated" token bucket per account and Region: 50 requests, refilled at 10 per second (Amazon EC2 Developer
+ *   Guide, "Request throttling for the Amazon EC2 API"). One look per second per builder is 1/10 of the refill rate;
+ *   many builds at once exceed it and retry (docs/architecture.md, "Throttling", test/simulation/ec2-throttling.test.ts).
  * - SSM GetCommandInvocation and DescribeInstanceInformation: no per-API rate is published in the Systems Manager
  *   API reference or its quotas page as searched; kept at one look per 2 s per builder.
  */

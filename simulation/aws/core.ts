@@ -134,12 +134,18 @@ export type IamRequestMapper = (service: ServiceName, operation: string, input: 
 /** Decides an {@link IamRequest}; installed by the harness from the synthesized template's policies. */
 export type Authorizer = (principal: IamPrincipal, request: IamRequest) => IamDecision;
 
+/** A service's request-rate limits (simulation/aws/ec2-throttling.ts): throws the service's throttling error. */
+export interface RateLimiter {
+  admit(operation: string, input: unknown): void;
+}
+
 export class SimulatedAwsCore {
   readonly region: string;
   readonly accountId: string;
   readonly calls: RecordedCall[] = [];
   private readonly services = new Map<ServiceName, Record<string, Operation>>();
   private readonly faults: ActiveFault[] = [];
+  private readonly rateLimiters = new Map<ServiceName, RateLimiter>();
   private authorizer?: Authorizer;
   private requestMapper?: IamRequestMapper;
 
@@ -151,6 +157,11 @@ export class SimulatedAwsCore {
   /** Makes `operations` answer the calls of `service`. */
   register(service: ServiceName, operations: Record<string, Operation>): void {
     this.services.set(service, { ...(this.services.get(service) ?? {}), ...operations });
+  }
+
+  /** Makes every request to `service` spend `limiter`'s tokens first (EC2's buckets: simulation/aws/ec2.ts installs them). */
+  limitRate(service: ServiceName, limiter: RateLimiter): void {
+    this.rateLimiters.set(service, limiter);
   }
 
   /** Adds a fault; returns a function that removes it. */
@@ -208,12 +219,15 @@ export class SimulatedAwsCore {
   /**
    * Answers one SDK request as AWS would. While IAM is on ({@link authorizing}), `principal` is who signed it
    * and each IAM request of the operation must be allowed; a request without a principal then fails loudly.
+   * A service's rate limits ({@link limitRate}) are spent before IAM is asked. `faults: false` leaves injected
+   * faults to {@link failIfFaulted} (the SDK path asks it once per call).
    */
-  async handle(service: ServiceName, operation: string, input: unknown, principal?: IamPrincipal): Promise<unknown> {
+  async handle(service: ServiceName, operation: string, input: unknown, principal?: IamPrincipal, options: { faults?: boolean } = {}): Promise<unknown> {
     const call: RecordedCall = { service, operation, input: structuredClone(input), at: Date.now(), principal };
     this.calls.push(call);
     try {
-      this.fireFault(service, operation, input);
+      if (options.faults !== false) this.fireFault(service, operation, input);
+      this.rateLimiters.get(service)?.admit(operation, input);
       this.authorizeCall(service, operation, input, principal);
       const implementation = this.services.get(service)?.[operation];
       if (!implementation) {
@@ -222,6 +236,21 @@ export class SimulatedAwsCore {
       return await implementation(input ?? {});
     } catch (error) {
       call.error = (error as Error).name;
+      throw error;
+    }
+  }
+
+  /**
+   * Fails one SDK call with the fault it matches, if any, recorded as {@link handle} records a call. The SDK path
+   * (simulation/aws/install.ts) asks this once per call, before the SDK's retries: an injected fault stands for a
+   * failure that outlasted them, so a fault of `times: 2` still fails two handler invocations, as it did before the
+   * SDK's retry ran here. Rate throttling is evaluated per attempt in {@link handle}, as AWS does.
+   */
+  failIfFaulted(service: ServiceName, operation: string, input: unknown, principal?: IamPrincipal): void {
+    try {
+      this.fireFault(service, operation, input);
+    } catch (error) {
+      this.calls.push({ service, operation, input: structuredClone(input), at: Date.now(), principal, error: (error as Error).name });
       throw error;
     }
   }

@@ -24,11 +24,16 @@
  * - `neverFinish(kind)`: `launch` (stays pending), `stop` (stays stopping), `terminate` (stays shutting-down),
  *   `snapshot` (stays pending at 99 %); `finishAgain(kind)` undoes it.
  *
+ * Throttling: every request spends EC2's token buckets of the account and Region first (`throttling`,
+ * simulation/aws/ec2-throttling.ts, from "Request throttling for the Amazon EC2 API"); an empty bucket answers
+ * `RequestLimitExceeded` (HTTP 503).
+ *
  * Queries for tests and invariants: `liveInstances()`, `snapshotsInError()`, `instanceState(id)`,
  * `runningSince(id)` (when the instance last reached `running`; the simulated SSM agent registers after it),
  * `registerImage(amiId, architecture)`.
  */
 import { failRequest as fail, type SimulatedAwsCore } from './core';
+import { Ec2Throttling } from './ec2-throttling';
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 export type SimulatedArchitecture = 'x86_64' | 'arm64';
@@ -227,12 +232,17 @@ export class SimulatedEc2 {
   private readonly tokens = new Map<string, { request: string; reservationId: string }>();
   private nextSnapshotFails?: string;
   private counter = 0;
+  /** EC2's request and resource token buckets of this account and Region (simulation/aws/ec2-throttling.ts). */
+  readonly throttling: Ec2Throttling;
 
   constructor(
     readonly core: SimulatedAwsCore,
     options: SimulatedEc2Options = {},
   ) {
     this.options = { ...DEFAULTS, ...options };
+    // Every EC2 request of the region, whichever module answers it (FSR, copies, sharing), spends its tokens.
+    this.throttling = new Ec2Throttling(core.accountId);
+    core.limitRate('ec2', this.throttling);
     core.register('ec2', {
       RunInstances: (input: Input) => this.runInstances(input),
       DescribeInstances: (input: Input) => this.describeInstances(input),

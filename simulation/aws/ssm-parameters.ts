@@ -1,8 +1,34 @@
 /**
  * Simulated SSM Parameter Store: the public Bottlerocket AMI parameters and the factory's own
  * published parameters. Enforces Parameter Store's limits (standard tier value <= 4 KB, name grammar).
+ *
+ * Throughput: "Default throughput: 40 (Shared by the following API actions: GetParameter, GetParameters,
+ * GetParametersByPath)" transactions per second per account and Region (AWS General Reference, "AWS Systems Manager
+ * endpoints and quotas", Parameter Store's "Max throughput"; higher throughput, an opt-in setting at a cost, is not
+ * modelled). Beyond it Parameter Store answers `ThrottlingException: Rate exceeded` (Systems Manager User Guide,
+ * "Changing Parameter Store throughput"; AWS re:Post knowledge center, "ssm-parameter-store-rate-exceeded"), HTTP 400
+ * as the JSON protocol's client errors. Modelled as one bucket of 40 refilled with 40 every second. PutParameter also
+ * counts against throughput (same User Guide page) but no figure for it was found: it is not throttled here. No other
+ * SSM API (SendCommand, GetCommandInvocation, DescribeInstanceInformation) has a published rate.
  */
-import { AwsServiceError, type SimulatedAwsCore } from './core';
+import { AwsServiceError, type RateLimiter, type SimulatedAwsCore } from './core';
+import { TokenBucket } from './ec2-throttling';
+
+/** Parameter Store's default throughput, transactions per second, shared by these reads. */
+export const PARAMETER_STORE_THROUGHPUT = { capacity: 40, refillPerSecond: 40, actions: ['GetParameter', 'GetParameters', 'GetParametersByPath'] } as const;
+
+/** The reads' shared throughput; `refused` counts what it throttled. */
+export class ParameterStoreThroughput implements RateLimiter {
+  refused = 0;
+  private readonly bucket = new TokenBucket(PARAMETER_STORE_THROUGHPUT);
+
+  admit(operation: string, _input: unknown, now = Date.now()): void {
+    if (!(PARAMETER_STORE_THROUGHPUT.actions as readonly string[]).includes(operation)) return;
+    if (this.bucket.take(1, now)) return;
+    this.refused += 1;
+    throw new AwsServiceError('ThrottlingException', 'Rate exceeded', 400);
+  }
+}
 
 interface StoredParameter {
   Name: string;
@@ -20,8 +46,11 @@ const STANDARD_VALUE_LIMIT = 4096;
 
 export class SimulatedParameterStore {
   readonly parameters = new Map<string, StoredParameter>();
+  /** Parameter Store's throughput of this account and Region (above). */
+  readonly throughput = new ParameterStoreThroughput();
 
   constructor(private readonly core: SimulatedAwsCore) {
+    core.limitRate('ssm', this.throughput);
     core.register('ssm', {
       GetParameter: (input: { Name: string }) => ({ Parameter: this.get(input.Name) }),
       GetParameters: (input: { Names: string[] }) => ({

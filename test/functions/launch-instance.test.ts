@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { clientTokenFor, handler } from '../../functions/launch-instance';
 import { FAULTS } from '../../simulation/aws/core';
 import type { SimulatedAccount } from '../../simulation/aws/account';
@@ -110,11 +110,19 @@ describe('launch-instance', () => {
     // Prepare
     const subnetIds = ['subnet-0000000000000000a', 'subnet-0000000000000000b'];
     for (const type of ['m7i.large', 'm6i.large', 'm5.large']) account.ec2.refuseInstanceType(type);
-    // Act
+    // Act: six launches in a row exceed RunInstances' bucket of 5, refilled 2 a second ("Request throttling for the
+    // Amazon EC2 API"); the SDK retries the sixth after its backoff (random x 1 s x 2^retry, on the fake clock),
+    // drawn at 0.99 so that its third attempt comes after the refill
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.99);
     const failure = handler({ build: buildTarget({ subnetIds }) });
+    const settled = expect(failure).rejects.toMatchObject({ name: 'InstanceCapacityError', message: expect.stringMatching(/m5\.large in subnet-0000000000000000b \(InsufficientInstanceCapacity/) });
+    await vi.advanceTimersByTimeAsync(10_000);
+    random.mockRestore();
     // Assess
-    await expect(failure).rejects.toMatchObject({ name: 'InstanceCapacityError', message: expect.stringMatching(/m5\.large in subnet-0000000000000000b \(InsufficientInstanceCapacity/) });
-    expect(account.core.callsOf('ec2', 'RunInstances')).toHaveLength(6);
+    await settled;
+    const calls = account.core.callsOf('ec2', 'RunInstances');
+    expect(calls.filter((c) => c.error !== 'RequestLimitExceeded')).toHaveLength(6);
+    expect(calls.filter((c) => c.error === 'RequestLimitExceeded').length).toBeGreaterThan(0);
   });
 
   it('fails with InstanceCapacityError naming each type and its reason when every type is refused', async () => {

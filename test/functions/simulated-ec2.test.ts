@@ -93,18 +93,24 @@ describe('simulated EC2', () => {
   });
 
   it('rejects an AMI of the other architecture, an unknown AMI and bad parameters', async () => {
-    await expect(runOne({ InstanceType: 'c7g.large' })).rejects.toMatchObject({ name: 'InvalidParameterValue', message: expect.stringMatching(/architecture/) });
-    await expect(runOne({ ImageId: 'ami-0123456789abcdef0' })).rejects.toMatchObject({ name: 'InvalidAMIID.NotFound' });
-    await expect(runOne({ MaxCount: 0 })).rejects.toMatchObject({ name: 'InvalidParameterValue' });
-    await expect(runOne({ MetadataOptions: { HttpPutResponseHopLimit: 65 } })).rejects.toMatchObject({ name: 'InvalidParameterValue' });
-    await expect(runOne({ UserData: 'not base64!' })).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    // Eight launches: half a second apart, as RunInstances' bucket (5 requests, 2 a second refilled,
+    // simulation/aws/ec2-throttling.ts) sustains; in one instant the sixth would be throttled
+    const spaced = (overrides: Partial<RunInstancesCommandInput>) => {
+      vi.advanceTimersByTime(500);
+      return runOne(overrides);
+    };
+    await expect(spaced({ InstanceType: 'c7g.large' })).rejects.toMatchObject({ name: 'InvalidParameterValue', message: expect.stringMatching(/architecture/) });
+    await expect(spaced({ ImageId: 'ami-0123456789abcdef0' })).rejects.toMatchObject({ name: 'InvalidAMIID.NotFound' });
+    await expect(spaced({ MaxCount: 0 })).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    await expect(spaced({ MetadataOptions: { HttpPutResponseHopLimit: 65 } })).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    await expect(spaced({ UserData: 'not base64!' })).rejects.toMatchObject({ name: 'InvalidParameterValue' });
     await expect(
-      runOne({ TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'k', Value: 'v'.repeat(257) }] }] }),
+      spaced({ TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'k', Value: 'v'.repeat(257) }] }] }),
     ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
     await expect(
-      runOne({ TagSpecifications: [{ ResourceType: 'instance', Tags: Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: 'v' })) }] }),
+      spaced({ TagSpecifications: [{ ResourceType: 'instance', Tags: Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: 'v' })) }] }),
     ).rejects.toMatchObject({ name: 'TagLimitExceeded' });
-    await expect(runOne({ SubnetId: 'subnet-1', NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: 'subnet-1' }] })).rejects.toMatchObject({
+    await expect(spaced({ SubnetId: 'subnet-1', NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: 'subnet-1' }] })).rejects.toMatchObject({
       name: 'InvalidParameterCombination',
     });
     expect(account.ec2.liveInstances()).toHaveLength(0);
