@@ -8,7 +8,12 @@
  * a look whose estimate is not near (beyond `nearSeconds`, and not before the Wait it returns would end), the
  * window's end, or a margin before the Lambda's timeout (`context.getRemainingTimeInMillis()`, AWS Lambda Developer Guide,
  * "Using the Lambda context object to retrieve Node.js function information"). Errors of a look (a limit passed,
- * an AWS error) propagate as they would from a single look, so the Task's Retry and Catch see them unchanged.
+ * an AWS error) propagate as they would from a single look, so the Task's Retry and Catch see them unchanged, with
+ * one exception: a look after the first that AWS still throttled (or failed transiently) after the SDK's own
+ * retries, `TransientAwsError`, ends the loop with the last look that succeeded. That look's `nextCheckSeconds`
+ * sends the check to its Wait, as a look that is not near would: the next invocation looks again, and the shared
+ * bucket (many builders polling at once) gets the rest, instead of a failed Task, a Retry and, after its attempts,
+ * a failed build. The first look has nothing to return, so its error propagates as before.
  *
  * Without a Lambda context (a unit test calling the handler directly) the check looks once, as before.
  *
@@ -16,10 +21,12 @@
  * - EC2 DescribeInstances / DescribeSnapshots by ID (no filter, no pagination) take from each action's "unfiltered and
  *   unpaginated" token bucket per account and Region: 50 requests, refilled at 10 per second (Amazon EC2 Developer
  *   Guide, "Request throttling for the Amazon EC2 API"). One look per second per builder is 1/10 of the refill rate;
- *   many builds at once exceed it and retry (docs/architecture.md, "Throttling", test/simulation/ec2-throttling.test.ts).
+ *   many builds at once exceed it, and a look throttled past the SDK's retries ends the inner poll (below;
+ *   docs/architecture.md, "Throttling", test/simulation/ec2-throttling.test.ts).
  * - SSM GetCommandInvocation and DescribeInstanceInformation: no per-API rate is published in the Systems Manager
  *   API reference or its quotas page as searched; kept at one look per 2 s per builder.
  */
+import { TransientAwsError } from './errors';
 
 /** What a check's single look reports. */
 export interface Look {
@@ -70,9 +77,18 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export const pollInside = async <T extends Look>(look: () => Promise<T & Due>, poll: InnerPoll, context?: RemainingTime): Promise<T> => {
   const startedAt = Date.now();
+  let last: T | undefined;
   for (;;) {
-    const { dueInSeconds, ...result } = await look();
+    let looked: T & Due;
+    try {
+      looked = await look();
+    } catch (error) {
+      if (last && error instanceof TransientAwsError) return last;
+      throw error;
+    }
+    const { dueInSeconds, ...result } = looked;
     const output = result as unknown as T;
+    last = output;
     if (output.nextCheckSeconds === 0 || !context) return output;
     const sleepMs = poll.intervalSeconds * 1000;
     const windowLeftMs = poll.windowSeconds * 1000 - (Date.now() - startedAt);

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CHECK_TIMEOUT_SECONDS, INNER_POLL, TIMEOUT_MARGIN_MS, pollInside, type InnerPoll, type RemainingTime } from '../../functions/lib/poll-inside';
 import { SNAPSHOT_WAKE_SHARE, snapshotWakeSeconds } from '../../functions/lib/next-check';
+import { TransientAwsError } from '../../functions/lib/errors';
 
 /** A Lambda context whose deadline is `timeoutMs` after now, on the (fake) clock. */
 const contextFor = (timeoutMs: number): RemainingTime => {
@@ -109,6 +110,32 @@ describe('pollInside: a check looking again inside its invocation', () => {
     // Assess
     expect(looks).toBe(3);
     expect((error as { error: Error }).error).toMatchObject({ name: 'SnapshotTimeoutError', message: expect.stringContaining('3600 s') });
+  });
+
+  it('ends with the last look that succeeded when a later look is throttled past the SDK\'s retries, for the Wait', async () => {
+    // Prepare
+    const at: number[] = [];
+    const look = async () => {
+      at.push(Date.now());
+      if (at.length === 3) throw new TransientAwsError('ec2:DescribeSnapshots snap-0123456789abcdef0 failed: RequestLimitExceeded: Request limit exceeded.');
+      return { nextCheckSeconds: 4 + at.length };
+    };
+    // Act
+    const result = await runPoll(pollInside(look, POLL, contextFor(60_000)));
+    // Assess: the second look's answer, and no fourth look.
+    expect(result).toEqual({ nextCheckSeconds: 6 });
+    expect(at).toHaveLength(3);
+  });
+
+  it('fails as before when the first look is throttled: there is no look to return', async () => {
+    // Prepare
+    const look = async (): Promise<{ nextCheckSeconds: number }> => {
+      throw new TransientAwsError('ec2:DescribeInstances i-0123456789abcdef0 failed: RequestLimitExceeded: Request limit exceeded.');
+    };
+    // Act
+    const outcome = await runPoll(pollInside(look, POLL, contextFor(60_000)).catch((e: Error) => ({ nextCheckSeconds: -1, error: e })));
+    // Assess
+    expect((outcome as { error: Error }).error).toBeInstanceOf(TransientAwsError);
   });
 
   it('keeps every window inside the checks\' timeout with the margin, and each rate within its service\'s', () => {
