@@ -19,6 +19,7 @@ export const HEAVIEST_FIRST: readonly string[] = [
   'test/infra/cdk-cli.test.ts',
   'test/local/local-endpoint.test.ts',
   'test/statemachine/scenarios.test.ts',
+  'test/simulation/ec2-throttling.test.ts',
   'test/infra/config.test.ts',
   'test/simulation/sfn-quotas.test.ts',
   'test/infra/snapshot-lifecycle.test.ts',
