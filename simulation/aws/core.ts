@@ -78,7 +78,9 @@ export const FAULTS = {
     times,
     code: service === 'ec2' ? 'RequestLimitExceeded' : 'ThrottlingException',
     message: 'Rate exceeded',
-    httpStatusCode: 400,
+    // EC2 answers RequestLimitExceeded with HTTP 503 (simulation/aws/ec2-throttling.ts says where that is seen); the
+    // other services' ThrottlingException is a 400.
+    httpStatusCode: service === 'ec2' ? 503 : 400,
   }),
   accessDenied: (service: ServiceName, operation: string): FaultRule => ({
     service,
