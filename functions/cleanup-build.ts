@@ -71,7 +71,7 @@ const recordedSchema = z
 
 const stageInputSchema = z.object({
   executionName: z.string().min(1),
-  architecture: architectureSchema.optional(),
+  architecture: z.optional(architectureSchema),
   instance: recordedSchema.shape.instance,
   snapshot: recordedSchema.shape.snapshot,
   /** The iteration's whole state, where `instance` and `snapshot` are when they exist (the ASL cannot pass a missing path). */
