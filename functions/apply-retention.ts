@@ -25,7 +25,7 @@
  * or listing snapshots), InvalidInputError.
  */
 import { DeleteSnapshotCommand, DescribeSnapshotAttributeCommand, ModifySnapshotAttributeCommand, paginateDescribeSnapshots, type EC2Client, type Snapshot } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { TAG_PUBLISHED_AT, snapshotIdParameterName } from './lib/current-snapshot';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
 import { DEFAULT_PLAN_LIFECYCLE, planLifecycleSchema, type Retention } from './lib/lifecycle-settings';
@@ -43,15 +43,13 @@ const inputSchema = z.object({
    * PublishSnapshot's output, with the plan's `lifecycle`: returned as the execution's output, `retention` added and
    * `lifecycle` left out (only PublishSnapshot's output travels on, not the plan and its image list).
    */
-  published: z
-    .object({
-      recipe: z.string().min(1),
-      snapshots: z.array(z.object({ snapshotId: z.string().startsWith('snap-') }).passthrough()),
-      lifecycle: z._default(planLifecycleSchema, DEFAULT_PLAN_LIFECYCLE),
-    })
-    .passthrough(),
+  published: z.looseObject({
+    recipe: z.string().check(z.minLength(1)),
+    snapshots: z.array(z.looseObject({ snapshotId: z.string().check(z.startsWith('snap-')) })),
+    lifecycle: z._default(planLifecycleSchema, DEFAULT_PLAN_LIFECYCLE),
+  }),
   /** Regions whose copies of the recipe's snapshots retention applies to; default: the function's own region. */
-  regions: z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$|^home$/, 'expected a region name such as us-west-2')).min(1).optional(),
+  regions: z.optional(z.array(z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d+$|^home$/, 'expected a region name such as us-west-2'))).check(z.minLength(1))),
 });
 type Input = z.infer<typeof inputSchema>;
 

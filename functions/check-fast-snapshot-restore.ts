@@ -12,7 +12,7 @@
  * `requestedAt`), `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`, `InvalidInputError`.
  */
 import { DescribeFastSnapshotRestoresCommand, type DescribeFastSnapshotRestoreSuccessItem } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { FastSnapshotRestoreFailedError, FastSnapshotRestoreTimeoutError, InvalidInputError, callAws } from './lib/errors';
 import { FSR_OPTIMIZING_SECONDS_PER_TIB, FSR_POLL_SECONDS, defaultFastSnapshotRestoreSeconds } from './lib/fast-snapshot-restore';
@@ -24,8 +24,8 @@ export const LISTING_GRACE_SECONDS = 120;
 
 const inputSchema = z.object({
   build: z.object({ limits: buildTargetSchema.shape.limits, fastSnapshotRestore: buildTargetSchema.shape.fastSnapshotRestore }),
-  snapshot: snapshotSchema.pick({ snapshotId: true }),
-  snapshotStatus: z.object({ volumeSizeGiB: z.number().int().nonnegative() }).passthrough(),
+  snapshot: z.pick(snapshotSchema, { snapshotId: true }),
+  snapshotStatus: z.looseObject({ volumeSizeGiB: z.number().check(z.int(), z.nonnegative()) }),
   fastSnapshotRestoreStatus: fastSnapshotRestoreStatusSchema,
 });
 type Input = z.infer<typeof inputSchema>;

@@ -10,7 +10,7 @@
  * `AwsRequestError`.
  */
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { builderState } from './lib/builder-liveness';
 import { InstanceLostError, StopTimeoutError } from './lib/errors';
 import { STOP_EARLIEST_SECONDS, afterEarliest, nextCheckSeconds } from './lib/next-check';

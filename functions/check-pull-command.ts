@@ -26,7 +26,7 @@
  */
 import { GetCommandInvocationCommand, type GetCommandInvocationCommandOutput } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { assertBuilderAlive } from './lib/builder-liveness';
 import { ssm } from './lib/clients/ssm';
 import {
@@ -47,7 +47,7 @@ import { defineStage } from './lib/stage';
 import { summarizeList } from './lib/tags';
 
 const inputSchema = z.object({
-  build: buildTargetSchema.pick({ images: true, platforms: true, limits: true, dataVolume: true, pull: true }),
+  build: z.pick(buildTargetSchema, { images: true, platforms: true, limits: true, dataVolume: true, pull: true }),
   instance: instanceSchema,
   pull: pullCommandSchema,
 });

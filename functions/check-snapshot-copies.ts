@@ -10,7 +10,7 @@
  * `AwsRequestError`, `InvalidInputError`.
  */
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { InvalidInputError, SnapshotCopyFailedError, SnapshotCopyTimeoutError, awsErrorCode, callAws } from './lib/errors';
 import { nextCheckSeconds, snapshotRemainingSeconds } from './lib/next-check';
 import { ec2In } from './lib/regional/ec2';

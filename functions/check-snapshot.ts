@@ -11,7 +11,7 @@
  */
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { AwsRequestError, SnapshotFailedError, SnapshotTimeoutError, callAws } from './lib/errors';
 import { nextCheckSeconds, snapshotRemainingSeconds, snapshotWakeSeconds } from './lib/next-check';

@@ -13,7 +13,7 @@
  */
 import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { assertBuilderAlive } from './lib/builder-liveness';
 import { ssm } from './lib/clients/ssm';
 import { SsmAgentTimeoutError, callAws } from './lib/errors';

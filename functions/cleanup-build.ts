@@ -32,7 +32,7 @@ import {
   paginateDescribeSnapshots,
   type Snapshot,
 } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { homeRegion } from './lib/regional-clients';
 import { deploymentRegions } from './lib/snapshot-copies';
@@ -48,39 +48,37 @@ import { TAG_ARCHITECTURE, TAG_EXECUTION, fitText } from './lib/tags';
 
 /** What one cleanup did; a later sweep of the same execution adds to it (`previous`). */
 export const reportSchema = z.object({
-  terminatedInstanceIds: z.array(z.string()).default([]),
-  deletedSnapshotIds: z.array(z.string()).default([]),
+  terminatedInstanceIds: z._default(z.array(z.string()), []),
+  deletedSnapshotIds: z._default(z.array(z.string()), []),
   /** `<snapshot> in <zone>`: Fast Snapshot Restore turned off on a snapshot before it was deleted (it bills per zone and hour). */
-  disabledFastSnapshotRestores: z.array(z.string()).default([]),
-  keptSnapshots: z.array(z.object({ snapshotId: z.string(), reason: z.string() })).default([]),
+  disabledFastSnapshotRestores: z._default(z.array(z.string()), []),
+  keptSnapshots: z._default(z.array(z.object({ snapshotId: z.string(), reason: z.string() })), []),
   /** Recorded resources already terminated or deleted when cleanup looked (by an earlier attempt, or by the build). */
-  alreadyGone: z.array(z.string()).default([]),
+  alreadyGone: z._default(z.array(z.string()), []),
   /** Each resource cleanup could not clean, and why. */
-  failures: z.array(z.object({ resource: z.string(), action: z.string(), reason: z.string(), transient: z.boolean() })).default([]),
+  failures: z._default(z.array(z.object({ resource: z.string(), action: z.string(), reason: z.string(), transient: z.boolean() })), []),
 });
 export type CleanupReport = z.infer<typeof reportSchema>;
 
-const recordedSchema = z
-  .object({
-    instance: z.object({ instanceId: z.string() }).partial().passthrough().nullish(),
-    snapshot: z.object({ snapshotId: z.string() }).partial().passthrough().nullish(),
-    /** The build, for the regions its snapshot was being copied to (`build.copies`): cleanup deletes the copies there. */
-    build: z.object({ copies: z.array(z.object({ region: z.string().min(1) }).passthrough()).optional() }).passthrough().nullish(),
-  })
-  .passthrough();
+const recordedSchema = z.looseObject({
+  instance: z.nullish(z.looseObject({ instanceId: z.optional(z.string()) })),
+  snapshot: z.nullish(z.looseObject({ snapshotId: z.optional(z.string()) })),
+  /** The build, for the regions its snapshot was being copied to (`build.copies`): cleanup deletes the copies there. */
+  build: z.nullish(z.looseObject({ copies: z.optional(z.array(z.looseObject({ region: z.string().check(z.minLength(1)) }))) })),
+});
 
 const stageInputSchema = z.object({
-  executionName: z.string().min(1),
-  architecture: architectureSchema.optional(),
+  executionName: z.string().check(z.minLength(1)),
+  architecture: z.optional(architectureSchema),
   instance: recordedSchema.shape.instance,
   snapshot: recordedSchema.shape.snapshot,
   /** The iteration's whole state, where `instance` and `snapshot` are when they exist (the ASL cannot pass a missing path). */
-  state: recordedSchema.nullish(),
-  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().nullish(),
+  state: z.nullish(recordedSchema),
+  error: z.nullish(z.looseObject({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
   /** Report instead of throwing when a step failed transiently: the last attempt. */
-  finalAttempt: z.boolean().optional(),
+  finalAttempt: z.optional(z.boolean()),
   /** What an earlier cleanup of this execution did, to report it together. */
-  previous: reportSchema.nullish(),
+  previous: z.nullish(reportSchema),
 });
 
 /**
@@ -90,31 +88,35 @@ const stageInputSchema = z.object({
 const statusChangeSchema = z.object({
   source: z.literal('aws.states'),
   'detail-type': z.literal('Step Functions Execution Status Change'),
-  detail: z
-    .object({
-      name: z.string().min(1),
-      status: z.string(),
-      error: z.string().nullish(),
-      cause: z.string().nullish(),
-    })
-    .passthrough(),
+  detail: z.looseObject({
+    name: z.string().check(z.minLength(1)),
+    status: z.string(),
+    error: z.nullish(z.string()),
+    cause: z.nullish(z.string()),
+  }),
 });
 
 /** The error name a closed execution's cleanup reports when the event carries none. */
 const STATUS_ERRORS: Record<string, string> = { TIMED_OUT: 'States.Timeout', ABORTED: 'States.Aborted' };
 
-const fromStatusChange = statusChangeSchema.transform(({ detail }) => ({
-  executionName: detail.name,
-  error: { Error: detail.error || STATUS_ERRORS[detail.status] || `States.${detail.status}`, Cause: detail.cause || `The execution ended ${detail.status}.` },
-  trigger: 'status-change' as const,
-}));
-const fromState = stageInputSchema.transform((input) => ({ ...input, trigger: 'state' as const }));
+const fromStatusChange = z.pipe(
+  statusChangeSchema,
+  z.transform(({ detail }) => ({
+    executionName: detail.name,
+    error: { Error: detail.error || STATUS_ERRORS[detail.status] || `States.${detail.status}`, Cause: detail.cause || `The execution ended ${detail.status}.` },
+    trigger: 'status-change' as const,
+  })),
+);
+const fromState = z.pipe(stageInputSchema, z.transform((input) => ({ ...input, trigger: 'state' as const })));
 /** An event from EventBridge carries `detail-type`; anything else is a state's payload, validated as such. */
-const inputSchema = z.custom<unknown>().pipe(
-  z.unknown().transform((raw, ctx) => {
+const inputSchema = z.pipe(
+  z.custom<unknown>(),
+  z.transform((raw: unknown, ctx) => {
     const parsed = (raw && typeof raw === 'object' && 'detail-type' in raw ? fromStatusChange : fromState).safeParse(raw);
     if (parsed.success) return parsed.data;
-    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom' } as never);
+    // zod/mini's transform context has no addIssue: the issue goes in as classic's addIssue put it (the input and
+    // schema it added are dropped when the error is finalized), so the messages are the same.
+    for (const issue of parsed.error.issues) ctx.issues.push({ ...issue, code: 'custom' } as never);
     return z.NEVER;
   }),
 );

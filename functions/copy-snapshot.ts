@@ -19,7 +19,7 @@
  * `InvalidInputError`.
  */
 import { CopySnapshotCommand, DescribeSnapshotsCommand, type Snapshot, type Tag } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { AwsRequestError, InvalidInputError, SnapshotCopyFailedError, TransientAwsError, awsErrorCode, callAws, toFactoryError } from './lib/errors';
 import { SNAPSHOT_FIRST_SAMPLE_SECONDS } from './lib/next-check';
@@ -31,8 +31,8 @@ import { defineStage } from './lib/stage';
 import { TAG_ARCHITECTURE, TAG_EXECUTION } from './lib/tags';
 
 const inputSchema = z.object({
-  build: buildTargetSchema.pick({ executionName: true, architecture: true, copies: true }),
-  snapshot: snapshotSchema.pick({ snapshotId: true }),
+  build: z.pick(buildTargetSchema, { executionName: true, architecture: true, copies: true }),
+  snapshot: z.pick(snapshotSchema, { snapshotId: true }),
 });
 type Input = z.infer<typeof inputSchema>;
 

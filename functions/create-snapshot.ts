@@ -15,7 +15,7 @@
 import { CreateSnapshotCommand } from '@aws-sdk/client-ec2';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { AwsRequestError, DataVolumeNotFoundError, InstanceLostError, PullFailedError, awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
@@ -31,7 +31,7 @@ export const TAG_IMAGE_COUNT = 'snapshot-factory:image-count';
 const inputSchema = z.object({
   build: buildTargetSchema,
   instance: instanceSchema,
-  pullStatus: pullStatusSchema.pick({ done: true, pulled: true, images: true }),
+  pullStatus: z.pick(pullStatusSchema, { done: true, pulled: true, images: true }),
 });
 type Input = z.infer<typeof inputSchema>;
 

@@ -15,7 +15,7 @@
  * `AccessDeniedError`, `AwsRequestError`, `InvalidInputError`.
  */
 import { DescribeFastSnapshotRestoresCommand, DisableFastSnapshotRestoresCommand, paginateDescribeSnapshots } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { snapshotIdParameterName } from './lib/current-snapshot';
 import { FastSnapshotRestoreFailedError, callAws } from './lib/errors';
@@ -30,12 +30,10 @@ import { TAG_MANAGED, TAG_RECIPE } from './lib/tags';
 const FILTER_VALUES_MAX = 200;
 
 /** The publish output (PublishSnapshot's OutputPath): the recipe and the snapshots now current. */
-const inputSchema = z
-  .object({
-    recipe: z.string().min(1),
-    snapshots: z.array(z.object({ snapshotId: z.string().startsWith('snap-') }).passthrough()).default([]),
-  })
-  .passthrough();
+const inputSchema = z.looseObject({
+  recipe: z.string().check(z.minLength(1)),
+  snapshots: z._default(z.array(z.looseObject({ snapshotId: z.string().check(z.startsWith('snap-')) })), []),
+});
 type Input = z.infer<typeof inputSchema>;
 
 export interface DisableSupersededOutput {

@@ -12,7 +12,7 @@
  * `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`, `InvalidInputError`.
  */
 import { EnableFastSnapshotRestoresCommand } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { FastSnapshotRestoreFailedError, InvalidInputError, callAws } from './lib/errors';
 import { FSR_POLL_SECONDS } from './lib/fast-snapshot-restore';
@@ -20,8 +20,8 @@ import { buildTargetSchema, snapshotSchema, type FastSnapshotRestoreStatus } fro
 import { defineStage } from './lib/stage';
 
 const inputSchema = z.object({
-  build: buildTargetSchema.pick({ fastSnapshotRestore: true }),
-  snapshot: snapshotSchema.pick({ snapshotId: true }),
+  build: z.pick(buildTargetSchema, { fastSnapshotRestore: true }),
+  snapshot: z.pick(snapshotSchema, { snapshotId: true }),
 });
 type Input = z.infer<typeof inputSchema>;
 

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { RunInstancesCommand, type RunInstancesCommandInput, type _InstanceType } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { ssm } from './lib/clients/ssm';
 import { AmiNotFoundError, AwsRequestError, InstanceCapacityError, InvalidInputError, awsErrorCode, callAws } from './lib/errors';

@@ -20,7 +20,7 @@
  */
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { eventBridge } from './lib/clients/eventbridge';
 import { sfn } from './lib/clients/sfn';
 import { AwsRequestError, TransientAwsError, callAws } from './lib/errors';
@@ -37,21 +37,19 @@ const HISTORY_PAGE = 1000;
 const inputSchema = z.object({
   source: z.literal('aws.states'),
   'detail-type': z.literal('Step Functions Execution Status Change'),
-  region: z.string().min(1),
-  detail: z
-    .object({
-      executionArn: z.string().startsWith('arn:'),
-      stateMachineArn: z.string().startsWith('arn:'),
-      name: z.string().min(1),
-      status: z.enum(FAILED_STATUSES),
-      startDate: z.number().nullish(),
-      stopDate: z.number().nullish(),
-      input: z.string().nullish(),
-      inputDetails: z.object({ included: z.boolean() }).passthrough().nullish(),
-      error: z.string().nullish(),
-      cause: z.string().nullish(),
-    })
-    .passthrough(),
+  region: z.string().check(z.minLength(1)),
+  detail: z.looseObject({
+    executionArn: z.string().check(z.startsWith('arn:')),
+    stateMachineArn: z.string().check(z.startsWith('arn:')),
+    name: z.string().check(z.minLength(1)),
+    status: z.enum(FAILED_STATUSES),
+    startDate: z.nullish(z.number()),
+    stopDate: z.nullish(z.number()),
+    input: z.nullish(z.string()),
+    inputDetails: z.nullish(z.looseObject({ included: z.boolean() })),
+    error: z.nullish(z.string()),
+    cause: z.nullish(z.string()),
+  }),
 });
 type Input = z.infer<typeof inputSchema>;
 

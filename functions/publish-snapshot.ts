@@ -32,7 +32,7 @@
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { GetParametersCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { eventBridge } from './lib/clients/eventbridge';
 import { ssm } from './lib/clients/ssm';
@@ -69,59 +69,53 @@ export const EVENT_ENTRY_LIMIT_BYTES = 256 * 1024;
  */
 export const RETRYABLE_ENTRY_ERROR_CODES: readonly string[] = ['InternalFailure', 'ThrottlingException'];
 
-const planBuildSchema = z
-  .object({
-    architecture: architectureSchema,
-    platforms: z.array(z.string()).min(1),
-    digestSet: z.string().optional(),
-  })
-  .passthrough();
+const planBuildSchema = z.looseObject({
+  architecture: architectureSchema,
+  platforms: z.array(z.string()).check(z.minLength(1)),
+  digestSet: z.optional(z.string()),
+});
 
-const republishTargetSchema = z
-  .object({
-    architecture: architectureSchema,
-    platforms: z.array(z.string()).min(1),
-    snapshotId: z.string().startsWith('snap-'),
-    digestSet: z.string().min(1),
-    publishedAt: z.string().optional(),
-    pending: z.array(z.enum(PUBLISH_CHANNELS as [PublishChannel, ...PublishChannel[]])).min(1),
-  })
-  .passthrough();
+const republishTargetSchema = z.looseObject({
+  architecture: architectureSchema,
+  platforms: z.array(z.string()).check(z.minLength(1)),
+  snapshotId: z.string().check(z.startsWith('snap-')),
+  digestSet: z.string().check(z.minLength(1)),
+  publishedAt: z.optional(z.string()),
+  pending: z.array(z.enum(PUBLISH_CHANNELS as [PublishChannel, ...PublishChannel[]])).check(z.minLength(1)),
+});
 
-const completedBuildSchema = z
-  .object({
-    architecture: architectureSchema,
-    platforms: z.array(z.string()).min(1),
-    snapshotId: z.string().startsWith('snap-'),
-    volumeSizeGiB: z.number().int().optional(),
-    timings: z.record(z.string(), z.string()).default({}),
-    /** The cross-region copies CheckSnapshotCopies saw completed; empty without `copies`. */
-    copies: z.array(z.object({ region: z.string().min(1), snapshotId: z.string().startsWith('snap-') }).passthrough()).default([]),
-  })
-  .passthrough();
+const completedBuildSchema = z.looseObject({
+  architecture: architectureSchema,
+  platforms: z.array(z.string()).check(z.minLength(1)),
+  snapshotId: z.string().check(z.startsWith('snap-')),
+  volumeSizeGiB: z.optional(z.number().check(z.int())),
+  timings: z._default(z.record(z.string(), z.string()), {}),
+  /** The cross-region copies CheckSnapshotCopies saw completed; empty without `copies`. */
+  copies: z._default(z.array(z.looseObject({ region: z.string().check(z.minLength(1)), snapshotId: z.string().check(z.startsWith('snap-')) })), []),
+});
 
 const inputSchema = z
   .object({
-    plan: z
-      .object({
-        recipe: z.string().min(1),
-        executionName: z.string().optional(),
-        status: z.string().optional(),
-        common: planCommonSchema,
-        builds: z.array(planBuildSchema).default([]),
-        republish: z.array(republishTargetSchema).default([]),
-      })
-      .passthrough(),
+    plan: z.looseObject({
+      recipe: z.string().check(z.minLength(1)),
+      executionName: z.optional(z.string()),
+      status: z.optional(z.string()),
+      common: planCommonSchema,
+      builds: z._default(z.array(planBuildSchema), []),
+      republish: z._default(z.array(republishTargetSchema), []),
+    }),
     /** The Map's results; `[]` on the republish path (the ASL's `PrepareRepublish` sets it). */
-    builds: z.array(completedBuildSchema).default([]),
+    builds: z._default(z.array(completedBuildSchema), []),
   })
-  .superRefine((input, ctx) => {
-    if (input.plan.status === 'REPUBLISH') {
-      if (input.plan.republish.length === 0) ctx.addIssue({ code: 'custom', path: ['plan', 'republish'], message: 'status REPUBLISH names no snapshot to republish' });
-    } else if (input.builds.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['builds'], message: 'no completed build to publish' });
-    }
-  });
+  .check(
+    z.superRefine((input, ctx) => {
+      if (input.plan.status === 'REPUBLISH') {
+        if (input.plan.republish.length === 0) ctx.addIssue({ code: 'custom', path: ['plan', 'republish'], message: 'status REPUBLISH names no snapshot to republish' });
+      } else if (input.builds.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['builds'], message: 'no completed build to publish' });
+      }
+    }),
+  );
 type Input = z.infer<typeof inputSchema>;
 type CompletedBuild = Pick<Input['builds'][number], 'architecture' | 'platforms'>;
 

@@ -26,7 +26,7 @@
  */
 import { DeleteSnapshotCommand, TerminateInstancesCommand, paginateDescribeInstances, paginateDescribeSnapshots, type Instance, type Snapshot } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { sfn } from './lib/clients/sfn';
 import { InvalidInputError, TransientAwsError, awsErrorCode, callAws } from './lib/errors';
@@ -49,9 +49,11 @@ export const DEFAULT_MAX_BUILDER_AGE_HOURS = 6;
 export const DEFAULT_SNAPSHOT_GRACE_HOURS = 24;
 const GONE = new Set(['InvalidInstanceID.NotFound', 'InvalidSnapshot.NotFound', 'IncorrectInstanceState']);
 
-const inputSchema = z
-  .object({ maxAgeHours: z.number().positive().optional(), snapshotGraceHours: z.number().positive().optional(), dryRun: z.boolean().optional() })
-  .passthrough();
+const inputSchema = z.looseObject({
+  maxAgeHours: z.optional(z.number().check(z.positive())),
+  snapshotGraceHours: z.optional(z.number().check(z.positive())),
+  dryRun: z.optional(z.boolean()),
+});
 type Input = z.infer<typeof inputSchema>;
 
 export interface ReapOutput {

@@ -15,7 +15,7 @@
  * just after its agent came Online), `AccessDeniedError`, `AwsRequestError`.
  */
 import { ListCommandInvocationsCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { assertBuilderAlive } from './lib/builder-liveness';
 import { ssm } from './lib/clients/ssm';
 import { TransientAwsError, awsErrorCode, callAws } from './lib/errors';
@@ -25,7 +25,7 @@ import { defineStage } from './lib/stage';
 import { fitText } from './lib/tags';
 
 const inputSchema = z.object({
-  build: buildTargetSchema.pick({ recipe: true, architecture: true, platforms: true, images: true, pull: true }),
+  build: z.pick(buildTargetSchema, { recipe: true, architecture: true, platforms: true, images: true, pull: true }),
   instance: instanceSchema,
 });
 type Input = z.infer<typeof inputSchema>;

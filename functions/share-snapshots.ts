@@ -20,7 +20,7 @@
  * ID EC2 does not accept), InvalidInputError.
  */
 import { DescribeSnapshotAttributeCommand, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { homeRegion } from './lib/regional-clients';
 import { ec2In } from './lib/regional/ec2';
 import { callAws } from './lib/errors';
@@ -29,25 +29,22 @@ import { logger } from './lib/logger';
 import { defineStage } from './lib/stage';
 
 const inputSchema = z.object({
-  plan: z
-    .object({
-      recipe: z.string().min(1),
-      lifecycle: planLifecycleSchema,
-      republish: z.array(z.object({ snapshotId: z.string().startsWith('snap-') }).passthrough()).default([]),
-    })
-    .passthrough(),
+  plan: z.looseObject({
+    recipe: z.string().check(z.minLength(1)),
+    lifecycle: planLifecycleSchema,
+    republish: z._default(z.array(z.looseObject({ snapshotId: z.string().check(z.startsWith('snap-')) })), []),
+  }),
   /** The Map's results; `[]` on the republish path, where the snapshots are `plan.republish`. */
-  builds: z
-    .array(
-      z
-        .object({
-          snapshotId: z.string().startsWith('snap-'),
-          /** The build's cross-region copies (CheckSnapshotCopies); empty without `copies`. */
-          copies: z.array(z.object({ region: z.string().min(1), snapshotId: z.string().startsWith('snap-') }).passthrough()).default([]),
-        })
-        .passthrough(),
-    )
-    .default([]),
+  builds: z._default(
+    z.array(
+      z.looseObject({
+        snapshotId: z.string().check(z.startsWith('snap-')),
+        /** The build's cross-region copies (CheckSnapshotCopies); empty without `copies`. */
+        copies: z._default(z.array(z.looseObject({ region: z.string().check(z.minLength(1)), snapshotId: z.string().check(z.startsWith('snap-')) })), []),
+      }),
+    ),
+    [],
+  ),
 });
 type Input = z.infer<typeof inputSchema>;
 

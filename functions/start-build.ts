@@ -22,7 +22,7 @@
  * RegistryUnavailableError (retryable), TransientAwsError (retryable), AccessDeniedError, AwsRequestError.
  */
 import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { sfn } from './lib/clients/sfn';
 import { digestSetHash, type PlatformDigest } from './lib/current-snapshot';
 import { createDigestResolver } from './lib/digests';
@@ -33,25 +33,23 @@ import { defineStage } from './lib/stage';
 
 const triggerSchema = z.object({
   source: z.enum(['schedule', 'ecr-push', 'manual']),
-  recipe: z.string().min(1),
+  recipe: z.string().check(z.minLength(1)),
   /** The recipe itself, sent by the RecipeTriggers targets when it fits their input limit; else looked up in RECIPES. */
   definition: z.optional(recipeSchema),
-  force: z.boolean().optional(),
-  repositoryName: z.string().optional(),
+  force: z.optional(z.boolean()),
+  repositoryName: z.optional(z.string()),
 });
 
 const ecrEventSchema = z.object({
   'detail-type': z.literal('ECR Image Action'),
-  source: z.literal('aws.ecr').optional(),
-  detail: z
-    .object({
-      result: z.string(),
-      'action-type': z.string(),
-      'repository-name': z.string(),
-      'image-tag': z.string().optional(),
-      'image-digest': z.string().optional(),
-    })
-    .passthrough(),
+  source: z.optional(z.literal('aws.ecr')),
+  detail: z.looseObject({
+    result: z.string(),
+    'action-type': z.string(),
+    'repository-name': z.string(),
+    'image-tag': z.optional(z.string()),
+    'image-digest': z.optional(z.string()),
+  }),
 });
 
 const inputSchema = z.union([triggerSchema, ecrEventSchema]);

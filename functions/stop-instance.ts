@@ -5,7 +5,7 @@
  * `AccessDeniedError`, `AwsRequestError`.
  */
 import { StopInstancesCommand } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { builderState } from './lib/builder-liveness';
 import { ec2 } from './lib/clients/ec2';
 import { InstanceLostError, awsErrorCode, callAws } from './lib/errors';

@@ -5,14 +5,14 @@
  * Throws `TransientAwsError` (retryable), `AccessDeniedError`, `AwsRequestError`.
  */
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import * as z from 'zod';
+import * as z from './lib/zod-mini';
 import { ec2 } from './lib/clients/ec2';
 import { awsErrorCode, callAws } from './lib/errors';
 import { logger } from './lib/logger';
 import { instanceSchema } from './lib/schemas';
 import { defineStage } from './lib/stage';
 
-const inputSchema = z.object({ instance: instanceSchema.pick({ instanceId: true }) });
+const inputSchema = z.object({ instance: z.pick(instanceSchema, { instanceId: true }) });
 type Input = z.infer<typeof inputSchema>;
 type Output = { terminatedInstanceIds: string[] };
 

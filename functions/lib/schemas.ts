@@ -4,8 +4,11 @@
  * `prepare-build` turns the execution input into a {@link BuildTarget} per iteration; every later stage
  * receives the pieces it needs (see `statemachine/snapshot-factory.asl.json`, each Task's `Parameters`)
  * and returns one piece, stored by the Task's `ResultPath`. Timestamps are ISO-8601 strings.
+ *
+ * zod/mini schemas (./zod-mini.ts), so no function bundle carries classic zod: a stage narrows them with
+ * `z.pick(schema, {...})` and wraps them with `z.optional(...)`, not with methods.
  */
-import * as z from 'zod';
+import * as z from './zod-mini';
 import { availabilityZoneSchema } from './fast-snapshot-restore';
 import { MAX_COPY_REGIONS, copySchema } from './snapshot-copies';
 import { ARCHITECTURES } from './architectures';
@@ -13,7 +16,10 @@ import { ARCHITECTURES } from './architectures';
 export { ARCHITECTURES, MAX_IMAGES, PLATFORM_OF, type Architecture } from './architectures';
 export const architectureSchema = z.enum(ARCHITECTURES);
 
-const isoTimestamp = z.string().min(1);
+/** An integer with these checks: classic zod's `z.number().int()` followed by its `.min()`, `.max()`, `.positive()`..., same messages. */
+const integer = (...checks: z.core.$ZodCheck<number>[]) => z.number().check(z.int(), ...checks);
+
+const isoTimestamp = z.string().check(z.minLength(1));
 
 /**
  * One image to pull; `digest` is the manifest digest (an index for a multi-platform image) resolved by
@@ -21,73 +27,73 @@ const isoTimestamp = z.string().min(1);
  * `digest` (so a single-platform or pinned image carries no second copy of it).
  */
 export const imageSchema = z.object({
-  reference: z.string().min(1),
-  digest: z.string().optional(),
-  platformDigests: z.record(z.string(), z.string()).optional(),
+  reference: z.string().check(z.minLength(1)),
+  digest: z.optional(z.string()),
+  platformDigests: z.optional(z.record(z.string(), z.string())),
 });
 export type Image = z.infer<typeof imageSchema>;
 
 /** Everything one builder instance needs; produced by `prepare-build`, one per Map iteration. */
 export const buildTargetSchema = z.object({
   /** Step Functions execution name: tags every resource so cleanup and the reaper can find it. */
-  executionName: z.string().min(1).max(80),
+  executionName: z.string().check(z.minLength(1), z.maxLength(80)),
   /** Recipe (lineage of snapshots) this build belongs to. */
-  recipe: z.string().min(1).max(128),
+  recipe: z.string().check(z.minLength(1), z.maxLength(128)),
   /** Architecture of the builder instance and its AMI. */
   architecture: architectureSchema,
   /** containerd platforms pulled on this instance: one for per-architecture builds, several for the combined layout. */
-  platforms: z.array(z.string().regex(/^linux\/(amd64|arm64)$/)).min(1),
-  images: z.array(imageSchema).min(1),
+  platforms: z.array(z.string().check(z.regex(/^linux\/(amd64|arm64)$/))).check(z.minLength(1)),
+  images: z.array(imageSchema).check(z.minLength(1)),
   /** SSM parameter holding the Bottlerocket AMI ID for `architecture`. */
-  amiParameter: z.string().startsWith('/'),
+  amiParameter: z.string().check(z.startsWith('/')),
   /** Tried in order while EC2 reports no capacity or an unsupported type. */
-  instanceTypes: z.array(z.string().min(1)).min(1),
-  instanceProfileName: z.string().min(1),
+  instanceTypes: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+  instanceProfileName: z.string().check(z.minLength(1)),
   /** Subnets tried in order while EC2 reports no capacity; empty: the default VPC. */
-  subnetIds: z.array(z.string()).default([]),
-  securityGroupIds: z.array(z.string()).default([]),
+  subnetIds: z._default(z.array(z.string()), []),
+  securityGroupIds: z._default(z.array(z.string()), []),
   associatePublicIp: z.boolean(),
-  osVolume: z.object({ sizeGiB: z.number().int().min(2) }),
+  osVolume: z.object({ sizeGiB: integer(z.gte(2)) }),
   dataVolume: z.object({
-    sizeGiB: z.number().int().min(1).max(16384),
-    iops: z.number().int().min(3000).max(80000),
-    throughputMiBps: z.number().int().min(125).max(2000),
+    sizeGiB: integer(z.gte(1), z.lte(16384)),
+    iops: integer(z.gte(3000), z.lte(80000)),
+    throughputMiBps: integer(z.gte(125), z.lte(2000)),
     encrypted: z.boolean(),
-    kmsKeyArn: z.string().optional(),
+    kmsKeyArn: z.optional(z.string()),
   }),
   pull: z.object({
     /** (image, platform) pulls run at once on the instance. */
-    concurrency: z.number().int().min(1).max(32),
+    concurrency: integer(z.gte(1), z.lte(32)),
     /** SSM Run Command execution timeout for the whole pull script. */
-    commandTimeoutSeconds: z.number().int().min(30).max(172800),
+    commandTimeoutSeconds: integer(z.gte(30), z.lte(172800)),
   }),
   /** Time limits of the workflow's waits, in seconds. */
   limits: z.object({
-    ssmOnlineSeconds: z.number().int().positive(),
-    pullSeconds: z.number().int().positive(),
-    stopSeconds: z.number().int().positive(),
-    snapshotSeconds: z.number().int().positive(),
+    ssmOnlineSeconds: integer(z.positive()),
+    pullSeconds: integer(z.positive()),
+    stopSeconds: integer(z.positive()),
+    snapshotSeconds: integer(z.positive()),
     /** Set by prepare-build when the build has {@link BuildTarget.fastSnapshotRestore}. */
-    fastSnapshotRestoreSeconds: z.number().int().positive().optional(),
+    fastSnapshotRestoreSeconds: z.optional(integer(z.positive())),
     /** Set by prepare-build when the build has {@link BuildTarget.copies}. */
-    copySeconds: z.number().int().positive().optional(),
+    copySeconds: z.optional(integer(z.positive())),
   }),
   /**
    * Fast Snapshot Restore of the new snapshot, in these zones, before it becomes current (functions/lib/fast-snapshot-restore.ts).
    * Absent: no FSR.
    */
-  fastSnapshotRestore: z.object({ availabilityZones: z.array(availabilityZoneSchema).min(1).max(10) }).optional(),
+  fastSnapshotRestore: z.optional(z.object({ availabilityZones: z.array(availabilityZoneSchema).check(z.minLength(1), z.maxLength(10)) })),
   /** Regions the completed snapshot is copied to before it is published (functions/lib/snapshot-copies.ts). Absent: none. */
-  copies: z.array(copySchema).min(1).max(MAX_COPY_REGIONS).optional(),
+  copies: z.optional(z.array(copySchema).check(z.minLength(1), z.maxLength(MAX_COPY_REGIONS))),
   /** Extra tags the user asked for, applied next to the factory's own. */
-  tags: z.record(z.string(), z.string()).default({}),
+  tags: z._default(z.record(z.string(), z.string()), {}),
   /** Hash of the per-platform digests this build pulls (functions/lib/current-snapshot.ts); set by the freshness check. */
-  digestSet: z.string().optional(),
+  digestSet: z.optional(z.string()),
   /**
    * Each image's manifest digest per platform of this build, as the freshness check (functions/lib/freshness.ts)
    * returns it; prepare-build folds it into `images[].platformDigests` and leaves it out of the plan.
    */
-  platformDigests: z.array(z.object({ reference: z.string(), platform: z.string(), digest: z.string() })).optional(),
+  platformDigests: z.optional(z.array(z.object({ reference: z.string(), platform: z.string(), digest: z.string() }))),
 });
 export type BuildTarget = z.infer<typeof buildTargetSchema>;
 
@@ -96,11 +102,11 @@ export type BuildTarget = z.infer<typeof buildTargetSchema>;
  * `common.images`; the Map's ItemSelector merges them back (`States.JsonMerge`), so each iteration's `build` is a
  * whole {@link BuildTarget}. docs/architecture.md ("Payload budget") says why.
  */
-export const plannedBuildSchema = buildTargetSchema.omit({ images: true, platformDigests: true });
+export const plannedBuildSchema = z.omit(buildTargetSchema, { images: true, platformDigests: true });
 export type PlannedBuild = z.infer<typeof plannedBuildSchema>;
 
 /** What every build of a plan shares; merged into each Map iteration's `build`. */
-export const planCommonSchema = z.object({ images: z.array(imageSchema).min(1) });
+export const planCommonSchema = z.object({ images: z.array(imageSchema).check(z.minLength(1)) });
 export type PlanCommon = z.infer<typeof planCommonSchema>;
 
 /** The manifest digest of `image` for `platform`: its own when it differs from the image's, else the image's. */
@@ -108,9 +114,9 @@ export const digestForPlatform = (image: Image, platform: string): string | unde
 
 /** Output of `launch-instance`, stored at `$.instance`. */
 export const instanceSchema = z.object({
-  instanceId: z.string().startsWith('i-'),
+  instanceId: z.string().check(z.startsWith('i-')),
   instanceType: z.string(),
-  amiId: z.string().startsWith('ami-'),
+  amiId: z.string().check(z.startsWith('ami-')),
   launchedAt: isoTimestamp,
 });
 export type LaunchedInstance = z.infer<typeof instanceSchema>;
@@ -120,12 +126,12 @@ export const ssmAgentStatusSchema = z.object({
   online: z.boolean(),
   pingStatus: z.string(),
   checkedAt: isoTimestamp,
-  nextCheckSeconds: z.number().int().nonnegative(),
+  nextCheckSeconds: integer(z.nonnegative()),
 });
 
 /** Output of `send-pull-command`, stored at `$.pull`. */
 export const pullCommandSchema = z.object({
-  commandId: z.string().min(1),
+  commandId: z.string().check(z.minLength(1)),
   sentAt: isoTimestamp,
 });
 export type PullCommand = z.infer<typeof pullCommandSchema>;
@@ -135,7 +141,7 @@ export const pulledImageSchema = z.object({
   reference: z.string(),
   platform: z.string(),
   digest: z.string(),
-  sizeBytes: z.number().int().nonnegative(),
+  sizeBytes: integer(z.nonnegative()),
 });
 export type PulledImage = z.infer<typeof pulledImageSchema>;
 
@@ -148,26 +154,26 @@ export const pullStatusSchema = z.object({
   done: z.boolean(),
   status: z.string(),
   /** Image x platform pulls the report listed as verified, one by one (0 until done). */
-  pulled: z.number().int().nonnegative(),
+  pulled: integer(z.nonnegative()),
   /** Images the report listed as verified on every platform of the build (0 until done). */
-  images: z.number().int().nonnegative(),
+  images: integer(z.nonnegative()),
   /** Bytes used on the data volume after the pulls and their verification (0 until done). */
-  dataVolumeUsedBytes: z.number().int().nonnegative(),
+  dataVolumeUsedBytes: integer(z.nonnegative()),
   checkedAt: isoTimestamp,
   /** When the loop's Wait looks again (functions/lib/next-check.ts); 0 once done. */
-  nextCheckSeconds: z.number().int().nonnegative(),
+  nextCheckSeconds: integer(z.nonnegative()),
 });
 
 /** Output of `stop-instance`, stored at `$.stop`. */
 export const stopRequestSchema = z.object({ stopRequestedAt: isoTimestamp });
 
 /** Output of `check-instance-stopped`, stored at `$.stopStatus`. */
-export const stopStatusSchema = z.object({ stopped: z.boolean(), state: z.string(), checkedAt: isoTimestamp, nextCheckSeconds: z.number().int().nonnegative() });
+export const stopStatusSchema = z.object({ stopped: z.boolean(), state: z.string(), checkedAt: isoTimestamp, nextCheckSeconds: integer(z.nonnegative()) });
 
 /** Output of `create-snapshot`, stored at `$.snapshot`. */
 export const snapshotSchema = z.object({
-  snapshotId: z.string().startsWith('snap-'),
-  volumeId: z.string().startsWith('vol-'),
+  snapshotId: z.string().check(z.startsWith('snap-')),
+  volumeId: z.string().check(z.startsWith('vol-')),
   startedAt: isoTimestamp,
 });
 export type CreatedSnapshot = z.infer<typeof snapshotSchema>;
@@ -177,9 +183,9 @@ export const snapshotStatusSchema = z.object({
   completed: z.boolean(),
   state: z.string(),
   progress: z.string(),
-  volumeSizeGiB: z.number().int(),
+  volumeSizeGiB: integer(),
   checkedAt: isoTimestamp,
-  nextCheckSeconds: z.number().int().nonnegative(),
+  nextCheckSeconds: integer(z.nonnegative()),
 });
 
 /** Output of `enable-fast-snapshot-restore` and `check-fast-snapshot-restore`, stored at `$.fastSnapshotRestoreStatus`. */
@@ -191,10 +197,10 @@ export const fastSnapshotRestoreStatusSchema = z.object({
   /** When FSR was asked for (EnableFastSnapshotRestores): the limit counts from it. */
   requestedAt: isoTimestamp,
   /** Seconds the next Wait lasts (its SecondsPath). */
-  nextCheckSeconds: z.number().int().nonnegative(),
+  nextCheckSeconds: integer(z.nonnegative()),
   checkedAt: isoTimestamp,
 });
 export type FastSnapshotRestoreStatus = z.infer<typeof fastSnapshotRestoreStatusSchema>;
 
 /** What a Catch stores at `$.error`. */
-export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+export const caughtErrorSchema = z.object({ Error: z.string(), Cause: z.optional(z.string()) });

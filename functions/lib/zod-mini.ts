@@ -1,7 +1,7 @@
 /**
- * zod's tree-shakeable build (`zod/mini`) with its English messages, for the schemas of the settings and the
- * execution input (build-defaults.ts, recipes.ts, lifecycle-settings.ts, fast-snapshot-restore.ts,
- * snapshot-copies.ts, prepare-build).
+ * zod's tree-shakeable build (`zod/mini`) with its English messages, for every schema a function bundles: the
+ * settings and the execution input (build-defaults.ts, recipes.ts, lifecycle-settings.ts, fast-snapshot-restore.ts,
+ * snapshot-copies.ts, prepare-build), the data passed between the states (schemas.ts) and each stage's input.
  *
  * Why not `zod`: its classic schemas carry every method, JSON Schema conversion included, whether a function uses them
  * or not (about 60 KiB of each bundle); mini's functions are marked side-effect free, so a bundle keeps only the

@@ -1,7 +1,8 @@
 /**
  * What each function's bundle holds, built with the very esbuild options the stack deploys (infra/bundling.ts):
- * only the SDK clients of the services the function calls (its IAM actions, infra/permissions.ts), of zod's
- * locales only the English one its messages use, and at most {@link MAX_BUNDLE_BYTES} in all (issue 12's goal).
+ * only the SDK clients of the services the function calls (its IAM actions, infra/permissions.ts), zod/mini and not
+ * classic zod (functions/lib/zod-mini.ts), of zod's locales only the English one its messages use, and at most
+ * {@link MAX_BUNDLE_BYTES} in all (issue 12's goal).
  * The sizes themselves are figures for `npm run bench -- bundles`; only the bound is asserted.
  */
 import { execFileSync } from 'node:child_process';
@@ -95,24 +96,50 @@ describe('function bundles', () => {
     expect(bytes, `${name}: ${(bytes / 1024).toFixed(1)} KiB`).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
   });
 
-  it('prepare-build loads zod/mini only, not classic zod', () => {
+  it.each(ALL_FUNCTIONS)('%s loads zod/mini only, not classic zod', (name) => {
     // Act
-    const zod = contributingInputs(metafiles.get('prepare-build')!).filter((input) => input.includes('node_modules/zod/'));
+    const zod = contributingInputs(metafiles.get(name)!).filter((input) => input.includes('node_modules/zod/'));
     // Assess
     expect(zod.some((input) => input.includes('/zod/v4/mini/'))).toBe(true);
     expect(zod.filter((input) => input.includes('/zod/v4/classic/'))).toEqual([]);
   });
 
-  it("prepare-build's bundle, alone in a fresh node, refuses a bad execution input with zod's English messages", () => {
+  /**
+   * A bad input per probed bundle and the messages it must bring back: prepare-build's execution input (its own
+   * schemas) and send-pull-command's stage input (functions/lib/schemas.ts, the largest bundle).
+   */
+  const REFUSALS: { name: FunctionName; event: unknown; messages: string[] }[] = [
+    {
+      name: 'prepare-build',
+      event: { executionName: 'exec-1', input: { images: [7], limits: { stopSeconds: 10 }, colour: 'red' } },
+      messages: ['images.0: Invalid input: expected string, received number', 'limits.stopSeconds: Too small: expected number to be >=30', '(input): Unrecognized key: "colour"'],
+    },
+    {
+      name: 'send-pull-command',
+      event: {
+        build: { recipe: '', architecture: 'sparc', platforms: ['linux/amd64'], images: [{ reference: 'nginx:1.27' }], pull: { concurrency: 1.5, commandTimeoutSeconds: 60 } },
+        instance: { instanceId: 'x', instanceType: 'm7i.large', amiId: 'ami-1' },
+      },
+      messages: [
+        'build.recipe: Too small: expected string to have >=1 characters',
+        'build.architecture: Invalid option: expected one of "x86_64"|"arm64"',
+        'build.pull.concurrency: Invalid input: expected int, received number',
+        'instance.instanceId: Invalid string: must start with "i-"',
+        'instance.launchedAt: Invalid input: expected string, received undefined',
+      ],
+    },
+  ];
+
+  it.each(REFUSALS)("$name's bundle, alone in a fresh node, refuses a bad input with zod's English messages", ({ name, event, messages }) => {
     // Prepare
     // A process of its own: zod keeps its locale on globalThis, so in this one the classic zod of the test's imports
     // would supply English messages that the bundle itself might lack. Inside the project, so `@aws-sdk/*` resolves;
     // `.cjs`: the project is `"type": "module"`, and Lambda, with no package.json beside the bundle, loads it as CommonJS.
-    const file = join(root, '.tmp', 'bundles-test', 'prepare-build-alone', 'index.cjs');
+    const file = join(root, '.tmp', 'bundles-test', `${name}-alone`, 'index.cjs');
     mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(file, bundles.get('prepare-build')!);
+    writeFileSync(file, bundles.get(name)!);
     const probe = [
-      `require(${JSON.stringify(file)}).handler({ executionName: 'exec-1', input: { images: [7], limits: { stopSeconds: 10 }, colour: 'red' } })`,
+      `require(${JSON.stringify(file)}).handler(${JSON.stringify(event)})`,
       '.then(() => process.stdout.write("accepted"), (error) => process.stdout.write(JSON.stringify({ name: error.name, message: error.message })));',
     ].join('');
 
@@ -127,8 +154,6 @@ describe('function bundles', () => {
     // Assess
     const refusal = JSON.parse(output.slice(output.lastIndexOf('{"name"'))) as { name: string; message: string };
     expect(refusal.name).toBe('InvalidInputError');
-    expect(refusal.message).toContain('images.0: Invalid input: expected string, received number');
-    expect(refusal.message).toContain('limits.stopSeconds: Too small: expected number to be >=30');
-    expect(refusal.message).toContain('(input): Unrecognized key: "colour"');
+    for (const message of messages) expect(refusal.message).toContain(message);
   });
 });

@@ -4,6 +4,7 @@ import { commonImages, handler, parseExecutionInput, planBuild } from '../../fun
 import { buildDefaultsSchema, deployedDefaults, parseBuildDefaults } from '../../functions/lib/build-defaults';
 import { InvalidInputError } from '../../functions/lib/errors';
 import { buildTargetSchema } from '../../functions/lib/schemas';
+import { strictObject } from '../../functions/lib/zod-mini';
 import { HISTORY_EVENT_LIMIT, worstCaseExecutionSeconds, worstCaseHistoryEvents } from '../../functions/lib/execution-budget';
 import { MAX_COMMANDS_BYTES, pullCommandOf, pullCommandThatFits } from '../../functions/lib/pull-command';
 import { longestReferences } from '../../simulation/max-input';
@@ -78,7 +79,7 @@ describe('prepare-build', () => {
         }
         planned += builds.length;
         // Assess
-        for (const build of builds) expect(buildTargetSchema.strict().parse(build)).toEqual(build);
+        for (const build of builds) expect(strictObject(buildTargetSchema.shape).parse(build)).toEqual(build);
       }),
       { numRuns: 300, seed: 12 },
     );
