@@ -25,7 +25,7 @@ export const LISTING_GRACE_SECONDS = 120;
 const inputSchema = z.object({
   build: z.object({ limits: buildTargetSchema.shape.limits, fastSnapshotRestore: buildTargetSchema.shape.fastSnapshotRestore }),
   snapshot: z.pick(snapshotSchema, { snapshotId: true }),
-  snapshotStatus: z.looseObject({ volumeSizeGiB: z.number().check(z.int(), z.nonnegative()) }),
+  snapshotStatus: z.looseObject({ volumeSizeGiB: z.integer(z.nonnegative()) }),
   fastSnapshotRestoreStatus: fastSnapshotRestoreStatusSchema,
 });
 type Input = z.infer<typeof inputSchema>;

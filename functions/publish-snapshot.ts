@@ -88,7 +88,7 @@ const completedBuildSchema = z.looseObject({
   architecture: architectureSchema,
   platforms: z.array(z.string()).check(z.minLength(1)),
   snapshotId: z.string().check(z.startsWith('snap-')),
-  volumeSizeGiB: z.optional(z.number().check(z.int())),
+  volumeSizeGiB: z.optional(z.integer()),
   timings: z._default(z.record(z.string(), z.string()), {}),
   /** The cross-region copies CheckSnapshotCopies saw completed; empty without `copies`. */
   copies: z._default(z.array(z.looseObject({ region: z.string().check(z.minLength(1)), snapshotId: z.string().check(z.startsWith('snap-')) })), []),

@@ -16,7 +16,7 @@ import { RECIPE_NAME_PATTERN, architectureSettingSchema, layoutSchema } from './
 export const VARIANTS = ['standard', 'nvidia', 'fips'] as const;
 
 /** An integer from `min` to `max`: zod's `.int().min().max()`, with the same messages. */
-const integer = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
+const integer = (min: number, max: number) => z.integer(z.gte(min), z.lte(max));
 const matching = (pattern: RegExp, message: string) => z.string().check(z.regex(pattern, message));
 
 /**

@@ -38,7 +38,7 @@ export const fastSnapshotRestoreSchema = z.strictObject({ availabilityZones: z.a
 export type FastSnapshotRestoreSetting = z.infer<typeof fastSnapshotRestoreSchema>;
 
 /** The limit `limits.fastSnapshotRestoreSeconds` accepts: from 5 minutes to 2 days (16 TiB take 16 hours at AWS's rate). */
-export const fastSnapshotRestoreSecondsSchema = z.number().check(z.int(), z.gte(300), z.lte(172800));
+export const fastSnapshotRestoreSecondsSchema = z.integer(z.gte(300), z.lte(172800));
 
 /**
  * The default of `limits.fastSnapshotRestoreSeconds`: AWS's 60 minutes per TiB of the data volume, plus

@@ -41,7 +41,7 @@ export const accountIdSchema = z.string().check(
 /** The retention values as written (every field optional). */
 export const retentionInputSchema = z.strictObject({
   /** Superseded snapshots kept per recipe and architecture, next to the current one. */
-  keepSuperseded: z.optional(z.number().check(z.int(), z.gte(0), z.lte(MAX_KEEP_SUPERSEDED))),
+  keepSuperseded: z.optional(z.integer(z.gte(0), z.lte(MAX_KEEP_SUPERSEDED))),
   /** Report what would be deleted; delete nothing. */
   dryRun: z.optional(z.boolean()),
   /** Snapshots never deleted by retention, whatever their age. */
@@ -103,7 +103,7 @@ export interface PlanLifecycle {
 
 export const planLifecycleSchema = z.object({
   retention: z.object({
-    keepSuperseded: z.number().check(z.int(), z.gte(0), z.lte(MAX_KEEP_SUPERSEDED)),
+    keepSuperseded: z.integer(z.gte(0), z.lte(MAX_KEEP_SUPERSEDED)),
     dryRun: z.boolean(),
     pinnedSnapshotIds: z.array(snapshotId).check(z.maxLength(MAX_PINNED_SNAPSHOTS * 3)),
   }),

@@ -16,9 +16,6 @@ import { ARCHITECTURES } from './architectures';
 export { ARCHITECTURES, MAX_IMAGES, PLATFORM_OF, type Architecture } from './architectures';
 export const architectureSchema = z.enum(ARCHITECTURES);
 
-/** An integer with these checks: classic zod's `z.number().int()` followed by its `.min()`, `.max()`, `.positive()`..., same messages. */
-const integer = (...checks: z.core.$ZodCheck<number>[]) => z.number().check(z.int(), ...checks);
-
 const isoTimestamp = z.string().check(z.minLength(1));
 
 /**
@@ -53,30 +50,30 @@ export const buildTargetSchema = z.object({
   subnetIds: z._default(z.array(z.string()), []),
   securityGroupIds: z._default(z.array(z.string()), []),
   associatePublicIp: z.boolean(),
-  osVolume: z.object({ sizeGiB: integer(z.gte(2)) }),
+  osVolume: z.object({ sizeGiB: z.integer(z.gte(2)) }),
   dataVolume: z.object({
-    sizeGiB: integer(z.gte(1), z.lte(16384)),
-    iops: integer(z.gte(3000), z.lte(80000)),
-    throughputMiBps: integer(z.gte(125), z.lte(2000)),
+    sizeGiB: z.integer(z.gte(1), z.lte(16384)),
+    iops: z.integer(z.gte(3000), z.lte(80000)),
+    throughputMiBps: z.integer(z.gte(125), z.lte(2000)),
     encrypted: z.boolean(),
     kmsKeyArn: z.optional(z.string()),
   }),
   pull: z.object({
     /** (image, platform) pulls run at once on the instance. */
-    concurrency: integer(z.gte(1), z.lte(32)),
+    concurrency: z.integer(z.gte(1), z.lte(32)),
     /** SSM Run Command execution timeout for the whole pull script. */
-    commandTimeoutSeconds: integer(z.gte(30), z.lte(172800)),
+    commandTimeoutSeconds: z.integer(z.gte(30), z.lte(172800)),
   }),
   /** Time limits of the workflow's waits, in seconds. */
   limits: z.object({
-    ssmOnlineSeconds: integer(z.positive()),
-    pullSeconds: integer(z.positive()),
-    stopSeconds: integer(z.positive()),
-    snapshotSeconds: integer(z.positive()),
+    ssmOnlineSeconds: z.integer(z.positive()),
+    pullSeconds: z.integer(z.positive()),
+    stopSeconds: z.integer(z.positive()),
+    snapshotSeconds: z.integer(z.positive()),
     /** Set by prepare-build when the build has {@link BuildTarget.fastSnapshotRestore}. */
-    fastSnapshotRestoreSeconds: z.optional(integer(z.positive())),
+    fastSnapshotRestoreSeconds: z.optional(z.integer(z.positive())),
     /** Set by prepare-build when the build has {@link BuildTarget.copies}. */
-    copySeconds: z.optional(integer(z.positive())),
+    copySeconds: z.optional(z.integer(z.positive())),
   }),
   /**
    * Fast Snapshot Restore of the new snapshot, in these zones, before it becomes current (functions/lib/fast-snapshot-restore.ts).
@@ -126,7 +123,7 @@ export const ssmAgentStatusSchema = z.object({
   online: z.boolean(),
   pingStatus: z.string(),
   checkedAt: isoTimestamp,
-  nextCheckSeconds: integer(z.nonnegative()),
+  nextCheckSeconds: z.integer(z.nonnegative()),
 });
 
 /** Output of `send-pull-command`, stored at `$.pull`. */
@@ -141,7 +138,7 @@ export const pulledImageSchema = z.object({
   reference: z.string(),
   platform: z.string(),
   digest: z.string(),
-  sizeBytes: integer(z.nonnegative()),
+  sizeBytes: z.integer(z.nonnegative()),
 });
 export type PulledImage = z.infer<typeof pulledImageSchema>;
 
@@ -154,21 +151,21 @@ export const pullStatusSchema = z.object({
   done: z.boolean(),
   status: z.string(),
   /** Image x platform pulls the report listed as verified, one by one (0 until done). */
-  pulled: integer(z.nonnegative()),
+  pulled: z.integer(z.nonnegative()),
   /** Images the report listed as verified on every platform of the build (0 until done). */
-  images: integer(z.nonnegative()),
+  images: z.integer(z.nonnegative()),
   /** Bytes used on the data volume after the pulls and their verification (0 until done). */
-  dataVolumeUsedBytes: integer(z.nonnegative()),
+  dataVolumeUsedBytes: z.integer(z.nonnegative()),
   checkedAt: isoTimestamp,
   /** When the loop's Wait looks again (functions/lib/next-check.ts); 0 once done. */
-  nextCheckSeconds: integer(z.nonnegative()),
+  nextCheckSeconds: z.integer(z.nonnegative()),
 });
 
 /** Output of `stop-instance`, stored at `$.stop`. */
 export const stopRequestSchema = z.object({ stopRequestedAt: isoTimestamp });
 
 /** Output of `check-instance-stopped`, stored at `$.stopStatus`. */
-export const stopStatusSchema = z.object({ stopped: z.boolean(), state: z.string(), checkedAt: isoTimestamp, nextCheckSeconds: integer(z.nonnegative()) });
+export const stopStatusSchema = z.object({ stopped: z.boolean(), state: z.string(), checkedAt: isoTimestamp, nextCheckSeconds: z.integer(z.nonnegative()) });
 
 /** Output of `create-snapshot`, stored at `$.snapshot`. */
 export const snapshotSchema = z.object({
@@ -183,9 +180,9 @@ export const snapshotStatusSchema = z.object({
   completed: z.boolean(),
   state: z.string(),
   progress: z.string(),
-  volumeSizeGiB: integer(),
+  volumeSizeGiB: z.integer(),
   checkedAt: isoTimestamp,
-  nextCheckSeconds: integer(z.nonnegative()),
+  nextCheckSeconds: z.integer(z.nonnegative()),
 });
 
 /** Output of `enable-fast-snapshot-restore` and `check-fast-snapshot-restore`, stored at `$.fastSnapshotRestoreStatus`. */
@@ -197,7 +194,7 @@ export const fastSnapshotRestoreStatusSchema = z.object({
   /** When FSR was asked for (EnableFastSnapshotRestores): the limit counts from it. */
   requestedAt: isoTimestamp,
   /** Seconds the next Wait lasts (its SecondsPath). */
-  nextCheckSeconds: integer(z.nonnegative()),
+  nextCheckSeconds: z.integer(z.nonnegative()),
   checkedAt: isoTimestamp,
 });
 export type FastSnapshotRestoreStatus = z.infer<typeof fastSnapshotRestoreStatusSchema>;

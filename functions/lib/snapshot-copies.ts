@@ -66,7 +66,7 @@ export const copiesSchema = z
   );
 
 /** The limit `limits.copySeconds` accepts: from 5 minutes to 2 days. */
-export const copySecondsSchema = z.number().check(z.int(), z.gte(300), z.lte(172800));
+export const copySecondsSchema = z.integer(z.gte(300), z.lte(172800));
 /** Each copy's progress, as CopySnapshot and CheckSnapshotCopies report it (stored at `$.copiesStatus`). */
 export const copiesStatusSchema = z.object({
   /** True once every copy is `completed`. */
@@ -75,7 +75,7 @@ export const copiesStatusSchema = z.object({
   /** When the copies were asked for: the limit counts from it. */
   requestedAt: z.string().check(z.minLength(1)),
   /** Seconds the next Wait lasts (its SecondsPath). */
-  nextCheckSeconds: z.number().check(z.int(), z.nonnegative()),
+  nextCheckSeconds: z.integer(z.nonnegative()),
   checkedAt: z.string().check(z.minLength(1)),
 });
 export type CopiesStatus = z.infer<typeof copiesStatusSchema>;

@@ -9,9 +9,17 @@
  * messages are the same text: mini loads no locale by itself (classic's `zod` entry runs `config(en())`,
  * zod v4/classic/external.js), so this module does it, and every mini user imports zod through it.
  */
-import { config } from 'zod/mini';
+import { config, int, number, type core } from 'zod/mini';
 import { en } from 'zod/locales';
 
 config(en());
 
 export * from 'zod/mini';
+
+/**
+ * An integer with these checks: classic zod's `z.number().int()` followed by its `.min()`, `.max()`, `.positive()`...,
+ * with the same messages. Not in zod/mini itself (its `z.int()` alone is the integer check).
+ *
+ * @example z.integer(z.gte(1), z.lte(32)).parse(4) // 4
+ */
+export const integer = (...checks: core.$ZodCheck<number>[]) => number().check(int(), ...checks);
